@@ -1,0 +1,156 @@
+"""Smooth particle-mesh Ewald (Essmann et al. 1995) for Gaussian sites in width classes.
+
+Each class is spread on its own mesh with cardinal B-splines; in Fourier space class t receives
+Σ_s G_st(k) ρ_s(k) with G_st = (4π/V) exp(−k²/4γ_st²)/k² · B(k) (B: Euler exponential-spline
+modulus correction), then the potential is interpolated back with the same B-splines.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .ewald import reciprocal_basis
+
+_SMOOTH_PRIMES = (2, 3, 5)
+
+
+def smooth_mesh_size(n: int) -> int:
+    """Smallest integer ≥ n whose prime factors are 2, 3 and 5 (fast FFT sizes)."""
+    while True:
+        m = n
+        for p in _SMOOTH_PRIMES:
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 1
+
+
+def bspline_weights(w: torch.Tensor, order: int) -> torch.Tensor:
+    """Cardinal B-spline values M_p(w + j), j = 0..p−1, for fractional offsets w ``[...]`` in [0, 1).
+
+    Returns ``[..., p]``; differentiable in ``w``.
+    """
+    vals = [w, 1.0 - w]  # order 2: M2(w), M2(w+1)
+    for n in range(3, order + 1):
+        new = []
+        for j in range(n):
+            x = w + j
+            left = vals[j] if j < n - 1 else torch.zeros_like(w)
+            right = vals[j - 1] if j >= 1 else torch.zeros_like(w)
+            new.append((x * left + (n - x) * right) / (n - 1))
+        vals = new
+    return torch.stack(vals, dim=-1)
+
+
+def bspline_moduli(n_mesh: int, order: int, dtype, device) -> torch.Tensor:
+    """|b(m)|² of Essmann et al. for one axis, ``[n_mesh]``."""
+    knots = bspline_weights(torch.zeros((), dtype=torch.float64), order)  # M_p(j), j=0..p-1
+    m = torch.arange(n_mesh, dtype=torch.float64)
+    k = torch.arange(order - 1, dtype=torch.float64)
+    arg = 2.0 * math.pi * m[:, None] * k[None, :] / n_mesh
+    mp = knots[1:order]  # M_p(k+1), k = 0..p-2
+    re = (mp * torch.cos(arg)).sum(-1)
+    im = (mp * torch.sin(arg)).sum(-1)
+    denom = re**2 + im**2
+    # interpolate isolated zeros (odd orders at the Nyquist frequency) from neighbours
+    for i in torch.nonzero(denom < 1e-10).flatten().tolist():
+        denom[i] = 0.5 * (denom[(i - 1) % n_mesh] + denom[(i + 1) % n_mesh])
+    return (1.0 / denom).to(dtype=dtype, device=device)
+
+
+class MeshSpreader:
+    """B-spline stencil of a set of sites on a mesh: spreading (sites → mesh) and gathering."""
+
+    def __init__(
+        self, sites: torch.Tensor, cell: torch.Tensor, mesh: tuple[int, int, int], order: int
+    ):
+        frac = sites @ torch.linalg.inv(cell)  # [M, 3] fractional coordinates
+        n = torch.tensor(mesh, dtype=sites.dtype, device=sites.device)
+        u = frac * n  # [M, 3] scaled coordinates
+        base = torch.floor(u.detach())
+        w = u - base  # [M, 3] in [0, 1)
+        weights = bspline_weights(w, order)  # [M, 3, p]
+        j = torch.arange(order, device=sites.device)
+        idx = (base.long()[:, :, None] - j) % torch.tensor(mesh, device=sites.device)[None, :, None]
+        # 3-D stencil: flat index and weight products, [M, p³]
+        nx, ny, nz = mesh
+        flat = (idx[:, 0, :, None, None] * ny + idx[:, 1, None, :, None]) * nz + idx[
+            :, 2, None, None, :
+        ]
+        wt = (
+            weights[:, 0, :, None, None]
+            * weights[:, 1, None, :, None]
+            * weights[:, 2, None, None, :]
+        )
+        self.flat = flat.reshape(sites.shape[0], -1)
+        self.weight = wt.reshape(sites.shape[0], -1)
+        self.mesh = mesh
+
+    def spread(self, charges: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+        """Mesh ``[B, nx, ny, nz]`` of the charges ``[M, B]`` of the sites in ``select``."""
+        n_points = self.mesh[0] * self.mesh[1] * self.mesh[2]
+        contrib = self.weight[select, :, None] * charges[select, None, :]  # [M_s, p³, B]
+        mesh = torch.zeros(n_points, charges.shape[1], dtype=charges.dtype, device=charges.device)
+        mesh = mesh.index_add(
+            0, self.flat[select].reshape(-1), contrib.reshape(-1, charges.shape[1])
+        )
+        return mesh.T.reshape(charges.shape[1], *self.mesh)
+
+    def gather(self, mesh: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+        """Interpolated values ``[M_s, B]`` of a mesh ``[B, nx, ny, nz]`` at the sites in ``select``."""
+        flat_mesh = mesh.reshape(mesh.shape[0], -1).T  # [n_points, B]
+        values = flat_mesh[self.flat[select]]  # [M_s, p³, B]
+        return (self.weight[select, :, None] * values).sum(1)
+
+
+def pme_reciprocal_potential(
+    sites: torch.Tensor,
+    charges: torch.Tensor,
+    site_class: torch.Tensor,
+    gamma: torch.Tensor,
+    cell: torch.Tensor,
+    mesh: tuple[int, int, int],
+    order: int,
+) -> torch.Tensor:
+    """Reciprocal-space potential (e/Å, no Coulomb constant) at every site, by smooth PME.
+
+    Same contract as :func:`~.ewald.ewald_reciprocal_potential`; ``mesh`` is the grid size per axis
+    and ``order`` the B-spline order.
+    """
+    batched = charges.dim() == 2
+    q = charges if batched else charges[:, None]  # [M, B]
+    spreader = MeshSpreader(sites, cell, mesh, order)
+    nx, ny, nz = mesh
+    # integer frequencies of the rfft layout and the k-vectors
+    fx = torch.fft.fftfreq(nx, d=1.0 / nx, dtype=sites.dtype, device=sites.device)
+    fy = torch.fft.fftfreq(ny, d=1.0 / ny, dtype=sites.dtype, device=sites.device)
+    fz = torch.fft.rfftfreq(nz, d=1.0 / nz, dtype=sites.dtype, device=sites.device)
+    m = torch.stack(torch.meshgrid(fx, fy, fz, indexing="ij"), dim=-1)  # [nx, ny, nz//2+1, 3]
+    k = m @ reciprocal_basis(cell)  # [nx, ny, nzr, 3]
+    k2 = (k * k).sum(-1)
+    k2_safe = torch.where(k2 > 0, k2, torch.ones_like(k2))
+    moduli = (
+        bspline_moduli(nx, order, sites.dtype, sites.device)[:, None, None]
+        * bspline_moduli(ny, order, sites.dtype, sites.device)[None, :, None]
+        * bspline_moduli(nz, order, sites.dtype, sites.device)[None, None, : nz // 2 + 1]
+    )
+    volume = torch.abs(torch.linalg.det(cell))
+    n_points = nx * ny * nz
+    prefactor = (4.0 * math.pi / volume) * moduli / k2_safe * (k2 > 0) * n_points
+    n_cls = gamma.shape[0]
+    members = [torch.nonzero(site_class == s).flatten() for s in range(n_cls)]
+    rho_hat = [torch.fft.rfftn(spreader.spread(q, sel), dim=(1, 2, 3)) for sel in members]
+    potential = torch.zeros_like(q)
+    for t in range(n_cls):
+        if members[t].numel() == 0:
+            continue
+        field_hat = sum(
+            rho_hat[s] * (prefactor * torch.exp(-k2 / (4.0 * gamma[s, t] ** 2)))
+            for s in range(n_cls)
+        )  # [B, nx, ny, nzr]
+        phi = torch.fft.irfftn(field_hat, s=mesh, dim=(1, 2, 3))  # [B, nx, ny, nz]
+        potential = potential.index_copy(0, members[t], spreader.gather(phi, members[t]))
+    return potential if batched else potential[:, 0]

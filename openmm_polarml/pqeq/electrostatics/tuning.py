@@ -1,0 +1,88 @@
+"""Accuracy policy: Ewald splitting parameter, k-space cutoff and PME mesh for a target error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import CellTooSmallError
+from .pme import smooth_mesh_size
+
+DEFAULT_CUTOFF = 8.0  # Å
+DEFAULT_ACCURACY = 1e-6
+DEFAULT_PME_ORDER = 6
+
+
+def perpendicular_widths(cell: torch.Tensor) -> torch.Tensor:
+    """Distances between opposite faces of the cell, ``[3]`` (Å)."""
+    cell = cell.detach()
+    volume = torch.abs(torch.linalg.det(cell))
+    a, b, c = cell
+    areas = torch.stack(
+        [
+            torch.linalg.norm(torch.linalg.cross(b, c)),
+            torch.linalg.norm(torch.linalg.cross(c, a)),
+            torch.linalg.norm(torch.linalg.cross(a, b)),
+        ]
+    )
+    return volume / areas
+
+
+@dataclass(frozen=True)
+class EwaldSettings:
+    """Resolved parameters of one Ewald/PME evaluation.
+
+    Attributes
+    ----------
+    cutoff : float
+        Real-space cutoff (Å).
+    beta : float
+        Splitting parameter (Å⁻¹).
+    k_max : float
+        Reciprocal cutoff of the explicit Ewald sum (Å⁻¹).
+    mesh : tuple of int
+        PME mesh points per lattice vector.
+    order : int
+        B-spline order of PME.
+    """
+
+    cutoff: float
+    beta: float
+    k_max: float
+    mesh: tuple[int, int, int]
+    order: int
+
+
+def resolve_ewald(
+    cell: torch.Tensor,
+    accuracy: float = DEFAULT_ACCURACY,
+    cutoff: float | None = None,
+    order: int = DEFAULT_PME_ORDER,
+) -> EwaldSettings:
+    """Choose β, k_max and the PME mesh for relative accuracy ``accuracy`` (docs/conventions.md).
+
+    Raises
+    ------
+    CellTooSmallError
+        If ``cutoff`` exceeds half the smallest perpendicular cell width.
+    """
+    half_width = 0.5 * float(perpendicular_widths(cell).min())
+    if cutoff is None:
+        cutoff = min(DEFAULT_CUTOFF, half_width)
+    elif cutoff > half_width * (1.0 + 1e-12):
+        raise CellTooSmallError(
+            f"real-space cutoff {cutoff:.3f} Å exceeds half the smallest cell width "
+            f"({half_width:.3f} Å): use cutoff <= {half_width:.3f} Å or a larger supercell"
+        )
+    if not 0.0 < accuracy < 0.5:
+        raise ValueError(f"accuracy must be in (0, 0.5), got {accuracy}")
+    beta = math.sqrt(-math.log(2.0 * accuracy)) / cutoff
+    k_max = 2.0 * beta * math.sqrt(-math.log(accuracy))
+    lengths = torch.linalg.norm(cell.detach(), dim=1).tolist()
+    mesh = tuple(
+        smooth_mesh_size(max(math.ceil(2.0 * beta * length / (3.0 * accuracy**0.2)), 2 * order))
+        for length in lengths
+    )
+    return EwaldSettings(cutoff=cutoff, beta=beta, k_max=k_max, mesh=mesh, order=order)

@@ -1,0 +1,62 @@
+"""The PQEq energy function E(q, d; R, cell, field, parameters): one definition for solver and forces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .electrostatics.coulomb import SiteCoulomb
+
+
+@dataclass
+class AtomTerms:
+    """Per-atom parameters ``[N]`` in engine units (eV, Å, e): χ, η, Ks, Z (shell charge)."""
+
+    chi: torch.Tensor
+    eta: torch.Tensor
+    spring: torch.Tensor
+    shell_charge: torch.Tensor
+
+
+def field_positions(
+    positions: torch.Tensor, cell: torch.Tensor | None, reference: torch.Tensor | None
+) -> torch.Tensor:
+    """Positions u_i that couple to the field (Å): r_i for finite systems; for periodic cells
+    r⁰_i + mic(r_i − r⁰_i), invariant to re-wrapping atoms (docs/conventions.md)."""
+    if cell is None or reference is None:
+        return positions
+    frac = (positions.detach() - reference) @ torch.linalg.inv(cell.detach())  # [N, 3]
+    return positions - torch.round(frac) @ cell  # [N, 3]
+
+
+def dipole(q: torch.Tensor, d: torch.Tensor, u: torch.Tensor, terms: AtomTerms) -> torch.Tensor:
+    """Dipole μ = Σ q_i u_i − Σ Z_i d_i (e·Å), ``[3]``."""
+    return (q[:, None] * u).sum(0) - (terms.shell_charge[:, None] * d).sum(0)
+
+
+def pqeq_energy(
+    q: torch.Tensor,
+    d: torch.Tensor,
+    positions: torch.Tensor,
+    cell: torch.Tensor | None,
+    terms: AtomTerms,
+    coulomb: SiteCoulomb,
+    field: torch.Tensor | None,
+    field_reference: torch.Tensor | None,
+) -> torch.Tensor:
+    """Total PQEq energy (eV) at charges ``q`` [N] (e) and shell displacements ``d`` [N, 3] (Å).
+
+    E = Σ [χq + ½ηq² + ½Ks|d|²] + ½ Qᵀ A(x) Q − F·μ with site charges Q = (q + Z, −Z) at sites
+    x = (r, r + d). ``field`` is the homogeneous external field (V/Å) or None.
+    """
+    sites = torch.cat([positions, positions + d])  # [2N, 3]
+    site_charges = torch.cat([q + terms.shell_charge, -terms.shell_charge])  # [2N]
+    potential = coulomb.potential(sites, site_charges, cell)  # [2N] V
+    energy = 0.5 * torch.dot(site_charges, potential)
+    energy = energy + torch.sum(terms.chi * q + 0.5 * terms.eta * q * q)
+    energy = energy + 0.5 * torch.sum(terms.spring * (d * d).sum(-1))
+    if field is not None:
+        u = field_positions(positions, cell, field_reference)
+        energy = energy - torch.dot(field, dipole(q, d, u, terms))
+    return energy

@@ -1,0 +1,370 @@
+"""PQEq engine: validated inputs → converged charges and shells → energy, forces, stress, dipole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from . import compat
+from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
+from .energy import AtomTerms, dipole, field_positions, pqeq_energy
+from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
+from .parameters import ElementParameters
+from .solver import (
+    DenseChargePreconditioner,
+    DiagonalChargePreconditioner,
+    Fragments,
+    minimize,
+)
+
+#: Atoms closer than this are rejected as overlapping (Å).
+MIN_ATOM_DISTANCE = 0.5
+#: Above this many atoms the automatic solver choice is the matrix-free one.
+DENSE_SOLVER_MAX_ATOMS = 400
+
+
+class PQEq(torch.nn.Module):
+    """Polarizable charge equilibration (Goddard's PQEq) with exact long-range electrostatics.
+
+    Parameters
+    ----------
+    long_range : str
+        ``direct`` (finite, all pairs), ``ewald`` / ``pme`` (periodic, exact lattice sum) or
+        ``taper`` (published 12.5 Å tapered kernel, every periodic image inside it).
+    mode : str
+        ``converged`` (true constrained minimum, exact forces) or ``reaxnet`` (published two-pass
+        scheme with its 0.25 Å shell clamp; forces at fixed q, d).
+    tolerance : float or None
+        Solver threshold on the charge (eV/e) and shell (eV/Å) gradients; default 1e-8 in float64,
+        1e-4 in float32.
+    solver : str
+        ``auto`` (dense up to 400 atoms), ``dense`` or ``iterative``.
+    accuracy : float
+        Target relative accuracy of Ewald/PME.
+    cutoff : float or None
+        Real-space cutoff (Å) for Ewald/PME (default min(8 Å, half the smallest cell width)).
+    parameters : ElementParameters or None
+        Element table (default: the shipped ReaxNet table, not trainable).
+    neutralizing_background : bool
+        Allow periodic cells with a net charge (a uniform background compensates it).
+    max_iterations : int
+        Solver iteration limit.
+    """
+
+    def __init__(
+        self,
+        long_range: str = "direct",
+        mode: str = "converged",
+        tolerance: float | None = None,
+        solver: str = "auto",
+        accuracy: float = 1e-6,
+        cutoff: float | None = None,
+        parameters: ElementParameters | None = None,
+        neutralizing_background: bool = False,
+        max_iterations: int = 1000,
+    ):
+        super().__init__()
+        if long_range not in LONG_RANGE_METHODS:
+            raise ValueError(f"long_range must be one of {LONG_RANGE_METHODS}, got {long_range!r}")
+        if mode not in ("converged", "reaxnet"):
+            raise ValueError(f"mode must be 'converged' or 'reaxnet', got {mode!r}")
+        if solver not in ("auto", "dense", "iterative"):
+            raise ValueError(f"solver must be 'auto', 'dense' or 'iterative', got {solver!r}")
+        self.long_range, self.mode, self.solver = long_range, mode, solver
+        self.tolerance, self.accuracy, self.cutoff = tolerance, accuracy, cutoff
+        self.element_parameters = parameters if parameters is not None else ElementParameters()
+        self.neutralizing_background = neutralizing_background
+        self.max_iterations = max_iterations
+
+    # ------------------------------------------------------------------ input handling
+    def _validate(self, positions, numbers, cell, pbc):
+        if positions.dim() != 2 or positions.shape[1] != 3:
+            raise InvalidInputError(
+                f"positions must have shape [N, 3], got {list(positions.shape)}"
+            )
+        if numbers.shape != positions.shape[:1]:
+            raise InvalidInputError("numbers must have one entry per atom")
+        if not bool(torch.isfinite(positions).all()):
+            raise InvalidInputError(
+                "positions contain NaN or inf: fix the structure before calling"
+            )
+        self.element_parameters.check_numbers(numbers)
+        if pbc:
+            if cell is None or cell.shape != (3, 3) or not bool(torch.isfinite(cell).all()):
+                raise InvalidInputError(
+                    "a periodic system needs a finite [3, 3] cell (rows = vectors)"
+                )
+            if abs(float(torch.linalg.det(cell))) < 1e-6:
+                raise InvalidInputError("the cell is singular (zero volume)")
+            if self.long_range == "direct":
+                raise InvalidInputError(
+                    "long_range='direct' is for finite systems; use 'ewald' or 'pme'"
+                )
+        elif self.long_range in ("ewald", "pme"):
+            raise InvalidInputError(
+                f"long_range={self.long_range!r} needs pbc=True and a cell; use 'direct' for clusters"
+            )
+        self._check_overlaps(positions, cell if pbc else None, pbc)
+
+    @staticmethod
+    def _check_overlaps(positions, cell, pbc):
+        from ..neighbors import neighbor_pairs
+
+        i, j, s = neighbor_pairs(positions, cell, pbc, MIN_ATOM_DISTANCE)
+        same = (i == j) & (s.abs().sum(-1) == 0)
+        if bool((~same).any()):
+            k = int(torch.nonzero(~same)[0])
+            raise OverlappingAtomsError(
+                f"atoms {int(i[k])} and {int(j[k])} are closer than {MIN_ATOM_DISTANCE} Å: "
+                "remove duplicates or fix the coordinates"
+            )
+
+    def _fragments(self, n, total_charge, fragments, fragment_charges, device, dtype, pbc):
+        if fragments is None:
+            index = torch.zeros(n, dtype=torch.long, device=device)
+            charges = torch.tensor([float(total_charge)], dtype=dtype, device=device)
+        else:
+            if fragment_charges is None:
+                fragment_charges = [0.0] * len(fragments)
+            if len(fragment_charges) != len(fragments):
+                raise InvalidInputError("give one total charge per fragment")
+            index = torch.full((n,), -1, dtype=torch.long, device=device)
+            for f, atoms in enumerate(fragments):
+                atoms = torch.as_tensor(list(atoms), dtype=torch.long, device=device)
+                if bool((index[atoms] >= 0).any()):
+                    raise InvalidInputError(f"fragment {f} overlaps another fragment")
+                index[atoms] = f
+            if bool((index < 0).any()):
+                raise InvalidInputError("fragments must cover every atom exactly once")
+            charges = torch.as_tensor(fragment_charges, dtype=dtype, device=device)
+        if pbc and abs(float(charges.sum())) > 1e-10 and not self.neutralizing_background:
+            raise NonNeutralCellError(
+                f"the periodic cell has net charge {float(charges.sum()):+.4f} e: make it neutral "
+                "or pass neutralizing_background=True"
+            )
+        return Fragments(index, charges)
+
+    # ------------------------------------------------------------------ main entry
+    def forward(
+        self,
+        positions: torch.Tensor,
+        numbers: torch.Tensor,
+        cell: torch.Tensor | None = None,
+        pbc: bool = False,
+        total_charge: float = 0.0,
+        fragments: Sequence[Sequence[int]] | None = None,
+        fragment_charges: Sequence[float] | None = None,
+        external_field: torch.Tensor | Sequence[float] | None = None,
+        field_reference: torch.Tensor | None = None,
+        initial_charges: torch.Tensor | None = None,
+        initial_shells: torch.Tensor | None = None,
+        compute_forces: bool = True,
+        compute_stress: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Solve for charges and shells and return the PQEq energy and its derivatives.
+
+        Parameters
+        ----------
+        positions : torch.Tensor
+            ``[N, 3]`` (Å). If it requires grad, the returned energy keeps the graph.
+        numbers : torch.Tensor
+            ``[N]`` atomic numbers.
+        cell : torch.Tensor or None
+            ``[3, 3]`` lattice vectors as rows (Å).
+        pbc : bool
+            Periodic in all directions.
+        total_charge : float
+            Total charge (e) when no fragments are given.
+        fragments, fragment_charges :
+            Disjoint atom index groups covering all atoms and their total charges (e).
+        external_field : array-like or None
+            Homogeneous field (V/Å), ``[3]``.
+        field_reference : torch.Tensor or None
+            ``[N, 3]`` reference geometry r⁰ of the periodic field coupling (Å); default: positions.
+        initial_charges, initial_shells :
+            Warm start (e, Å).
+        compute_forces, compute_stress : bool
+            Return ``forces`` (eV/Å) and ``stress`` (eV/Å³, Voigt-free 3×3).
+
+        Returns
+        -------
+        dict
+            ``energy`` (eV; differentiable w.r.t. positions, cell, field and parameters by the
+            envelope theorem), ``charges`` [N] (e), ``shell_displacements`` [N, 3] (Å),
+            ``dipole`` [3] (e·Å; polarisation × volume for periodic cells), ``chemical_potential``
+            [F] (eV/e), ``iterations``, and optionally ``forces`` [N, 3], ``stress`` [3, 3].
+        """
+        dtype = positions.dtype
+        numbers = torch.as_tensor(numbers, dtype=torch.long, device=positions.device)
+        pbc = bool(pbc)
+        cell = cell.to(dtype) if (pbc and cell is not None) else (None if not pbc else cell)
+        self._validate(positions, numbers, cell, pbc)
+        n = positions.shape[0]
+        field = None
+        if external_field is not None:
+            field = torch.as_tensor(external_field, dtype=dtype, device=positions.device)
+        reference = None
+        if pbc and field is not None:
+            reference = (
+                (positions if field_reference is None else field_reference).detach().to(dtype)
+            )
+        frags = self._fragments(
+            n, total_charge, fragments, fragment_charges, positions.device, dtype, pbc
+        )
+        params = {k: v.to(dtype) for k, v in self.element_parameters.per_atom(numbers).items()}
+        terms = AtomTerms(params["chi"], params["eta"], params["spring"], params["shell_charge"])
+        has_shell = terms.spring > 0
+        method = self.long_range
+        coulomb = SiteCoulomb(
+            method,
+            positions.detach(),
+            params["alpha"].detach(),
+            has_shell,
+            cell.detach() if pbc else None,
+            self.accuracy,
+            self.cutoff,
+        )
+        solution = self._solve(
+            positions.detach(),
+            cell.detach() if pbc else None,
+            terms,
+            coulomb,
+            field,
+            reference,
+            frags,
+            initial_charges,
+            initial_shells,
+        )
+        q, d = solution.q.detach(), solution.d.detach()
+        return self._outputs(
+            positions,
+            cell,
+            terms,
+            params["alpha"],
+            coulomb,
+            field,
+            reference,
+            q,
+            d,
+            solution,
+            compute_forces,
+            compute_stress,
+        )
+
+    def _tolerance(self, dtype) -> float:
+        if self.tolerance is not None:
+            return self.tolerance
+        return 1e-8 if dtype == torch.float64 else 1e-4
+
+    def _solve(self, positions, cell, terms, coulomb, field, reference, frags, q0, d0):
+        detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
+
+        def energy_fn(q, d):
+            return pqeq_energy(q, d, positions, cell, detached, coulomb, field, reference)
+
+        n = positions.shape[0]
+        q0 = (
+            frags.charges[frags.index]
+            / frags.sum(torch.ones(n, dtype=positions.dtype))[frags.index]
+            if q0 is None
+            else torch.as_tensor(q0, dtype=positions.dtype)
+        )
+        d0 = (
+            torch.zeros_like(positions)
+            if d0 is None
+            else torch.as_tensor(d0, dtype=positions.dtype)
+        )
+        use_dense = self.solver == "dense" or (
+            self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
+        )
+        if self.mode == "reaxnet":
+            return compat.reaxnet_two_pass(energy_fn, positions, detached, coulomb, cell, frags)
+        if use_dense:
+            hessian = charge_hessian(positions, cell, detached, coulomb)
+            pre = DenseChargePreconditioner(hessian, frags)
+        else:
+            pre = DiagonalChargePreconditioner(detached.eta, frags)
+        return minimize(
+            energy_fn,
+            q0,
+            d0,
+            frags,
+            pre,
+            detached.spring,
+            detached.spring > 0,
+            self._tolerance(positions.dtype),
+            self.max_iterations,
+        )
+
+    def _outputs(
+        self,
+        positions,
+        cell,
+        terms,
+        alpha,
+        coulomb,
+        field,
+        reference,
+        q,
+        d,
+        solution,
+        compute_forces,
+        compute_stress,
+    ):
+        coulomb.set_widths(alpha)  # re-attach the parameter graph for the final energy
+        pos = positions
+        strain = None
+        with torch.enable_grad():
+            if compute_forces and not pos.requires_grad:
+                pos = pos.detach().requires_grad_(True)
+            if compute_stress:
+                if cell is None:
+                    raise InvalidInputError("stress needs a periodic cell")
+                strain = torch.zeros(3, 3, dtype=pos.dtype, device=pos.device, requires_grad=True)
+                deform = torch.eye(3, dtype=pos.dtype, device=pos.device) + strain
+                pos_e, cell_e = pos @ deform, cell @ deform
+                ref_e = reference @ deform if reference is not None else None
+            else:
+                pos_e, cell_e, ref_e = pos, cell, reference
+            energy = pqeq_energy(q, d, pos_e, cell_e, terms, coulomb, field, ref_e)
+            wrt = [t for t in (pos if compute_forces else None, strain) if t is not None]
+            grads = (
+                torch.autograd.grad(
+                    energy, wrt, retain_graph=True, create_graph=torch.is_grad_enabled()
+                )
+                if wrt
+                else []
+            )
+        u = (
+            field_positions(positions.detach(), cell, reference)
+            if cell is not None
+            else positions.detach()
+        )
+        out = {
+            "energy": energy,
+            "charges": q,
+            "shell_displacements": d,
+            "dipole": dipole(q, d, u, terms).detach(),
+            "chemical_potential": solution.mu,
+            "iterations": torch.tensor(solution.iterations),
+        }
+        if compute_forces:
+            out["forces"] = -grads[0]
+        if compute_stress:
+            out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
+        return out
+
+
+def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
+    """Dense ∂²E/∂q² = diag(η) + A_cc ``[N, N]`` (eV/e²) at the current core positions."""
+    n = positions.shape[0]
+    sites = torch.cat([positions, positions])  # shells irrelevant: unit charges on cores only
+    columns = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        unit = torch.zeros(2 * n, stop - start, dtype=positions.dtype, device=positions.device)
+        unit[torch.arange(start, stop), torch.arange(stop - start)] = 1.0
+        columns.append(coulomb.potential(sites, unit, cell)[:n])  # [N, B]
+    matrix = torch.cat(columns, dim=1)
+    return 0.5 * (matrix + matrix.T) + torch.diag(terms.eta)

@@ -1,0 +1,144 @@
+"""Per-element PQEq parameters (χ, η, R, Ks) as a torch module with bounded trainable values."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+import torch
+
+from .. import units
+from .errors import UnknownElementError
+
+#: Stability floor for trainable springs (eV/Å²): keeps fitted shells away from the catastrophe.
+MIN_SPRING_EV_PER_A2 = 0.05
+
+
+@dataclass(frozen=True)
+class ElementRecord:
+    """One row of the shipped table, in engine units (eV, Å, e, eV/Å²)."""
+
+    symbol: str
+    number: int
+    chi: float
+    eta: float
+    radius: float
+    spring: float
+    shell_charge: float
+    polarizable: bool
+
+
+def load_element_table() -> dict[int, ElementRecord]:
+    """Read the shipped ReaxNet PQEq table (H–Lr), converting Ks to eV/Å².
+
+    Returns
+    -------
+    dict
+        Atomic number -> :class:`ElementRecord`.
+    """
+    text = resources.files("openmm_polarml.data").joinpath("pqeq_parameters.csv").read_text()
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    table = {}
+    for row in rows:
+        number = int(row["Z"])
+        table[number] = ElementRecord(
+            symbol=row["symbol"],
+            number=number,
+            chi=float(row["chi0_eV"]),
+            eta=float(row["eta0_eV"]),
+            radius=float(row["rad_A"]),
+            spring=float(row["Ks_kcal_per_mol_A2"]) * units.KCAL_PER_MOL_TO_EV,
+            shell_charge=float(row["shell_charge"]),
+            polarizable=row["polarizable"].strip() == "True",
+        )
+    return table
+
+
+def _inverse_softplus(x: torch.Tensor) -> torch.Tensor:
+    return x + torch.log(-torch.expm1(-x))
+
+
+class ElementParameters(torch.nn.Module):
+    """PQEq parameters for every element of the table, optionally trainable.
+
+    Trainable values are reparametrised so they stay physical: χ free; η, R positive through
+    softplus; Ks ≥ ``MIN_SPRING_EV_PER_A2`` through a shifted softplus (for polarisable elements).
+
+    Parameters
+    ----------
+    trainable : bool
+        Whether χ, η, R and Ks are ``torch.nn.Parameter``.
+    dtype : torch.dtype
+        Floating dtype of the stored values.
+    """
+
+    def __init__(self, trainable: bool = False, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        table = load_element_table()
+        size = max(table) + 1
+        known = torch.zeros(size, dtype=torch.bool)
+        values = torch.zeros(6, size, dtype=torch.float64)
+        for z, rec in table.items():
+            known[z] = True
+            pol = rec.polarizable and rec.spring > 0.0
+            values[:, z] = torch.tensor(
+                [rec.chi, rec.eta, rec.radius, rec.spring, -rec.shell_charge if pol else 0.0, pol],
+                dtype=torch.float64,
+            )
+        self.symbols = {z: rec.symbol for z, rec in table.items()}
+        self.register_buffer("known", known)
+        self.register_buffer("shell_charge", values[4].to(dtype))  # Z_i (e), 0 if no shell
+        self.register_buffer("polarizable", values[5] > 0.5)
+        self.trainable = trainable
+        floor = MIN_SPRING_EV_PER_A2
+        spring_raw = _inverse_softplus((values[3] - floor).clamp_min(1e-6))
+        raw = {
+            "chi": values[0],
+            "eta_raw": _inverse_softplus(values[1]),
+            "radius_raw": _inverse_softplus(values[2]),
+            "spring_raw": spring_raw,
+        }
+        for name, tensor in raw.items():
+            tensor = tensor.to(dtype)
+            if trainable:
+                setattr(self, name, torch.nn.Parameter(tensor))
+            else:
+                self.register_buffer(name, tensor)
+
+    def _softplus(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(x)
+
+    def check_numbers(self, numbers: torch.Tensor) -> None:
+        """Raise :class:`UnknownElementError` naming any atomic number without parameters."""
+        bad = (numbers < 1) | (numbers >= self.known.numel())
+        if not bool(bad.any()):
+            bad = ~self.known[numbers]
+        if bool(bad.any()):
+            z = int(numbers[bad][0])
+            raise UnknownElementError(
+                f"no PQEq parameters for atomic number {z}: the table covers H (1) to Lr (103); "
+                "pass a custom ElementParameters table or remove the atom"
+            )
+
+    def per_atom(self, numbers: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameters gathered for each atom.
+
+        Returns
+        -------
+        dict
+            ``chi`` (eV), ``eta`` (eV), ``radius`` (Å), ``spring`` (eV/Å², 0 for no shell),
+            ``shell_charge`` (Z_i, e), ``alpha`` (Gaussian exponent λ/(2R²), Å⁻²), each ``[N]``.
+        """
+        self.check_numbers(numbers)
+        radius = self._softplus(self.radius_raw)[numbers]  # [N]
+        pol = self.polarizable[numbers]
+        spring = (self._softplus(self.spring_raw)[numbers] + MIN_SPRING_EV_PER_A2) * pol
+        return {
+            "chi": self.chi[numbers],
+            "eta": self._softplus(self.eta_raw)[numbers],
+            "radius": radius,
+            "spring": spring,
+            "shell_charge": self.shell_charge[numbers],
+            "alpha": units.PQEQ_LAMBDA / (2.0 * radius**2),
+        }

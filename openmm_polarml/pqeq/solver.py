@@ -1,0 +1,279 @@
+"""Constrained minimisation of the PQEq energy over charges q and shell displacements d.
+
+The stationary point of E(q, d) under fragment charge constraints is a minimum whenever the model
+is stable, so it is found with a projected, preconditioned L-BFGS on the joint variable (q, d):
+every search direction keeps Σ_{i∈f} q_i fixed, steps are line-searched (Armijo), and non-positive
+curvature along a step is reported as a polarisation catastrophe instead of being followed.
+
+Two preconditioners for the charge block:
+- ``dense``: the exact inverse of ∂²E/∂q² under the constraints (Cholesky of the (N×N) matrix); the
+  charge part is then solved exactly at every step (direct solver, O(N²) memory, O(N³) time).
+- ``iterative``: the diagonal η_i (matrix-free; every step costs one energy+gradient evaluation).
+The shell block is preconditioned by the springs Ks_i.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ConvergenceError, PolarizationCatastropheError
+
+EnergyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Fragments:
+    """Disjoint atom groups with fixed total charges.
+
+    Attributes
+    ----------
+    index : torch.Tensor
+        ``[N]`` fragment of each atom (long).
+    charges : torch.Tensor
+        ``[F]`` total charge of each fragment (e).
+    """
+
+    index: torch.Tensor
+    charges: torch.Tensor
+
+    @property
+    def count(self) -> int:
+        return self.charges.shape[0]
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-fragment sums ``[F]`` of per-atom values ``[N]``."""
+        out = torch.zeros(self.count, dtype=values.dtype, device=values.device)
+        return out.index_add(0, self.index, values)
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """Per-fragment means ``[F]``."""
+        return self.sum(values) / self.sum(torch.ones_like(values))
+
+    def feasible(self, q: torch.Tensor) -> torch.Tensor:
+        """Shift q uniformly within each fragment so that its charges are met exactly."""
+        excess = (self.sum(q) - self.charges) / self.sum(torch.ones_like(q))
+        return q - excess[self.index]
+
+
+@dataclass
+class SolverResult:
+    """Converged charges ``q`` [N] (e), shells ``d`` [N, 3] (Å), fragment chemical potentials
+    ``mu`` [F] (eV/e), iteration count and final residuals (eV/e, eV/Å)."""
+
+    q: torch.Tensor
+    d: torch.Tensor
+    mu: torch.Tensor
+    iterations: int
+    residual_charge: float
+    residual_shell: float
+    energy: float
+
+
+class DiagonalChargePreconditioner:
+    """z = D⁻¹(g − λ) with λ per fragment so that Σ_f z = 0 (D = η, eV/e²)."""
+
+    def __init__(self, eta: torch.Tensor, fragments: Fragments):
+        self.inv = 1.0 / eta
+        self.fragments = fragments
+
+    def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        f = self.fragments
+        lam = f.sum(self.inv * g) / f.sum(self.inv)
+        return self.inv * (g - lam[f.index])
+
+
+class DenseChargePreconditioner:
+    """Exact constrained inverse of the charge Hessian H = diag(η) + A_cc (Cholesky)."""
+
+    def __init__(self, hessian: torch.Tensor, fragments: Fragments):
+        n = hessian.shape[0]
+        constraint = torch.zeros(fragments.count, n, dtype=hessian.dtype, device=hessian.device)
+        constraint[fragments.index, torch.arange(n, device=hessian.device)] = 1.0  # [F, N]
+        # H + ρ CᵀC has the same constrained solution and is positive definite exactly when H is
+        # on the constraint subspace (periodic cells: the uniform charge mode can be negative).
+        rho = hessian.abs().sum(1).max()
+        augmented = hessian + rho * constraint.T @ constraint
+        self.factor, info = torch.linalg.cholesky_ex(augmented)
+        if int(info) != 0:
+            raise PolarizationCatastropheError(
+                "the charge Hessian diag(η) + J is not positive definite on the charge-constraint "
+                "subspace: the hardness parameters are too small for this geometry (charges would "
+                "run away)"
+            )
+        self.h_inv_ct = torch.cholesky_solve(constraint.T, self.factor)  # [N, F]
+        self.schur = constraint @ self.h_inv_ct  # [F, F]
+        self.constraint = constraint
+
+    def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        z = torch.cholesky_solve(g[:, None], self.factor)[:, 0]
+        lam = torch.linalg.solve(self.schur, self.constraint @ z)
+        return z - self.h_inv_ct @ lam
+
+
+def _evaluate(energy_fn: EnergyFn, q: torch.Tensor, d: torch.Tensor):
+    q = q.detach().requires_grad_(True)
+    d = d.detach().requires_grad_(True)
+    with torch.enable_grad():
+        energy = energy_fn(q, d)
+        gq, gd = torch.autograd.grad(energy, (q, d))
+    return energy.detach(), gq, gd
+
+
+class _History:
+    """Limited-memory curvature pairs for the two-loop recursion."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def push(self, s: torch.Tensor, y: torch.Tensor, sy: torch.Tensor) -> None:
+        self.pairs.append((s, y, 1.0 / sy))
+        if len(self.pairs) > self.size:
+            self.pairs.pop(0)
+
+    def direction(self, g: torch.Tensor, precondition: Callable) -> torch.Tensor:
+        v = g.clone()
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            a = rho * torch.dot(s, v)
+            alphas.append(a)
+            v = v - a * y
+        r = precondition(v)
+        for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
+            b = rho * torch.dot(y, r)
+            r = r + (a - b) * s
+        return -r
+
+
+def minimize(
+    energy_fn: EnergyFn,
+    q0: torch.Tensor,
+    d0: torch.Tensor,
+    fragments: Fragments,
+    charge_preconditioner: Callable[[torch.Tensor], torch.Tensor],
+    spring: torch.Tensor,
+    shell_mask: torch.Tensor,
+    tolerance: float,
+    max_iterations: int = 1000,
+    history: int = 30,
+    max_shell_displacement: float = 3.0,
+) -> SolverResult:
+    """Find the constrained minimum of ``energy_fn(q, d)``.
+
+    Parameters
+    ----------
+    energy_fn : callable
+        ``(q [N], d [N, 3]) -> E`` (eV), differentiable.
+    q0, d0 : torch.Tensor
+        Initial guess (e, Å); q0 is made feasible first.
+    fragments : Fragments
+        Charge constraints.
+    charge_preconditioner : callable
+        Maps a charge gradient to a feasible approximate Newton step (see the module docstring).
+    spring : torch.Tensor
+        ``[N]`` Ks (eV/Å²), preconditioner of the shell block.
+    shell_mask : torch.Tensor
+        ``[N]`` bool, atoms whose shell may move.
+    tolerance : float
+        Convergence threshold on the projected charge gradient (eV/e) and shell gradient (eV/Å).
+    max_shell_displacement : float
+        |d| beyond which the shells are declared to run away (Å).
+
+    Raises
+    ------
+    ConvergenceError
+        If the tolerance is not reached within ``max_iterations``.
+    PolarizationCatastropheError
+        If the energy has non-positive curvature along a step or shells run away.
+    """
+    n = q0.shape[0]
+    mask3 = shell_mask[:, None].to(d0.dtype)  # [N, 1]
+    inv_spring = torch.where(shell_mask, 1.0 / spring.clamp_min(1e-30), torch.zeros_like(spring))
+
+    def project(gq, gd):
+        gq = gq - fragments.mean(gq)[fragments.index]
+        return torch.cat([gq, (gd * mask3).reshape(-1)])
+
+    def precondition(v):
+        return torch.cat(
+            [charge_preconditioner(v[:n]), (v[n:].reshape(n, 3) * inv_spring[:, None]).reshape(-1)]
+        )
+
+    x = torch.cat([fragments.feasible(q0.detach()), (d0.detach() * mask3).reshape(-1)])
+    energy, gq, gd = _evaluate(energy_fn, x[:n], x[n:].reshape(n, 3))
+    g = project(gq, gd)
+    memory = _History(history)
+    for iteration in range(max_iterations + 1):
+        res_q = float(g[:n].abs().max()) if n else 0.0
+        res_d = float(g[n:].abs().max()) if n else 0.0
+        if res_q < tolerance and res_d < tolerance:
+            mu = fragments.mean(gq)
+            return SolverResult(
+                x[:n], x[n:].reshape(n, 3), mu, iteration, res_q, res_d, float(energy)
+            )
+        if iteration == max_iterations:
+            break
+        p = memory.direction(g, precondition)
+        slope = torch.dot(g, p)
+        if slope >= 0:  # lost descent (numerical noise): restart from the preconditioned gradient
+            memory = _History(history)
+            p = -precondition(g)
+            slope = torch.dot(g, p)
+        step, energy_new, gq_new, gd_new = _line_search(energy_fn, x, p, energy, slope, n)
+        s = step * p
+        x = x + s
+        g_new = project(gq_new, gd_new)
+        y = g_new - g
+        sy = torch.dot(s, y)
+        concavity = energy_new - energy - torch.dot(g, s)  # < 0 along negative curvature
+        if sy <= 0 and concavity < -1e-10 * max(1.0, abs(float(energy))):
+            raise PolarizationCatastropheError(
+                "non-positive curvature of the PQEq energy along a solver step: the shell/charge "
+                "Hessian is not positive definite (springs Ks too soft or hardness too small for "
+                "this geometry/field); stiffen the parameters or reduce the field"
+            )
+        if sy > 0:
+            memory.push(s, y, sy)
+        energy, gq, gd, g = energy_new, gq_new, gd_new, g_new
+        if (
+            n
+            and float(torch.linalg.norm(x[n:].reshape(n, 3), dim=1).max()) > max_shell_displacement
+        ):
+            raise PolarizationCatastropheError(
+                f"shell displacements exceed {max_shell_displacement} Å: the shells run away "
+                "(polarisation catastrophe); check the springs Ks, the field and overlapping atoms"
+            )
+    raise ConvergenceError(
+        f"PQEq solver did not converge in {max_iterations} iterations: residuals "
+        f"{res_q:.3e} eV/e (charges), {res_d:.3e} eV/Å (shells) > tolerance {tolerance:.1e}; "
+        "raise max_iterations or loosen the tolerance"
+    )
+
+
+def _line_search(energy_fn, x, p, energy, slope, n, c1=1e-4, max_trials=30):
+    """Backtracking Armijo search with quadratic interpolation; returns step and new E, gradients."""
+    step = 1.0
+    # energy differences below this are rounding noise: the (accurate) gradient then decides
+    noise = 64.0 * torch.finfo(x.dtype).eps * max(1.0, abs(float(energy)))
+    for _ in range(max_trials):
+        trial = x + step * p
+        e_new, gq, gd = _evaluate(energy_fn, trial[:n], trial[n:].reshape(n, 3))
+        if torch.isfinite(e_new) and (
+            e_new <= energy + c1 * step * slope
+            or (-slope * step < noise and e_new <= energy + noise)
+        ):
+            return step, e_new, gq, gd
+        # minimiser of the quadratic through E(0), E'(0), E(step)
+        if not torch.isfinite(e_new):
+            step *= 0.1
+            continue
+        curvature = (e_new - energy - slope * step) / step**2
+        quadratic = float(-slope / (2.0 * curvature)) if curvature > 0 else 0.1 * step
+        step = min(max(quadratic, 0.1 * step), 0.5 * step)
+    # Armijo failed: either numerical noise at the minimum or genuinely no descent
+    trial = x + step * p
+    e_new, gq, gd = _evaluate(energy_fn, trial[:n], trial[n:].reshape(n, 3))
+    return step, e_new, gq, gd
