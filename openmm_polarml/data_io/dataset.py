@@ -1,0 +1,115 @@
+"""Read structures with ase and turn them into (batched) dicts of tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from openmm_polarml.data_io import keys as K
+
+
+def read_frames(path: str, index: str = ":") -> list:
+    """All frames of any file ase reads (extxyz, .traj, ase.db, ...), as ``ase.Atoms``."""
+    import ase.io
+
+    frames = ase.io.read(str(path), index=index)
+    return frames if isinstance(frames, list) else [frames]
+
+
+def _result(atoms, name: str):
+    calc = atoms.calc
+    if calc is not None and name in getattr(calc, "results", {}):
+        return calc.results[name]
+    for store in (atoms.info, atoms.arrays):
+        for key in (name, f"REF_{name}", f"ref_{name}", f"dft_{name}"):
+            if key in store:
+                return store[key]
+    return None
+
+
+def atoms_to_frame(atoms) -> dict:
+    """One ``ase.Atoms`` -> dict of float64 tensors with a leading frame axis for per-frame keys.
+
+    Labels are taken from the attached calculator results, or from ``info``/``arrays`` entries
+    named ``energy``/``forces``/``stress``/``dipole`` (optionally prefixed ``REF_``). Total charge
+    from ``info["charge"]``, external field (V/Å) from ``info["external_field"]``.
+    """
+    f64 = torch.float64
+    n = len(atoms)
+    pbc = torch.as_tensor(np.asarray(atoms.pbc, dtype=bool)).reshape(1, 3)
+    frame = {
+        K.POSITIONS: torch.as_tensor(np.asarray(atoms.positions), dtype=f64),
+        K.NUMBERS: torch.as_tensor(np.asarray(atoms.numbers), dtype=torch.long),
+        K.CELL: torch.as_tensor(np.asarray(atoms.cell.array), dtype=f64).reshape(1, 3, 3),
+        K.PBC: pbc,
+    }
+    energy = _result(atoms, "energy")
+    if energy is None:
+        energy = _result(atoms, "free_energy")
+    forces = _result(atoms, "forces")
+    stress = _result(atoms, "stress")
+    dipole = _result(atoms, "dipole")
+    frame[K.ENERGY] = torch.tensor([0.0 if energy is None else float(energy)], dtype=f64)
+    frame[K.FORCES] = (
+        torch.zeros(n, 3, dtype=f64) if forces is None
+        else torch.as_tensor(np.asarray(forces), dtype=f64)
+    )
+    if stress is not None:
+        s = np.asarray(stress, dtype=float)
+        if s.shape == (6,):
+            xx, yy, zz, yz, xz, xy = s
+            s = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+        stress_t = torch.as_tensor(s, dtype=f64).reshape(1, 3, 3)
+    else:
+        stress_t = torch.zeros(1, 3, 3, dtype=f64)
+    frame[K.STRESS] = stress_t
+    frame[K.DIPOLE] = torch.as_tensor(
+        np.zeros(3) if dipole is None else np.asarray(dipole), dtype=f64
+    ).reshape(1, 3)
+    frame[K.TOTAL_CHARGE] = torch.tensor([float(atoms.info.get("charge", 0.0))], dtype=f64)
+    field = atoms.info.get("external_field", None)
+    frame[K.FIELD] = torch.as_tensor(
+        np.zeros(3) if field is None else np.asarray(field, dtype=float), dtype=f64
+    ).reshape(1, 3)
+    frame[K.HAS_ENERGY] = torch.tensor([energy is not None])
+    frame[K.HAS_FORCES] = torch.tensor([forces is not None])
+    frame[K.HAS_STRESS] = torch.tensor([stress is not None and bool(pbc.all())])
+    frame[K.HAS_DIPOLE] = torch.tensor([dipole is not None])
+    return frame
+
+
+def frame_to_atoms(frame: dict):
+    """Inverse of :func:`atoms_to_frame` for the geometry (no labels)."""
+    from ase import Atoms
+
+    return Atoms(
+        numbers=frame[K.NUMBERS].numpy(),
+        positions=frame[K.POSITIONS].numpy(),
+        cell=frame[K.CELL][0].numpy(),
+        pbc=frame[K.PBC][0].numpy(),
+    )
+
+
+def collate(frames: list, dtype: torch.dtype = torch.float64) -> dict:
+    """Concatenate frames into one batch; adds ``batch [N]``, ``ptr [B+1]``, ``n_atoms [B]``."""
+    out = {}
+    for key in frames[0]:
+        out[key] = torch.cat([f[key] for f in frames])
+        if out[key].is_floating_point():
+            out[key] = out[key].to(dtype)
+    n_atoms = torch.tensor([f[K.NUMBERS].shape[0] for f in frames], dtype=torch.long)
+    out[K.N_ATOMS] = n_atoms
+    out[K.PTR] = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(n_atoms, 0)])
+    out[K.BATCH] = torch.repeat_interleave(torch.arange(len(frames)), n_atoms)
+    return out
+
+
+def split_indices(n: int, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> list:
+    """Random train/validation/test split of ``range(n)`` (lists of indices)."""
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n, generator=gen).tolist()
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    if len(fractions) < 3:
+        return [perm[:n_train], perm[n_train : n_train + n_val]]
+    return [perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]]

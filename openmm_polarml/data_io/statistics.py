@@ -1,0 +1,66 @@
+"""Dataset statistics: per-element reference energies by least squares, force RMS, neighbours."""
+
+from __future__ import annotations
+
+import torch
+
+from openmm_polarml.data_io import keys as K
+
+MAX_Z = 94
+
+
+def reference_energies(frames: list, energies: list | None = None) -> torch.Tensor:
+    """Per-element energies ``e_Z`` minimising ``Σ_frames (E − Σ_Z n_Z e_Z)²`` (eV).
+
+    Parameters
+    ----------
+    frames : list of dict
+        Frames from :func:`~openmm_polarml.data_io.dataset.atoms_to_frame`.
+    energies : list of float, optional
+        Target energies (eV); defaults to each frame's ``energy``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[95]`` float64; zero for absent elements (minimum-norm solution).
+    """
+    counts = torch.zeros(len(frames), MAX_Z + 1, dtype=torch.float64)
+    for b, f in enumerate(frames):
+        counts[b] += torch.bincount(f[K.NUMBERS], minlength=MAX_Z + 1).double()
+    if energies is None:
+        target = torch.tensor([float(f[K.ENERGY][0]) for f in frames], dtype=torch.float64)
+    else:
+        target = torch.as_tensor(energies, dtype=torch.float64)
+    present = counts.sum(0) > 0
+    sol = torch.linalg.lstsq(counts[:, present], target.unsqueeze(-1), driver="gelsd").solution
+    out = torch.zeros(MAX_Z + 1, dtype=torch.float64)
+    out[present] = sol.squeeze(-1)
+    return out
+
+
+def dataset_statistics(frames: list, r_max: float = 5.0) -> dict:
+    """Summary numbers used to initialise a model and reported by the CLI.
+
+    Returns
+    -------
+    dict
+        ``n_frames``, ``n_atoms``, ``elements`` (sorted Z), ``force_rms`` (eV/Å),
+        ``avg_num_neighbors`` (within ``r_max``), ``energy_per_atom_mean`` (eV).
+    """
+    from openmm_polarml.data_io.dataset import collate
+    from openmm_polarml.nn.neighbors import batched_neighbor_list
+
+    batch = collate(frames)
+    forces = batch[K.FORCES][batch[K.HAS_FORCES][batch[K.BATCH]]]
+    nl = batched_neighbor_list(
+        batch[K.POSITIONS], batch[K.CELL], batch[K.PBC], batch[K.PTR], float(r_max), True
+    )
+    n_atoms = int(batch[K.NUMBERS].numel())
+    return {
+        "n_frames": len(frames),
+        "n_atoms": n_atoms,
+        "elements": sorted(set(batch[K.NUMBERS].tolist())),
+        "force_rms": float(forces.pow(2).mean().sqrt()) if forces.numel() else 1.0,
+        "avg_num_neighbors": float(nl[0].numel()) / max(n_atoms, 1),
+        "energy_per_atom_mean": float((batch[K.ENERGY] / batch[K.N_ATOMS]).mean()),
+    }

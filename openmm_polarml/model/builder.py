@@ -1,0 +1,81 @@
+"""Build a model from a configuration dict; the builder owns seed, dtype and element shifts."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from openmm_polarml.model.full import PolarMLModel
+from openmm_polarml.model.network import EquivariantNetwork
+from openmm_polarml.model.presets import preset
+from openmm_polarml.model.shortrange import ShortRange
+
+DEFAULTS = {
+    "preset": "small",
+    "network": {},  # overrides of the preset
+    "dtype": "float64",
+    "seed": 0,
+    "d3": None,  # functional name (e.g. "pbe") for D3(BJ), or None
+    "d3_cutoff": 12.0,  # Å
+    "d3_cn_cutoff": 10.0,  # Å
+    "pqeq": None,  # dict(long_range=..., tolerance=..., trainable=...) or None (no PQEq)
+    "shift": None,  # list of 95 per-element energy shifts (eV), or None
+    "scale": None,  # float or list of 95 per-element scales (eV)
+}
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_config(config: dict | None) -> dict:
+    """Fill missing keys of a model configuration with :data:`DEFAULTS`."""
+    out = copy.deepcopy(DEFAULTS)
+    out.update(copy.deepcopy(config or {}))
+    return out
+
+
+def build_pqeq(spec: dict | None):
+    """The PQEq engine for a ``pqeq`` spec, or None."""
+    if spec is None:
+        return None
+    from openmm_polarml.pqeq import PQEq
+    from openmm_polarml.pqeq.parameters import ElementParameters
+
+    params = ElementParameters(trainable=bool(spec.get("trainable", False)))
+    return PQEq(
+        long_range=spec.get("long_range", "ewald"),
+        tolerance=spec.get("tolerance"),
+        parameters=params,
+    )
+
+
+def build_model(config: dict | None = None) -> PolarMLModel:
+    """Build a :class:`PolarMLModel` deterministically from ``config`` (see :data:`DEFAULTS`).
+
+    The random initialisation depends only on ``config["seed"]``; the parameters are created in
+    ``config["dtype"]`` and the global RNG/default dtype are restored afterwards.
+    """
+    cfg = resolve_config(config)
+    dtype = DTYPES[cfg["dtype"]]
+    old_dtype = torch.get_default_dtype()
+    rng = torch.random.get_rng_state()
+    try:
+        torch.set_default_dtype(dtype)
+        torch.manual_seed(int(cfg["seed"]))
+        net = EquivariantNetwork(**preset(cfg["preset"], **cfg["network"]))
+        with torch.no_grad():
+            if cfg["shift"] is not None:
+                net.shift.copy_(torch.as_tensor(cfg["shift"], dtype=dtype))
+            if cfg["scale"] is not None:
+                net.scale.copy_(torch.as_tensor(cfg["scale"], dtype=dtype).expand_as(net.scale))
+        d3 = None
+        if cfg["d3"]:
+            from openmm_polarml.model.d3 import D3BJ, load_d3_tables
+
+            d3 = D3BJ(load_d3_tables(cfg["d3"]), cfg["d3_cutoff"], cfg["d3_cn_cutoff"])
+        pqeq = build_pqeq(cfg["pqeq"])
+        model = PolarMLModel(ShortRange(net, d3), pqeq, cfg)
+    finally:
+        torch.set_default_dtype(old_dtype)
+        torch.random.set_rng_state(rng)
+    return model.to(dtype)

@@ -1,0 +1,187 @@
+"""The full model: E = Σ E0_i (network) + E_PQEq (charges, shells, field) + E_D3.
+
+Forces are −∂E/∂r and stress σ = (1/V) ∂E/∂ε by autograd through a symmetric strain ε applied
+to positions and cell (ASE sign). The PQEq engine returns an energy whose graph already treats
+the converged charges and shells as constants (Hellmann–Feynman), so autograd is exact.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.shortrange import ShortRange
+
+
+def _strain(data: dict, compute_stress: bool):
+    """Positions and cells under a symmetric strain ``ε`` (zero-valued, requires grad)."""
+    pos = data[K.POSITIONS]
+    cell = data[K.CELL]
+    n_frames = cell.shape[0]
+    eps = torch.zeros(n_frames, 3, 3, dtype=pos.dtype, device=pos.device)
+    if compute_stress:
+        eps.requires_grad_(True)
+    sym = 0.5 * (eps + eps.transpose(1, 2))  # [B, 3, 3]
+    pos_s = pos + torch.bmm(pos.unsqueeze(1), sym[data[K.BATCH]]).squeeze(1)  # [N, 3]
+    cell_s = cell + torch.bmm(cell, sym)  # [B, 3, 3]
+    return pos_s, cell_s, eps
+
+
+class PolarMLModel(torch.nn.Module):
+    """Network + PQEq + D3, with forces, stress, charges, dipole and Born charges.
+
+    Parameters
+    ----------
+    shortrange : ShortRange
+        Network (+ D3) per-atom energies.
+    pqeq : torch.nn.Module or None
+        A :class:`openmm_polarml.pqeq.PQEq` engine, or None for a purely short-range model.
+    config : dict
+        The builder configuration (stored in checkpoints to rebuild the model).
+    """
+
+    def __init__(self, shortrange: ShortRange, pqeq: torch.nn.Module | None, config: dict):
+        super().__init__()
+        self.shortrange = shortrange
+        self.pqeq = pqeq
+        self.config = dict(config)
+
+    @property
+    def r_max(self) -> float:
+        return self.shortrange.network.r_max
+
+    def pqeq_energy(self, pos: torch.Tensor, cell: torch.Tensor, data: dict) -> dict:
+        """Per-frame PQEq energies ``[B]`` (eV), charges ``[N]`` (e) and dipoles ``[B, 3]`` (e·Å)."""
+        n_frames = data[K.CELL].shape[0]
+        zero = pos.new_zeros(n_frames)
+        if self.pqeq is None:
+            return {"energy": zero, "charges": pos.new_zeros(pos.shape[0]),
+                    "dipole": pos.new_zeros(n_frames, 3)}
+        ptr = data[K.PTR].tolist()
+        fields = data.get(K.FIELD)
+        charges = data.get(K.TOTAL_CHARGE)
+        fragments = data.get("fragments")
+        fragment_charges = data.get("fragment_charges")
+        energies, qs, dips = [], [], []
+        for b in range(n_frames):
+            sl = slice(ptr[b], ptr[b + 1])
+            periodic = bool(data[K.PBC][b].all())
+            out = self.pqeq(
+                pos[sl],
+                data[K.NUMBERS][sl],
+                cell[b] if periodic else None,
+                periodic,
+                total_charge=0.0 if charges is None else float(charges[b]),
+                fragments=None if fragments is None else fragments[b],
+                fragment_charges=None if fragment_charges is None else fragment_charges[b],
+                external_field=None if fields is None or not bool(fields[b].any())
+                else fields[b],
+                compute_forces=False,
+            )
+            energies.append(out["energy"])
+            qs.append(out["charges"])
+            dips.append(out["dipole"])
+        return {"energy": torch.stack(energies), "charges": torch.cat(qs),
+                "dipole": torch.stack(dips)}
+
+    def forward(
+        self,
+        data: dict,
+        compute_forces: bool = True,
+        compute_stress: bool = False,
+        create_graph: bool = False,
+        include_pqeq: bool = True,
+    ) -> dict:
+        """Energies and derivatives of a batch.
+
+        Parameters
+        ----------
+        data : dict
+            Batched frames (:func:`openmm_polarml.data_io.collate`).
+        compute_forces, compute_stress : bool
+            Which derivatives to return.
+        create_graph : bool
+            Keep the graph of the derivatives (training on forces/stress).
+        include_pqeq : bool
+            Evaluate the PQEq term (False: network + D3 only, for delta learning).
+
+        Returns
+        -------
+        dict
+            ``energy [B]`` (eV), ``energy_network [B]``, ``energy_pqeq [B]``, ``charges [N]`` (e),
+            ``dipole [B, 3]`` (e·Å), ``forces [N, 3]`` (eV/Å), ``stress [B, 3, 3]`` (eV/Å³).
+        """
+        pos0 = data[K.POSITIONS]
+        if compute_forces and not pos0.requires_grad:
+            pos0 = pos0.detach().requires_grad_(True)
+        pos_s, cell_s, eps = _strain({**data, K.POSITIONS: pos0}, compute_stress)
+        n_frames = data[K.CELL].shape[0]
+        e_atom = self.shortrange(
+            pos_s, data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR]
+        )  # [N]
+        e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]
+        if include_pqeq and self.pqeq is not None:
+            pq = self.pqeq_energy(pos_s, cell_s, data)
+        else:
+            pq = {"energy": e_sr.new_zeros(n_frames), "charges": e_sr.new_zeros(pos0.shape[0]),
+                  "dipole": e_sr.new_zeros(n_frames, 3)}
+        energy = e_sr + pq["energy"]  # [B]
+        out = {"energy": energy, "energy_network": e_sr, "energy_pqeq": pq["energy"],
+               "charges": pq["charges"], "dipole": pq["dipole"]}
+        inputs = []
+        if compute_forces:
+            inputs.append(pos0)
+        if compute_stress:
+            inputs.append(eps)
+        if inputs:
+            grads = torch.autograd.grad(
+                energy.sum(), inputs, create_graph=create_graph, allow_unused=True
+            )
+            k = 0
+            if compute_forces:
+                g = grads[0]
+                out["forces"] = -g if g is not None else torch.zeros_like(pos0)
+                k = 1
+            if compute_stress:
+                g = grads[k]
+                if g is None:
+                    g = torch.zeros_like(eps)
+                volume = torch.linalg.det(data[K.CELL]).abs()  # [B]
+                out["stress"] = g / volume.clamp_min(1e-12).view(-1, 1, 1)
+        return out
+
+    def born_charges(self, data: dict, step: float = 1e-3) -> torch.Tensor:
+        """Born effective charges ``Z*_i,ab = ∂F_i,b/∂E_a`` (e) by central field differences.
+
+        Only the PQEq term depends on the field, so only it is re-evaluated.
+
+        Parameters
+        ----------
+        data : dict
+            A batch of frames.
+        step : float
+            Field step (V/Å).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[N, 3, 3]`` (field direction a, force component b).
+        """
+        n = data[K.POSITIONS].shape[0]
+        out = torch.zeros(n, 3, 3, dtype=data[K.POSITIONS].dtype)
+        if self.pqeq is None:
+            return out
+        base = data.get(K.FIELD)
+        if base is None:
+            base = data[K.CELL].new_zeros(data[K.CELL].shape[0], 3)
+        for a in range(3):
+            forces = []
+            for sign in (1.0, -1.0):
+                field = base.clone()
+                field[:, a] += sign * step
+                pos = data[K.POSITIONS].detach().requires_grad_(True)
+                pq = self.pqeq_energy(pos, data[K.CELL], {**data, K.FIELD: field})
+                (g,) = torch.autograd.grad(pq["energy"].sum(), pos)
+                forces.append(-g)
+            out[:, a, :] = (forces[0] - forces[1]) / (2.0 * step)
+        return out
