@@ -139,6 +139,6 @@ class ElementParameters(torch.nn.Module):
             "eta": self._softplus(self.eta_raw)[numbers],
             "radius": radius,
             "spring": spring,
-            "shell_charge": self.shell_charge[numbers],
+            "shell_charge": self.shell_charge[numbers] * pol,
             "alpha": units.PQEQ_LAMBDA / (2.0 * radius**2),
         }
