@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from e3nn.util.jit import compile as e3nn_compile
 
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.export.torchforce import fresh_copy, script_module
 from tests.model.helpers import batch_of, crystal, molecule, tiny_model
 
 TOL = {"float64": (1e-8, 1e-8), "float32": (1e-4, 1e-3)}  # (energy rel., forces abs. eV/Å)
@@ -104,7 +104,8 @@ def test_batch_equals_per_frame_and_no_gradient_leak():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_eager_equals_torchscript(dtype):
     model = tiny_model(dtype, d3="pbe")
-    scripted = e3nn_compile(model.shortrange)
+    scripted = script_module(fresh_copy(model).shortrange)
+    assert isinstance(scripted, torch.jit.ScriptModule)
     tdt = torch.float64 if dtype == "float64" else torch.float32
     data = batch_of(crystal(6), molecule(7), dtype=tdt)
     args = [data[k] for k in (K.POSITIONS, K.NUMBERS, K.CELL, K.PBC, K.BATCH, K.PTR)]

@@ -1,0 +1,11 @@
+"""TorchScript export of the short-range part (+ D3) for openmm-torch, and OpenMM attachment."""
+
+from openmm_polarml.export.openmm import attach_to_system
+from openmm_polarml.export.torchforce import (
+    TorchForceModule,
+    TorchForceModuleWithForces,
+    export_model,
+    load_exported,
+)
+
+__all__ = ["TorchForceModule", "TorchForceModuleWithForces", "export_model", "load_exported", "attach_to_system"]

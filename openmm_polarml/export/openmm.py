@@ -1,0 +1,48 @@
+"""Attach an exported artifact to an OpenMM System through openmm-torch's TorchForce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def attach_to_system(system, artifact: str | Path, force_group: int | None = None):
+    """Add a ``TorchForce`` running the exported short-range model to ``system``.
+
+    Parameters
+    ----------
+    system : openmm.System
+        The system; its particle order must match the exported atom order.
+    artifact : str or Path
+        File written by :func:`~openmm_polarml.export.export_model`.
+    force_group : int, optional
+        Force group of the new force.
+
+    Returns
+    -------
+    openmmtorch.TorchForce
+        The added force (periodic when the artifact was exported from a periodic structure; a periodic
+        system with a non-periodic artifact is an error).
+    """
+    try:
+        import openmmtorch
+    except ImportError as err:  # pragma: no cover
+        raise ImportError("attach_to_system needs openmm-torch: pip install openmmtorch") from err
+    from openmm_polarml.export.torchforce import load_exported
+
+    _, meta = load_exported(artifact)
+    if system.getNumParticles() != len(meta["numbers"]):
+        raise ValueError(
+            f"system has {system.getNumParticles()} particles, the artifact was exported for "
+            f"{len(meta['numbers'])}"
+        )
+    if system.usesPeriodicBoundaryConditions() and not meta["periodic"]:
+        raise ValueError("the system is periodic but the artifact was exported for a "
+                         "non-periodic structure; export it from a periodic one")
+    periodic = bool(meta["periodic"])
+    force = openmmtorch.TorchForce(str(artifact))
+    force.setUsesPeriodicBoundaryConditions(periodic)
+    force.setOutputsForces(bool(meta["outputs_forces"]))
+    if force_group is not None:
+        force.setForceGroup(int(force_group))
+    system.addForce(force)
+    return force

@@ -1,0 +1,224 @@
+"""The TorchForce-facing module (nm, kJ/mol) and the export that checks its own parity.
+
+The artifact is a TorchScript file whose ``forward(positions[N,3] nm, box[3,3] nm)`` returns the
+short-range energy (network + D3) in kJ/mol (and forces in kJ/mol/nm when exported with
+``outputs_forces=True``). The file carries ``metadata.json`` (elements, cutoff, units, dtype,
+versions, PQEq settings and the element parameters the native PQEq force needs).
+Load it after importing ``vesin_torch`` (its neighbour-list op must be registered first).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from openmm_polarml import units
+from openmm_polarml.model.full import PolarMLModel
+from openmm_polarml.model.shortrange import ShortRange
+
+METADATA_FILE = "metadata.json"
+
+
+class TorchForceModule(torch.nn.Module):
+    """Short-range energy of one fixed system in OpenMM units.
+
+    Parameters
+    ----------
+    shortrange : ShortRange
+        Network (+ D3) of the model.
+    numbers : torch.Tensor
+        ``[N]`` atomic numbers of the system (its atom order).
+    periodic : bool
+        Whether the system is periodic (``box`` is then required).
+    outputs_forces : bool
+        Also return forces (kJ/mol/nm), for ``TorchForce.setOutputsForces(True)``.
+    """
+
+    def __init__(
+        self, shortrange: ShortRange, numbers: torch.Tensor, periodic: bool, outputs_forces: bool
+    ):
+        super().__init__()
+        self.shortrange = shortrange
+        self.register_buffer("numbers", numbers.to(torch.long))
+        self.periodic = bool(periodic)
+        self.outputs_forces = bool(outputs_forces)
+        self.dtype_ref = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.length_scale = units.NM_TO_ANGSTROM
+        self.energy_scale = units.EV_TO_KJ_PER_MOL
+
+    def energy(self, positions: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
+        """``positions [N, 3]`` nm (in the model dtype), ``box [3, 3]`` nm -> energy (kJ/mol)."""
+        dtype = self.dtype_ref.dtype
+        n = positions.shape[0]
+        pos = positions * self.length_scale  # [N, 3] Å
+        pbc = torch.full((1, 3), self.periodic, dtype=torch.bool, device=pos.device)
+        if self.periodic and box is not None:
+            cell = (box.to(dtype) * self.length_scale).unsqueeze(0)  # [1, 3, 3] Å
+        else:
+            cell = torch.zeros(1, 3, 3, dtype=dtype, device=pos.device)
+        batch = torch.zeros(n, dtype=torch.long, device=pos.device)
+        ptr = torch.tensor([0, n], dtype=torch.long, device=pos.device)
+        return self.shortrange(pos, self.numbers, cell, pbc, batch, ptr).sum() * self.energy_scale
+
+    def forward(self, positions: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
+        """``positions [N, 3]`` nm, ``box [3, 3]`` nm -> energy (kJ/mol)."""
+        return self.energy(positions.to(self.dtype_ref.dtype), box)
+
+
+class TorchForceModuleWithForces(TorchForceModule):
+    """As :class:`TorchForceModule`, returning ``(energy kJ/mol, forces [N, 3] kJ/mol/nm)``."""
+
+    def forward(  # type: ignore[override]
+        self, positions: torch.Tensor, box: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pos = positions.to(self.dtype_ref.dtype).detach().requires_grad_(True)
+        energy = self.energy(pos, box)
+        grads = torch.autograd.grad([energy], [pos])
+        g = grads[0]
+        assert g is not None
+        return energy, -g
+
+
+def script_module(module: torch.nn.Module) -> torch.jit.ScriptModule:
+    """TorchScript a module that contains e3nn layers (e3nn's compile, then script).
+
+    e3nn's compile replaces the e3nn submodules in place; pass a copy (:func:`fresh_copy`) if the
+    eager module must stay untouched.
+    """
+    from e3nn.util.jit import compile as e3nn_compile
+
+    return torch.jit.script(e3nn_compile(module))
+
+
+def fresh_copy(model: PolarMLModel) -> PolarMLModel:
+    """An independent copy of a model, rebuilt from its configuration and state dict."""
+    from openmm_polarml.model.builder import build_model
+
+    new = build_model(model.config)
+    new.load_state_dict(model.state_dict())
+    return new
+
+
+def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces: bool) -> dict:
+    import e3nn
+    import vesin_torch
+
+    from openmm_polarml import __version__
+
+    elements = sorted(set(int(z) for z in numbers.tolist()))
+    meta = {
+        "format": "openmm_polarml.torchforce/1",
+        "elements": elements,
+        "numbers": [int(z) for z in numbers.tolist()],
+        "cutoff_angstrom": model.r_max,
+        "d3": model.config.get("d3"),
+        "d3_cutoff_angstrom": model.config.get("d3_cutoff") if model.config.get("d3") else None,
+        "units": {"positions": "nm", "box": "nm", "energy": "kJ/mol", "forces": "kJ/mol/nm"},
+        "dtype": str(model.shortrange.network.shift.dtype).replace("torch.", ""),
+        "periodic": bool(periodic),
+        "outputs_forces": bool(forces),
+        "versions": {"openmm_polarml": __version__, "torch": torch.__version__,
+                     "e3nn": e3nn.__version__, "vesin_torch": vesin_torch.__version__},
+        "model_config": model.config,
+        "pqeq": None,
+    }
+    if model.pqeq is not None:
+        pq = model.pqeq
+        params = pq.element_parameters.per_atom(torch.tensor(elements))
+        meta["pqeq"] = {
+            "settings": {"long_range": getattr(pq, "long_range", None),
+                         "mode": getattr(pq, "mode", None),
+                         "tolerance": getattr(pq, "tolerance", None),
+                         "accuracy": getattr(pq, "accuracy", None),
+                         "cutoff": getattr(pq, "cutoff", None)},
+            "units": {"chi": "eV", "eta": "eV", "radius": "angstrom", "spring": "eV/angstrom^2",
+                      "shell_charge": "e", "alpha": "1/angstrom^2"},
+            "elements": {
+                str(z): {k: float(v[i]) for k, v in params.items()}
+                for i, z in enumerate(elements)
+            },
+        }
+    return meta
+
+
+def export_model(
+    model: PolarMLModel,
+    atoms,
+    path: str | Path,
+    outputs_forces: bool = False,
+    check: bool = True,
+    tolerance: float | None = None,
+) -> dict:
+    """Script the short-range part for ``atoms``' topology, save it, reload it and check parity.
+
+    Parameters
+    ----------
+    model : PolarMLModel
+        The model (its dtype is kept).
+    atoms : ase.Atoms
+        Defines atom order and elements; its geometry is the parity test geometry.
+    path : str or Path
+        Output TorchScript file.
+    outputs_forces : bool
+        Export a module that returns forces as well.
+    check : bool
+        Reload the file and compare energy and forces with the eager model.
+    tolerance : float, optional
+        Relative tolerance of the parity check (default 1e-10 in float64, 1e-5 in float32).
+
+    Returns
+    -------
+    dict
+        The metadata written, with ``parity`` (max abs. energy and force differences).
+    """
+    from openmm_polarml.data_io import atoms_to_frame, collate
+
+    numbers = torch.as_tensor(atoms.numbers, dtype=torch.long)
+    periodic = bool(atoms.pbc.all())
+    if atoms.pbc.any() and not periodic:
+        raise ValueError("export supports fully periodic or non-periodic systems only")
+    cls = TorchForceModuleWithForces if outputs_forces else TorchForceModule
+    module = cls(fresh_copy(model).shortrange, numbers, periodic, outputs_forces)
+    dtype = model.shortrange.network.shift.dtype
+    scripted = script_module(module.to(dtype))
+    meta = _metadata(model, numbers, periodic, outputs_forces)
+    torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
+    if check:
+        loaded, _ = load_exported(path)
+        pos_nm = torch.as_tensor(atoms.positions, dtype=dtype) * units.ANGSTROM_TO_NM
+        box_nm = torch.as_tensor(atoms.cell.array, dtype=dtype) * units.ANGSTROM_TO_NM
+        got = loaded(pos_nm, box_nm) if periodic else loaded(pos_nm)
+        got = got if outputs_forces else (got,)
+        data = collate([atoms_to_frame(atoms)], dtype=dtype)
+        ref = model(data, compute_forces=True, include_pqeq=False)
+        e_ref = float(ref["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
+        f_ref = ref["forces"].detach() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
+        if outputs_forces:
+            f_got = got[1]
+        else:
+            p = pos_nm.clone().requires_grad_(True)
+            e = loaded(p, box_nm) if periodic else loaded(p)
+            f_got = -torch.autograd.grad(e, p)[0]
+        de = abs(float(got[0]) - e_ref)
+        df = float((f_got.detach() - f_ref).abs().max()) if f_ref.numel() else 0.0
+        tol = tolerance if tolerance is not None else (1e-10 if dtype == torch.float64 else 1e-5)
+        scale_e = max(1.0, abs(e_ref))
+        scale_f = max(1.0, float(f_ref.abs().max()) if f_ref.numel() else 1.0)
+        if de > tol * scale_e or df > tol * scale_f:
+            raise RuntimeError(
+                f"exported artifact disagrees with the eager model: |dE| = {de:.3e} kJ/mol, "
+                f"max |dF| = {df:.3e} kJ/mol/nm (tolerance {tol:g} relative)"
+            )
+        meta["parity"] = {"energy_kj_per_mol": de, "forces_kj_per_mol_nm": df}
+    return meta
+
+
+def load_exported(path: str | Path):
+    """Load an exported artifact and its metadata (imports ``vesin_torch`` first)."""
+    import vesin_torch  # noqa: F401  (registers the neighbour-list custom op)
+
+    extra = {METADATA_FILE: ""}
+    module = torch.jit.load(str(path), _extra_files=extra)
+    return module, json.loads(extra[METADATA_FILE])

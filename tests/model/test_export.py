@@ -1,0 +1,71 @@
+"""Export: eager ≡ TorchScript artifact ≡ OpenMM (Reference platform) energies and forces."""
+
+import numpy as np
+import pytest
+import torch
+
+from openmm_polarml import units
+from openmm_polarml.export import attach_to_system, export_model, load_exported
+from tests.model.helpers import batch_of, crystal, molecule, tiny_model
+
+
+def _openmm_energy_forces(atoms, artifact):
+    import openmm
+
+    system = openmm.System()
+    for m in atoms.get_masses():
+        system.addParticle(float(m))
+    if atoms.pbc.all():
+        a, b, c = (openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
+        system.setDefaultPeriodicBoxVectors(a, b, c)
+    attach_to_system(system, artifact)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    e = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    f = np.array(st.getForces(asNumpy=True).value_in_unit(
+        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
+    return e, f
+
+
+def _triclinic_lower(atoms):
+    """Rotate a cell into OpenMM's reduced (lower-triangular) form."""
+    rcell, rot = atoms.cell.standard_form()
+    out = atoms.copy()
+    out.positions = atoms.positions @ rot.T
+    out.cell = rcell
+    return out
+
+
+@pytest.mark.parametrize("periodic,outputs_forces", [(True, False), (False, True)])
+def test_eager_script_openmm_agree(tmp_path, periodic, outputs_forces):
+    pytest.importorskip("openmmtorch")
+    model = tiny_model("float64", d3="pbe" if periodic else None)
+    atoms = _triclinic_lower(crystal(11)) if periodic else molecule(12, n=5)
+    path = tmp_path / "model.pt"
+    meta = export_model(model, atoms, path, outputs_forces=outputs_forces)
+    assert meta["parity"]["energy_kj_per_mol"] < 1e-8
+    _, stored = load_exported(path)
+    assert stored["elements"] == sorted(set(atoms.numbers.tolist()))
+    assert stored["cutoff_angstrom"] == model.r_max and stored["dtype"] == "float64"
+    assert stored["units"]["energy"] == "kJ/mol" and "torch" in stored["versions"]
+
+    out = model(batch_of(atoms), compute_forces=True)
+    e_eager = float(out["energy"][0]) * units.EV_TO_KJ_PER_MOL
+    f_eager = out["forces"].detach().numpy() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
+    e_mm, f_mm = _openmm_energy_forces(atoms, path)
+    assert abs(e_mm - e_eager) < 1e-8 * max(1.0, abs(e_eager))
+    assert np.abs(f_mm - f_eager).max() < 1e-7 * max(1.0, np.abs(f_eager).max())
+    assert np.abs(f_eager).max() > 1.0
+
+
+def test_metadata_carries_pqeq_parameters(tmp_path):
+    pytest.importorskip("openmm_polarml.pqeq")
+    model = tiny_model("float64", pqeq={"long_range": "ewald"})
+    atoms = crystal(13)
+    meta = export_model(model, atoms, tmp_path / "m.pt")
+    table = model.pqeq.element_parameters.per_atom(torch.tensor([11]))
+    assert meta["pqeq"]["settings"]["long_range"] == "ewald"
+    assert meta["pqeq"]["elements"]["11"]["chi"] == pytest.approx(float(table["chi"][0]))
+    assert set(meta["pqeq"]["elements"]) == {"11", "17"}
