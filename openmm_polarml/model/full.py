@@ -91,6 +91,7 @@ class PolarMLModel(torch.nn.Module):
         compute_stress: bool = False,
         create_graph: bool = False,
         include_pqeq: bool = True,
+        include_d3: bool = True,
     ) -> dict:
         """Energies and derivatives of a batch.
 
@@ -102,8 +103,8 @@ class PolarMLModel(torch.nn.Module):
             Which derivatives to return.
         create_graph : bool
             Keep the graph of the derivatives (training on forces/stress).
-        include_pqeq : bool
-            Evaluate the PQEq term (False: network + D3 only, for delta learning).
+        include_pqeq, include_d3 : bool
+            Evaluate the PQEq / D3 terms (both False: the network alone, for delta learning).
 
         Returns
         -------
@@ -116,9 +117,8 @@ class PolarMLModel(torch.nn.Module):
             pos0 = pos0.detach().requires_grad_(True)
         pos_s, cell_s, eps = _strain({**data, K.POSITIONS: pos0}, compute_stress)
         n_frames = data[K.CELL].shape[0]
-        e_atom = self.shortrange(
-            pos_s, data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR]
-        )  # [N]
+        sr = self.shortrange if include_d3 else self.shortrange.network
+        e_atom = sr(pos_s, data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])  # [N]
         e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]
         if include_pqeq and self.pqeq is not None:
             pq = self.pqeq_energy(pos_s, cell_s, data)

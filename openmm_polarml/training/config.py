@@ -1,0 +1,85 @@
+"""Training configuration: defaults, YAML loading, validation."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+DEFAULTS: dict = {
+    "model": {"preset": "small", "d3": None, "pqeq": None},
+    "data": {
+        "train": None,  # path (anything ase reads) or list of paths
+        "validation": None,  # optional separate file(s); else split from train
+        "test": None,
+        "split": [0.8, 0.1, 0.1],
+        "seed": 0,
+        "max_frames": None,
+    },
+    "training": {
+        "output_dir": "runs/polarml",
+        "epochs": 100,
+        "max_steps": None,  # stop after this many optimiser steps (None: no limit)
+        "batch_size": 8,
+        "lr": 5e-3,
+        "weight_decay": 0.0,
+        "scheduler": "cosine",  # cosine | plateau | constant
+        "warmup_epochs": 0,
+        "plateau_factor": 0.5,
+        "plateau_patience": 5,
+        "ema_decay": 0.99,  # 0 disables the EMA
+        "patience": 30,  # early stopping (epochs without validation improvement)
+        "grad_clip": 10.0,
+        "loss_weights": {"energy": 1.0, "forces": 10.0, "stress": 1.0, "dipole": 0.0},
+        "dtype": "float32",
+        "eval_dtype": "float64",
+        "delta": True,  # network fits E_ref − E_PQEq − E_D3 (fixed terms precomputed)
+        "seed": 0,
+        "progress": True,
+        "plots": True,
+        "checkpoint_every": 1,  # epochs
+    },
+    "finetune": None,  # {checkpoint, trainable: [patterns], refit_shifts, refit_pqeq}
+}
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve(config: dict | None) -> dict:
+    """Fill a (partial) configuration with :data:`DEFAULTS` and check it."""
+    cfg = _merge(DEFAULTS, config or {})
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown configuration sections: {sorted(unknown)}")
+    for section in ("data", "training"):
+        extra = set(cfg[section]) - set(DEFAULTS[section])
+        if extra:
+            raise ValueError(f"unknown keys in '{section}': {sorted(extra)}")
+    if cfg["data"]["train"] is None:
+        raise ValueError("data.train must name a data file")
+    if cfg["training"]["scheduler"] not in ("cosine", "plateau", "constant"):
+        raise ValueError("training.scheduler must be cosine, plateau or constant")
+    return cfg
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML configuration file and resolve it (relative data paths: to the file)."""
+    path = Path(path)
+    cfg = yaml.safe_load(path.read_text()) or {}
+    data = cfg.get("data", {})
+    for key in ("train", "validation", "test"):
+        value = data.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            candidate = path.parent / value
+            if candidate.exists():
+                data[key] = str(candidate)
+    return resolve(cfg)

@@ -1,0 +1,86 @@
+"""Training data: loading, splitting, the fixed (PQEq + D3) part of delta learning, statistics."""
+
+from __future__ import annotations
+
+import torch
+
+from openmm_polarml.data_io import atoms_to_frame, collate, read_frames, split_indices
+from openmm_polarml.data_io import keys as K
+
+
+def load_frames(spec, max_frames: int | None = None) -> list:
+    """Frames (dicts of float64 tensors) from one path or a list of paths."""
+    paths = [spec] if isinstance(spec, str) else list(spec)
+    frames = [atoms_to_frame(a) for p in paths for a in read_frames(p)]
+    return frames[:max_frames] if max_frames else frames
+
+
+def make_splits(data_cfg: dict) -> dict:
+    """``{"train", "validation", "test"}`` lists of frames according to the data section."""
+    frames = load_frames(data_cfg["train"], data_cfg.get("max_frames"))
+    if data_cfg.get("validation"):
+        out = {"train": frames, "validation": load_frames(data_cfg["validation"])}
+        out["test"] = load_frames(data_cfg["test"]) if data_cfg.get("test") else []
+        return out
+    idx = split_indices(len(frames), tuple(data_cfg["split"]), data_cfg["seed"])
+    out = {name: [frames[i] for i in ix] for name, ix in zip(("train", "validation", "test"), idx)}
+    out.setdefault("test", [])
+    if data_cfg.get("test"):
+        out["test"] = load_frames(data_cfg["test"])
+    return out
+
+
+def subtract_fixed_terms(model, frames: list, batch_size: int = 16) -> list:
+    """Frames whose labels are ``E_ref − E_PQEq − E_D3`` (and likewise forces and stress).
+
+    ``model`` must be a float64 model (see :func:`float64_copy`); only its PQEq and D3 are used.
+    """
+    if model.pqeq is None and not model.shortrange.has_d3:
+        return frames
+    out = []
+    for start in range(0, len(frames), batch_size):
+        chunk = frames[start : start + batch_size]
+        batch = collate(chunk, torch.float64)
+        fixed = fixed_terms(model, batch)
+        ptr = batch[K.PTR].tolist()
+        for b, frame in enumerate(chunk):
+            new = dict(frame)
+            new[K.ENERGY] = frame[K.ENERGY] - fixed["energy"][b : b + 1]
+            new[K.FORCES] = frame[K.FORCES] - fixed["forces"][ptr[b] : ptr[b + 1]]
+            new[K.STRESS] = frame[K.STRESS] - fixed["stress"][b : b + 1]
+            out.append(new)
+    return out
+
+
+def float64_copy(model):
+    """An independent float64 copy of a model (same configuration and weights)."""
+    from openmm_polarml.model.builder import build_model
+
+    new = build_model({**model.config, "dtype": "float64"})
+    new.load_state_dict(model.state_dict())
+    return new
+
+
+def fixed_terms(model, batch: dict) -> dict:
+    """Energy ``[B]``, forces ``[N, 3]`` and stress ``[B, 3, 3]`` of the PQEq + D3 terms (float64)."""
+    pos = batch[K.POSITIONS].double().detach().requires_grad_(True)
+    cell = batch[K.CELL].double()
+    n_frames = cell.shape[0]
+    eps = torch.zeros(n_frames, 3, 3, dtype=torch.float64, requires_grad=True)
+    sym = 0.5 * (eps + eps.transpose(1, 2))
+    pos_s = pos + torch.bmm(pos.unsqueeze(1), sym[batch[K.BATCH]]).squeeze(1)
+    cell_s = cell + torch.bmm(cell, sym)
+    energy = pos.new_zeros(n_frames)
+    sr = model.shortrange
+    if sr.has_d3:
+        e_at = sr.d3(pos_s, batch[K.NUMBERS], cell_s, batch[K.PBC], batch[K.BATCH], batch[K.PTR])
+        energy = energy.index_add(0, batch[K.BATCH], e_at)
+    if model.pqeq is not None:
+        energy = energy + model.pqeq_energy(pos_s, cell_s, {**batch, K.POSITIONS: pos})["energy"]
+    g_pos, g_eps = torch.autograd.grad(energy.sum(), [pos, eps], allow_unused=True)
+    g_pos = torch.zeros_like(pos) if g_pos is None else g_pos
+    g_eps = torch.zeros_like(eps) if g_eps is None else g_eps
+    volume = torch.linalg.det(cell).abs().clamp_min(1e-12).view(-1, 1, 1)
+    stress = torch.where(batch[K.PBC].all(-1).view(-1, 1, 1), g_eps / volume,
+                         torch.zeros_like(g_eps))
+    return {"energy": energy.detach(), "forces": -g_pos.detach(), "stress": stress.detach()}

@@ -1,0 +1,268 @@
+"""The training loop: AdamW, LR schedule, EMA, early stopping, clipping, exact resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from openmm_polarml.data_io import collate, dataset_statistics
+from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.builder import DTYPES, build_model, resolve_config
+from openmm_polarml.model.presets import preset
+from openmm_polarml.training import distributed as dist
+from openmm_polarml.training.config import resolve
+from openmm_polarml.training.data import float64_copy, make_splits, subtract_fixed_terms
+from openmm_polarml.training.ema import EMA
+from openmm_polarml.training.finetune import apply_finetune, init_statistics, refit_shifts
+from openmm_polarml.training.loss import global_counts, loss_terms, total_loss
+
+
+class Trainer:
+    """Train a model from a configuration dict (see :mod:`openmm_polarml.training.config`).
+
+    Parameters
+    ----------
+    config : dict
+        Partial or full configuration; resolved against the defaults.
+    splits : dict, optional
+        Pre-loaded ``{"train", "validation", "test"}`` frame lists (otherwise read from ``data``).
+    """
+
+    def __init__(self, config: dict, splits: dict | None = None):
+        self.cfg = resolve(config)
+        t = self.cfg["training"]
+        self.rank, self.world = dist.rank_and_world()
+        self.out = Path(t["output_dir"])
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.dtype = DTYPES[t["dtype"]]
+        self.splits = splits if splits is not None else make_splits(self.cfg["data"])
+        self.model = self._build_model()
+        self.joint = self.model.pqeq is not None and any(
+            p.requires_grad for p in self.model.pqeq.parameters()
+        )
+        self.delta = bool(t["delta"]) and not self.joint
+        self.train_frames = self._targets(self.splits["train"])
+        self.val_frames = self._targets(self.splits["validation"])
+        ft = self.cfg["finetune"]
+        if not ft:
+            init_statistics(self.model, self.train_frames)
+        elif ft.get("refit_shifts", True):
+            refit_shifts(self.model, self.train_frames)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=t["lr"], weight_decay=t["weight_decay"])
+        self.scheduler = self._scheduler()
+        self.ema = EMA(self.model, t["ema_decay"])
+        self.epoch = 0
+        self.step = 0
+        self.best = math.inf
+        self.bad_epochs = 0
+        self.history: list[dict] = []
+        self._eval_models: dict = {}
+
+    # ---- setup -----------------------------------------------------------------------------
+    def _build_model(self):
+        t = self.cfg["training"]
+        ft = self.cfg["finetune"]
+        mcfg = {**self.cfg["model"], "dtype": t["dtype"], "seed": t["seed"]}
+        if ft:
+            return apply_finetune(ft, t["dtype"])
+        stats = dataset_statistics(self.splits["train"], preset_r_max(mcfg))
+        mcfg["network"] = {"avg_num_neighbors": stats["avg_num_neighbors"],
+                           **mcfg.get("network", {})}
+        return build_model(mcfg)
+
+    def _targets(self, frames: list) -> list:
+        if not self.delta:
+            return frames
+        return subtract_fixed_terms(float64_copy(self.model), frames)
+
+    def _scheduler(self):
+        t = self.cfg["training"]
+        if t["scheduler"] == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, factor=t["plateau_factor"], patience=t["plateau_patience"]
+            )
+        epochs, warm = max(int(t["epochs"]), 1), int(t["warmup_epochs"])
+
+        def factor(epoch: int) -> float:
+            if epoch < warm:
+                return (epoch + 1) / (warm + 1)
+            if t["scheduler"] == "constant":
+                return 1.0
+            x = (epoch - warm) / max(epochs - warm, 1)
+            return 0.5 * (1.0 + math.cos(math.pi * min(x, 1.0)))
+
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+
+    # ---- one step ----------------------------------------------------------------------------
+    def predict(self, model, batch: dict, create_graph: bool) -> dict:
+        """Model outputs needed by the loss (network only in delta mode)."""
+        stress = bool(batch[K.HAS_STRESS].any())
+        full = not self.delta
+        return model(batch, compute_forces=True, compute_stress=stress,
+                     create_graph=create_graph, include_pqeq=full, include_d3=full)
+
+    def _train_step(self, frames: list) -> dict:
+        t = self.cfg["training"]
+        counts = global_counts(collate(frames, self.dtype))
+        mine = frames[self.rank :: self.world]
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = {}
+        if mine:
+            batch = collate(mine, self.dtype)
+            terms = loss_terms(self.predict(self.model, batch, True), batch, counts)
+            loss = total_loss(terms, t["loss_weights"])
+            loss.backward()
+        dist.all_reduce_gradients(self.model)
+        if t["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(
+                [p for p in self.model.parameters() if p.requires_grad], t["grad_clip"]
+            )
+        self.optimizer.step()
+        self.ema.update(self.model)
+        self.step += 1
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        return dist.all_reduce_dict(values, list(t["loss_weights"]))
+
+    # ---- evaluation ----------------------------------------------------------------------------
+    def eval_model(self, dtype: str | None = None):
+        """The EMA weights in a fresh model of ``dtype`` (default: ``training.eval_dtype``)."""
+        dtype = dtype or self.cfg["training"]["eval_dtype"]
+        if dtype not in self._eval_models:
+            self._eval_models[dtype] = build_model({**self.model.config, "dtype": dtype})
+        model = self._eval_models[dtype]
+        model.load_state_dict(self.ema.state_dict())
+        return model
+
+    def validation_loss(self, model=None) -> dict:
+        """Loss terms on the validation frames (EMA weights, evaluation dtype)."""
+        model = model or self.eval_model()
+        dtype = model.shortrange.network.shift.dtype
+        t = self.cfg["training"]
+        frames = self.val_frames
+        if not frames:
+            return {"loss": float("nan")}
+        counts = global_counts(collate(frames, dtype))
+        sums: dict = {}
+        bs = t["batch_size"]
+        for start in range(0, len(frames), bs):
+            batch = collate(frames[start : start + bs], dtype)
+            terms = loss_terms(self.predict(model, batch, False), batch, counts)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+        sums["loss"] = float(total_loss({k: torch.tensor(v) for k, v in sums.items()},
+                                        t["loss_weights"]))
+        return sums
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": self.model.config,
+            "train_config": self.cfg,
+            "model_state": self.model.state_dict(),
+            "ema_state": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+            "rng": torch.random.get_rng_state(),
+        }
+
+    def save(self, name: str = "last.pt") -> Path:
+        path = self.out / name
+        if self.rank == 0:
+            tmp = path.with_suffix(".tmp")
+            torch.save(self.state(), tmp)
+            tmp.replace(path)
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Resume from a checkpoint written by :meth:`save`."""
+        blob = torch.load(str(path), map_location="cpu", weights_only=False)
+        self.model.load_state_dict(blob["model_state"])
+        self.ema.load_state_dict(blob["ema_state"])
+        self.optimizer.load_state_dict(blob["optimizer"])
+        self.scheduler.load_state_dict(blob["scheduler"])
+        self.epoch, self.step = blob["epoch"], blob["step"]
+        self.best, self.bad_epochs = blob["best"], blob["bad_epochs"]
+        self.history = blob["history"]
+        torch.random.set_rng_state(blob["rng"])
+
+    # ---- loop ------------------------------------------------------------------------------------
+    def _order(self, epoch: int) -> list:
+        gen = torch.Generator().manual_seed(int(self.cfg["training"]["seed"]) * 100003 + epoch)
+        return torch.randperm(len(self.train_frames), generator=gen).tolist()
+
+    def fit(self, resume: bool = True, epochs: int | None = None) -> list:
+        """Train until ``epochs`` (default: configuration), early stopping or ``max_steps``.
+
+        Resumes from ``output_dir/last.pt`` when it exists and ``resume`` is True.
+        Returns the history (one dict per epoch).
+        """
+        t = self.cfg["training"]
+        last = self.out / "last.pt"
+        if resume and last.exists():
+            self.load(last)
+        n_epochs = int(epochs if epochs is not None else t["epochs"])
+        bs = int(t["batch_size"])
+        bar = _progress(t["progress"] and self.rank == 0, n_epochs, self.epoch)
+        while self.epoch < n_epochs:
+            if t["max_steps"] is not None and self.step >= t["max_steps"]:
+                break
+            if self.bad_epochs >= t["patience"]:
+                break
+            order = self._order(self.epoch)
+            start, sums, n_steps = time.perf_counter(), {}, 0
+            for b in range(0, len(order), bs):
+                if t["max_steps"] is not None and self.step >= t["max_steps"]:
+                    break
+                terms = self._train_step([self.train_frames[i] for i in order[b : b + bs]])
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n_steps += 1
+            elapsed = time.perf_counter() - start
+            val = self.validation_loss()
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(val["loss"])
+            else:
+                self.scheduler.step()
+            self.epoch += 1
+            improved = val["loss"] < self.best
+            self.best = min(self.best, val["loss"])
+            self.bad_epochs = 0 if improved else self.bad_epochs + 1
+            record = {"epoch": self.epoch, "step": self.step,
+                      "lr": self.optimizer.param_groups[0]["lr"],
+                      "train": {k: v / max(n_steps, 1) for k, v in sums.items()},
+                      "validation": val,
+                      "structures_per_s": len(order) / max(elapsed, 1e-9)}
+            self.history.append(record)
+            if self.rank == 0:
+                with open(self.out / "log.jsonl", "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            if improved:
+                self.save("best.pt")
+            if self.epoch % int(t["checkpoint_every"]) == 0:
+                self.save("last.pt")
+            bar.update(1)
+            bar.set_postfix(val=f"{val['loss']:.3g}")
+        bar.close()
+        self.save("last.pt")
+        return self.history
+
+
+def preset_r_max(model_cfg: dict) -> float:
+    cfg = resolve_config(model_cfg)
+    return float(preset(cfg["preset"], **cfg["network"])["r_max"])
+
+
+def _progress(enabled: bool, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, desc="epochs")
