@@ -23,7 +23,7 @@ def make_splits(data_cfg: dict) -> dict:
         out["test"] = load_frames(data_cfg["test"]) if data_cfg.get("test") else []
         return out
     idx = split_indices(len(frames), tuple(data_cfg["split"]), data_cfg["seed"])
-    out = {name: [frames[i] for i in ix] for name, ix in zip(("train", "validation", "test"), idx)}
+    out = {name: [frames[i] for i in ix] for name, ix in zip(("train", "validation", "test"), idx, strict=False)}
     out.setdefault("test", [])
     if data_cfg.get("test"):
         out["test"] = load_frames(data_cfg["test"])

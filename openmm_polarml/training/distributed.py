@@ -34,4 +34,4 @@ def all_reduce_dict(values: dict, keys: list) -> dict:
         return values
     vec = torch.tensor([values.get(k, 0.0) for k in keys], dtype=torch.float64)
     tdist.all_reduce(vec, op=tdist.ReduceOp.SUM)
-    return {k: float(v) for k, v in zip(keys, vec) if k in values or float(v) != 0.0}
+    return {k: float(v) for k, v in zip(keys, vec, strict=True) if k in values or float(v) != 0.0}

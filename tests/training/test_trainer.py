@@ -32,7 +32,7 @@ def test_resume_is_exact(data_path, tmp_path):
     Trainer(cfg).fit(epochs=2)
     resumed = Trainer(cfg).fit()  # picks up last.pt
     assert len(resumed) == len(straight) == 4
-    for x, y in zip(straight, resumed):
+    for x, y in zip(straight, resumed, strict=True):
         assert x["train"] == y["train"]
         assert x["validation"] == y["validation"]
 
