@@ -1,0 +1,126 @@
+"""Command line: ``polarml train CONFIG.yaml``, ``polarml evaluate MODEL DATA``, ``polarml export``.
+
+Data-parallel training: ``torchrun --nproc_per_node 2 -m openmm_polarml.cli train CONFIG.yaml``
+(gloo backend; the process group is initialised when ``WORLD_SIZE`` > 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _threads(n: int | None) -> None:
+    import torch
+
+    if n:
+        torch.set_num_threads(int(n))
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from openmm_polarml.model.serialization import save_model
+    from openmm_polarml.training import Trainer, load_config
+    from openmm_polarml.training.evaluate import evaluate, format_tables
+    from openmm_polarml.training.plots import learning_curves, parity_plot
+
+    cfg = load_config(args.config)
+    if args.epochs is not None:
+        cfg["training"]["epochs"] = args.epochs
+    if args.output_dir:
+        cfg["training"]["output_dir"] = args.output_dir
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("gloo")
+    trainer = Trainer(cfg)
+    history = trainer.fit(resume=not args.restart)
+    if trainer.rank != 0:
+        return 0
+    out = trainer.out
+    model = trainer.eval_model()
+    save_model(model, out / "model.pt", {"history": history})
+    subsets = {"train": trainer.splits["train"], "validation": trainer.splits["validation"],
+               "test": trainer.splits.get("test", [])}
+    tables, preds = evaluate(model, subsets, cfg["training"]["batch_size"])
+    (out / "metrics.json").write_text(json.dumps(tables, indent=1))
+    print(format_tables(tables))
+    if cfg["training"]["plots"]:
+        learning_curves(history, out / "learning_curves.png")
+        parity_plot(preds, out / "parity.png")
+    print(f"model written to {out / 'model.pt'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from openmm_polarml.model.serialization import load_model
+    from openmm_polarml.training.data import load_frames
+    from openmm_polarml.training.evaluate import evaluate, format_tables
+    from openmm_polarml.training.plots import parity_plot
+
+    model = load_model(args.model, dtype=args.dtype)
+    subsets = {Path(p).stem: load_frames(p) for p in args.data}
+    tables, preds = evaluate(model, subsets, args.batch_size)
+    print(format_tables(tables))
+    if args.json:
+        Path(args.json).write_text(json.dumps(tables, indent=1))
+    if args.plot:
+        parity_plot(preds, args.plot)
+    return 0
+
+
+def cmd_export(args) -> int:
+    import ase.io
+
+    from openmm_polarml.export import export_model
+    from openmm_polarml.model.serialization import load_model
+
+    model = load_model(args.model, dtype=args.dtype)
+    atoms = ase.io.read(args.structure)
+    meta = export_model(model, atoms, args.output, outputs_forces=args.forces)
+    print(f"wrote {args.output}: {len(meta['numbers'])} atoms, elements {meta['elements']}, "
+          f"cutoff {meta['cutoff_angstrom']} Å, dtype {meta['dtype']}; parity check: "
+          f"|dE| = {meta['parity']['energy_kj_per_mol']:.2e} kJ/mol, "
+          f"max |dF| = {meta['parity']['forces_kj_per_mol_nm']:.2e} kJ/mol/nm")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polarml", description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train or fine-tune from a YAML configuration")
+    p.add_argument("config")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--output-dir", default=None)
+    p.add_argument("--restart", action="store_true", help="ignore an existing last.pt")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="MAE/RMSE tables per data file and per element")
+    p.add_argument("model")
+    p.add_argument("data", nargs="+")
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--json", default=None)
+    p.add_argument("--plot", default=None, help="parity plot PNG")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("export", help="TorchScript artifact for openmm-torch's TorchForce")
+    p.add_argument("model")
+    p.add_argument("structure", help="any file ase reads; fixes atom order and elements")
+    p.add_argument("output")
+    p.add_argument("--forces", action="store_true", help="artifact returns forces too")
+    p.add_argument("--dtype", default=None, choices=["float32", "float64"])
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _threads(args.threads)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Error tables (MAE/RMSE per subset and per element) of a model on labelled frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from openmm_polarml.data_io import collate
+from openmm_polarml.data_io import keys as K
+from openmm_polarml.units import EV_PER_A3_TO_GPA
+
+
+def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
+    """Concatenated predictions and labels (numpy) of the full model (network + PQEq + D3)."""
+    dtype = model.shortrange.network.shift.dtype
+    acc: dict = {k: [] for k in ("e_pred", "e_ref", "n", "f_pred", "f_ref", "z",
+                                 "s_pred", "s_ref", "has_f", "has_s")}
+    for start in range(0, len(frames), batch_size):
+        batch = collate(frames[start : start + batch_size], dtype)
+        stress = bool(batch[K.HAS_STRESS].any())
+        out = model(batch, compute_forces=True, compute_stress=stress)
+        acc["e_pred"].append(out["energy"].detach().double().numpy())
+        acc["e_ref"].append(batch[K.ENERGY].double().numpy())
+        acc["n"].append(batch[K.N_ATOMS].numpy())
+        acc["f_pred"].append(out["forces"].detach().double().numpy())
+        acc["f_ref"].append(batch[K.FORCES].double().numpy())
+        acc["z"].append(batch[K.NUMBERS].numpy())
+        acc["has_f"].append(batch[K.HAS_FORCES][batch[K.BATCH]].numpy())
+        acc["has_s"].append(batch[K.HAS_STRESS].numpy())
+        s = out["stress"].detach().double().numpy() if stress else np.zeros((len(out["energy"]),
+                                                                              3, 3))
+        acc["s_pred"].append(s)
+        acc["s_ref"].append(batch[K.STRESS].double().numpy())
+    return {k: np.concatenate(v) for k, v in acc.items()}
+
+
+def _mae_rmse(err: np.ndarray) -> dict:
+    if err.size == 0:
+        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
+    return {"mae": float(np.abs(err).mean()), "rmse": float(np.sqrt((err**2).mean())),
+            "count": int(err.size)}
+
+
+def error_table(pred: dict) -> dict:
+    """Errors in meV/atom (energy), meV/Å (forces), GPa (stress), and forces per element."""
+    e_err = (pred["e_pred"] - pred["e_ref"]) / pred["n"] * 1e3
+    f_mask = pred["has_f"]
+    f_err = (pred["f_pred"] - pred["f_ref"])[f_mask] * 1e3
+    s_err = (pred["s_pred"] - pred["s_ref"])[pred["has_s"]] * EV_PER_A3_TO_GPA
+    out = {"energy_mev_per_atom": _mae_rmse(e_err), "forces_mev_per_A": _mae_rmse(f_err),
+           "stress_gpa": _mae_rmse(s_err), "per_element_forces_mev_per_A": {}}
+    z = pred["z"][f_mask]
+    for element in np.unique(z):
+        out["per_element_forces_mev_per_A"][int(element)] = _mae_rmse(f_err[z == element])
+    return out
+
+
+def format_tables(results: dict) -> str:
+    """Plain-text tables of :func:`error_table` results keyed by subset name."""
+    from ase.data import chemical_symbols
+
+    lines = [f"{'subset':<12}{'quantity':<22}{'MAE':>12}{'RMSE':>12}{'count':>9}"]
+    for subset, res in results.items():
+        for key in ("energy_mev_per_atom", "forces_mev_per_A", "stress_gpa"):
+            r = res[key]
+            lines.append(f"{subset:<12}{key:<22}{r['mae']:>12.4g}{r['rmse']:>12.4g}{r['count']:>9}")
+    lines.append("")
+    lines.append(f"{'subset':<12}{'element':<8}{'force MAE':>12}{'RMSE (meV/Å)':>14}{'count':>9}")
+    for subset, res in results.items():
+        for z, r in sorted(res["per_element_forces_mev_per_A"].items()):
+            lines.append(f"{subset:<12}{chemical_symbols[int(z)]:<8}{r['mae']:>12.4g}"
+                         f"{r['rmse']:>14.4g}{r['count']:>9}")
+    return "\n".join(lines)
+
+
+def evaluate(model, subsets: dict, batch_size: int = 8) -> tuple[dict, dict]:
+    """``(tables, predictions)`` for ``{name: frames}``; empty subsets are skipped."""
+    tables, preds = {}, {}
+    with torch.enable_grad():
+        for name, frames in subsets.items():
+            if frames:
+                preds[name] = predict_frames(model, frames, batch_size)
+                tables[name] = error_table(preds[name])
+    return tables, preds

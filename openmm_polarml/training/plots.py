@@ -1,0 +1,59 @@
+"""Parity plots and learning curves saved as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def parity_plot(preds: dict, path: str | Path) -> None:
+    """Energy/atom, force and stress parity plots, one row per subset."""
+    plt = _plt()
+    names = list(preds)
+    fig, axes = plt.subplots(len(names), 3, figsize=(12, 4 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        p = preds[name]
+        pairs = [
+            (p["e_ref"] / p["n"], p["e_pred"] / p["n"], "energy (eV/atom)"),
+            (p["f_ref"][p["has_f"]].ravel(), p["f_pred"][p["has_f"]].ravel(), "force (eV/Å)"),
+            (p["s_ref"][p["has_s"]].ravel(), p["s_pred"][p["has_s"]].ravel(), "stress (eV/Å³)"),
+        ]
+        for ax, (ref, pred, label) in zip(axes[row], pairs, strict=True):
+            ax.scatter(ref, pred, s=4, alpha=0.5)
+            if ref.size:
+                lo, hi = float(np.min([ref, pred])), float(np.max([ref, pred]))
+                ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_xlabel(f"reference {label}")
+            ax.set_ylabel(f"predicted {label}")
+            ax.set_title(name)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
+
+
+def learning_curves(history: list, path: str | Path) -> None:
+    """Training and validation loss terms versus epoch (log scale)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    epochs = [h["epoch"] for h in history]
+    keys = sorted({k for h in history for k in h["train"]})
+    for key in keys:
+        ax.semilogy(epochs, [h["train"].get(key, np.nan) for h in history], label=f"train {key}")
+        ax.semilogy(epochs, [h["validation"].get(key, np.nan) for h in history], "--",
+                    label=f"validation {key}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss term (MSE)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
