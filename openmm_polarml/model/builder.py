@@ -41,12 +41,10 @@ def build_pqeq(spec: dict | None):
     from openmm_polarml.pqeq import PQEq
     from openmm_polarml.pqeq.parameters import ElementParameters
 
-    params = ElementParameters(trainable=bool(spec.get("trainable", False)))
-    return PQEq(
-        long_range=spec.get("long_range", "ewald"),
-        tolerance=spec.get("tolerance"),
-        parameters=params,
-    )
+    spec = dict(spec)
+    params = ElementParameters(trainable=bool(spec.pop("trainable", False)))
+    spec.setdefault("long_range", "ewald")
+    return PQEq(parameters=params, **spec)  # other keys (mode, tolerance, ...) passed through
 
 
 def build_model(config: dict | None = None) -> PolarMLModel:

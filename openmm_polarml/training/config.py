@@ -16,6 +16,8 @@ DEFAULTS: dict = {
         "split": [0.8, 0.1, 0.1],
         "seed": 0,
         "max_frames": None,
+        "drop_pqeq_failures": True,  # drop frames where the PQEq solve fails
+        "max_fixed_force": None,  # drop frames whose PQEq + D3 forces exceed this (eV/Å)
     },
     "training": {
         "output_dir": "runs/polarml",

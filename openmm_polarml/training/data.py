@@ -30,26 +30,47 @@ def make_splits(data_cfg: dict) -> dict:
     return out
 
 
-def subtract_fixed_terms(model, frames: list, batch_size: int = 16) -> list:
+def subtract_fixed_terms(
+    model, frames: list, drop_failures: bool = True, max_force: float | None = None
+) -> tuple[list, list]:
     """Frames whose labels are ``E_ref − E_PQEq − E_D3`` (and likewise forces and stress).
 
     ``model`` must be a float64 model (see :func:`float64_copy`); only its PQEq and D3 are used.
+
+    Parameters
+    ----------
+    drop_failures : bool
+        Drop frames where the PQEq solve fails (e.g. a polarisation catastrophe with the
+        published parameters on metallic cells) instead of raising.
+    max_force : float, optional
+        Drop frames whose fixed-term forces exceed this (eV/Å): the network could not cancel them.
+
+    Returns
+    -------
+    (frames, dropped)
+        The residual frames and the indices of the dropped input frames.
     """
     if model.pqeq is None and not model.shortrange.has_d3:
-        return frames
-    out = []
-    for start in range(0, len(frames), batch_size):
-        chunk = frames[start : start + batch_size]
-        batch = collate(chunk, torch.float64)
-        fixed = fixed_terms(model, batch)
-        ptr = batch[K.PTR].tolist()
-        for b, frame in enumerate(chunk):
-            new = dict(frame)
-            new[K.ENERGY] = frame[K.ENERGY] - fixed["energy"][b : b + 1]
-            new[K.FORCES] = frame[K.FORCES] - fixed["forces"][ptr[b] : ptr[b + 1]]
-            new[K.STRESS] = frame[K.STRESS] - fixed["stress"][b : b + 1]
-            out.append(new)
-    return out
+        return frames, []
+    out, dropped = [], []
+    for k, frame in enumerate(frames):
+        batch = collate([frame], torch.float64)
+        try:
+            fixed = fixed_terms(model, batch)
+        except Exception:
+            if not drop_failures:
+                raise
+            dropped.append(k)
+            continue
+        if max_force is not None and float(fixed["forces"].abs().max()) > max_force:
+            dropped.append(k)
+            continue
+        new = dict(frame)
+        new[K.ENERGY] = frame[K.ENERGY] - fixed["energy"].to(frame[K.ENERGY].dtype)
+        new[K.FORCES] = frame[K.FORCES] - fixed["forces"].to(frame[K.FORCES].dtype)
+        new[K.STRESS] = frame[K.STRESS] - fixed["stress"].to(frame[K.STRESS].dtype)
+        out.append(new)
+    return out, dropped
 
 
 def float64_copy(model):

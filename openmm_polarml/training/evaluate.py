@@ -15,10 +15,20 @@ def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
     dtype = model.shortrange.network.shift.dtype
     acc: dict = {k: [] for k in ("e_pred", "e_ref", "n", "f_pred", "f_ref", "z",
                                  "s_pred", "s_ref", "has_f", "has_s")}
+    skipped = 0
     for start in range(0, len(frames), batch_size):
-        batch = collate(frames[start : start + batch_size], dtype)
-        stress = bool(batch[K.HAS_STRESS].any())
-        out = model(batch, compute_forces=True, compute_stress=stress)
+        chunk = frames[start : start + batch_size]
+        try:
+            batch, out = _run(model, chunk, dtype)
+        except Exception:
+            if model.pqeq is None:
+                raise
+            kept = [f for f in chunk if _solvable(model, f, dtype)]
+            skipped += len(chunk) - len(kept)
+            chunk = kept
+            if not chunk:
+                continue
+            batch, out = _run(model, chunk, dtype)
         acc["e_pred"].append(out["energy"].detach().double().numpy())
         acc["e_ref"].append(batch[K.ENERGY].double().numpy())
         acc["n"].append(batch[K.N_ATOMS].numpy())
@@ -27,11 +37,30 @@ def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
         acc["z"].append(batch[K.NUMBERS].numpy())
         acc["has_f"].append(batch[K.HAS_FORCES][batch[K.BATCH]].numpy())
         acc["has_s"].append(batch[K.HAS_STRESS].numpy())
-        s = out["stress"].detach().double().numpy() if stress else np.zeros((len(out["energy"]),
-                                                                              3, 3))
+        if "stress" in out:
+            s = out["stress"].detach().double().numpy()
+        else:
+            s = np.zeros((len(out["energy"]), 3, 3))
         acc["s_pred"].append(s)
         acc["s_ref"].append(batch[K.STRESS].double().numpy())
-    return {k: np.concatenate(v) for k, v in acc.items()}
+    out = {k: np.concatenate(v) for k, v in acc.items()}
+    out["skipped"] = skipped
+    return out
+
+
+def _run(model, frames: list, dtype):
+    batch = collate(frames, dtype)
+    stress = bool(batch[K.HAS_STRESS].any())
+    return batch, model(batch, compute_forces=True, compute_stress=stress)
+
+
+def _solvable(model, frame: dict, dtype) -> bool:
+    """Whether the model (its PQEq solve) succeeds on a single frame."""
+    try:
+        _run(model, [frame], dtype)
+    except Exception:
+        return False
+    return True
 
 
 def _mae_rmse(err: np.ndarray) -> dict:
@@ -47,7 +76,8 @@ def error_table(pred: dict) -> dict:
     f_mask = pred["has_f"]
     f_err = (pred["f_pred"] - pred["f_ref"])[f_mask] * 1e3
     s_err = (pred["s_pred"] - pred["s_ref"])[pred["has_s"]] * EV_PER_A3_TO_GPA
-    out = {"energy_mev_per_atom": _mae_rmse(e_err), "forces_mev_per_A": _mae_rmse(f_err),
+    out = {"skipped_frames": int(pred.get("skipped", 0)),
+           "energy_mev_per_atom": _mae_rmse(e_err), "forces_mev_per_A": _mae_rmse(f_err),
            "stress_gpa": _mae_rmse(s_err), "per_element_forces_mev_per_A": {}}
     z = pred["z"][f_mask]
     for element in np.unique(z):
@@ -61,6 +91,8 @@ def format_tables(results: dict) -> str:
 
     lines = [f"{'subset':<12}{'quantity':<22}{'MAE':>12}{'RMSE':>12}{'count':>9}"]
     for subset, res in results.items():
+        if res.get("skipped_frames"):
+            lines.append(f"{subset:<12}(skipped {res['skipped_frames']} frames: PQEq failed)")
         for key in ("energy_mev_per_atom", "forces_mev_per_A", "stress_gpa"):
             r = res[key]
             lines.append(f"{subset:<12}{key:<22}{r['mae']:>12.4g}{r['rmse']:>12.4g}{r['count']:>9}")

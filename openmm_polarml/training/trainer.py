@@ -45,8 +45,9 @@ class Trainer:
             p.requires_grad for p in self.model.pqeq.parameters()
         )
         self.delta = bool(t["delta"]) and not self.joint
-        self.train_frames = self._targets(self.splits["train"])
-        self.val_frames = self._targets(self.splits["validation"])
+        self.dropped: dict = {}
+        self.train_frames = self._targets(self.splits["train"], "train")
+        self.val_frames = self._targets(self.splits["validation"], "validation")
         ft = self.cfg["finetune"]
         if not ft:
             init_statistics(self.model, self.train_frames)
@@ -75,10 +76,22 @@ class Trainer:
                            **mcfg.get("network", {})}
         return build_model(mcfg)
 
-    def _targets(self, frames: list) -> list:
-        if not self.delta:
+    def _targets(self, frames: list, name: str = "") -> list:
+        """Delta-learning labels (or, in joint mode, the frames PQEq can solve)."""
+        d = self.cfg["data"]
+        if self.model.pqeq is None and not self.model.shortrange.has_d3:
             return frames
-        return subtract_fixed_terms(float64_copy(self.model), frames)
+        residual, dropped = subtract_fixed_terms(
+            float64_copy(self.model), frames, d["drop_pqeq_failures"], d["max_fixed_force"]
+        )
+        self.dropped[name] = dropped
+        if dropped and self.rank == 0:
+            print(f"[polarml] {name}: dropped {len(dropped)} of {len(frames)} frames "
+                  "(PQEq failure or fixed-term force above data.max_fixed_force)")
+        if self.delta:
+            return residual
+        keep = set(range(len(frames))) - set(dropped)
+        return [f for k, f in enumerate(frames) if k in keep]
 
     def _scheduler(self):
         t = self.cfg["training"]
