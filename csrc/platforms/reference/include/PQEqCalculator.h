@@ -68,6 +68,7 @@ private:
     std::vector<double> kfac;                      // 8 pi ke / V / k^2 per k
     int ngrid[3];
     std::vector<double> bmod[3];
+    std::vector<double> influence;                 // PME influence function per group pair
     // state
     std::vector<double> q;
     std::vector<OpenMM::Vec3> d, refPos, pos, u;

@@ -86,38 +86,6 @@ void bspline(double fr, int p, double* w, double* dw) {
         w[j] = prev[j];
 }
 
-void fftRec(const complex<double>* in, complex<double>* out, int n, int stride, const vector<complex<double> >& tw, int twStep) {
-    if (n == 1) {
-        out[0] = in[0];
-        return;
-    }
-    int p = 2;
-    while (n % p != 0)
-        p++;
-    int m = n / p;
-    for (int r = 0; r < p; r++)
-        fftRec(in + r * stride, out + r * m, m, stride * p, tw, twStep * p);
-    int N = (int) tw.size();
-    complex<double> tmp[8];
-    vector<complex<double> > big;
-    complex<double>* t = tmp;
-    if (p > 8) {
-        big.resize(p);
-        t = big.data();
-    }
-    for (int k = 0; k < m; k++) {
-        for (int r = 0; r < p; r++)
-            t[r] = out[r * m + k];
-        for (int j = 0; j < p; j++) {
-            int K = k + j * m;
-            complex<double> s = t[0];
-            for (int r = 1; r < p; r++)
-                s += t[r] * tw[((long long) r * K * twStep) % N];
-            out[K] = s;
-        }
-    }
-}
-
 } // namespace
 
 double PQEqCalculator::coulombConstant() {
@@ -281,6 +249,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
         same = (box[k] == boxVec[k]);
     if (same)
         return;
+    influence.clear();
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
     volume = boxVec[0].dot(boxVec[1].cross(boxVec[2]));
@@ -544,27 +513,71 @@ void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>
     }
 }
 
-void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
-    for (int dim = 0; dim < 3; dim++) {
-        int n = ngrid[dim];
-        vector<cplx> tw(n), in(n), out(n);
-        for (int k = 0; k < n; k++)
-            tw[k] = cplx(cos(2 * M_PI * k / n), sign * sin(2 * M_PI * k / n));
-        int stride = (dim == 0 ? ngrid[1] * ngrid[2] : dim == 1 ? ngrid[2] : 1);
-        int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
-        int total = n0 * n1 * n2;
-        for (int base = 0; base < total; base++) {
-            // base must have index 0 along dim
-            int i0 = base / (n1 * n2), i1 = (base / n2) % n1, i2 = base % n2;
-            int idx[3] = {i0, i1, i2};
-            if (idx[dim] != 0)
-                continue;
-            for (int k = 0; k < n; k++)
-                in[k] = data[base + k * stride];
-            fftRec(in.data(), out.data(), n, 1, tw, 1);
-            for (int k = 0; k < n; k++)
-                data[base + k * stride] = out[k];
+namespace {
+/* Stockham autosort mixed-radix FFT of one line (n = 2^a 3^b 5^c ...), unnormalised, sign +1/-1. */
+void stockham(complex<double>* x, complex<double>* y, int n, int sign) {
+    int n0 = n, s = 1;
+    bool inX = true;
+    complex<double> a[16], root[16];
+    while (n0 > 1) {
+        int p = 2;
+        while (n0 % p != 0)
+            p++;
+        int m = n0 / p;
+        complex<double>* src = inX ? x : y;
+        complex<double>* dst = inX ? y : x;
+        for (int t = 0; t < p; t++)
+            root[t] = complex<double>(cos(2 * M_PI * t / p), sign * sin(2 * M_PI * t / p));
+        for (int q = 0; q < m; q++) {
+            double ang = 2 * M_PI * q / n0;
+            complex<double> wq(cos(ang), sign * sin(ang));
+            for (int s_ = 0; s_ < s; s_++) {
+                for (int r = 0; r < p; r++)
+                    a[r] = src[s_ + s * (q + m * r)];
+                complex<double> w(1.0, 0.0);
+                for (int t = 0; t < p; t++) {
+                    complex<double> acc = a[0];
+                    for (int r = 1; r < p; r++)
+                        acc += a[r] * root[(r * t) % p];
+                    dst[s_ + s * (p * q + t)] = acc * w;
+                    w *= wq;
+                }
+            }
         }
+        n0 = m;
+        s *= p;
+        inX = !inX;
+    }
+    if (!inX)
+        for (int k = 0; k < n; k++)
+            x[k] = y[k];
+}
+}
+
+void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
+    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
+    int nmax = max(n0, max(n1, n2));
+    vector<cplx> line(nmax), work(nmax);
+    // last axis: contiguous lines
+    for (int i = 0; i < n0 * n1; i++)
+        stockham(&data[(size_t) i * n2], work.data(), n2, sign);
+    // middle axis
+    for (int i0 = 0; i0 < n0; i0++)
+        for (int i2 = 0; i2 < n2; i2++) {
+            size_t base = (size_t) i0 * n1 * n2 + i2;
+            for (int k = 0; k < n1; k++)
+                line[k] = data[base + (size_t) k * n2];
+            stockham(line.data(), work.data(), n1, sign);
+            for (int k = 0; k < n1; k++)
+                data[base + (size_t) k * n2] = line[k];
+        }
+    // first axis
+    for (int i = 0; i < n1 * n2; i++) {
+        for (int k = 0; k < n0; k++)
+            line[k] = data[i + (size_t) k * n1 * n2];
+        stockham(line.data(), work.data(), n0, sign);
+        for (int k = 0; k < n0; k++)
+            data[i + (size_t) k * n1 * n2] = line[k];
     }
 }
 
@@ -618,32 +631,36 @@ void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& 
     for (int g = 0; g < G; g++)
         fft3d(grids[g], 1);
     vector<vector<cplx> > pot(G, vector<cplx>(total, cplx(0, 0)));
-    double pref = 4 * M_PI * ke / volume;
-    for (int m0 = 0; m0 < n0; m0++) {
-        int s0 = (m0 <= n0 / 2 ? m0 : m0 - n0);
-        for (int m1 = 0; m1 < n1; m1++) {
-            int s1 = (m1 <= n1 / 2 ? m1 : m1 - n1);
-            for (int m2 = 0; m2 < n2; m2++) {
-                int s2 = (m2 <= n2 / 2 ? m2 : m2 - n2);
-                if (s0 == 0 && s1 == 0 && s2 == 0)
-                    continue;
-                Vec3 kv = (recip[0] * s0 + recip[1] * s1 + recip[2] * s2) * (2 * M_PI);
-                double k2 = kv.dot(kv);
-                double B = bmod[0][m0] * bmod[1][m1] * bmod[2][m2];
-                double f = pref * B / k2;
-                size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
-                for (int g = 0; g < G; g++) {
-                    cplx acc(0, 0);
-                    for (int h = 0; h < G; h++) {
-                        double gm = groupGamma[g * G + h];
-                        double w = (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
-                        acc += w * grids[h][idx];
+    if (influence.size() != (size_t) G * G * total) {
+        influence.assign((size_t) G * G * total, 0.0);
+        double pref = 4 * M_PI * ke / volume;
+        for (int m0 = 0; m0 < n0; m0++) {
+            int s0 = (m0 <= n0 / 2 ? m0 : m0 - n0);
+            for (int m1 = 0; m1 < n1; m1++) {
+                int s1 = (m1 <= n1 / 2 ? m1 : m1 - n1);
+                for (int m2 = 0; m2 < n2; m2++) {
+                    int s2 = (m2 <= n2 / 2 ? m2 : m2 - n2);
+                    if (s0 == 0 && s1 == 0 && s2 == 0)
+                        continue;
+                    Vec3 kv = (recip[0] * s0 + recip[1] * s1 + recip[2] * s2) * (2 * M_PI);
+                    double k2 = kv.dot(kv);
+                    double f = pref * bmod[0][m0] * bmod[1][m1] * bmod[2][m2] / k2;
+                    size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
+                    for (int gh = 0; gh < G * G; gh++) {
+                        double gm = groupGamma[gh];
+                        influence[gh * total + idx] = f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
                     }
-                    pot[g][idx] = f * acc;
                 }
             }
         }
     }
+    for (size_t idx = 0; idx < total; idx++)
+        for (int g = 0; g < G; g++) {
+            cplx acc(0, 0);
+            for (int h = 0; h < G; h++)
+                acc += influence[(g * G + h) * total + idx] * grids[h][idx];
+            pot[g][idx] = acc;
+        }
     for (int g = 0; g < G; g++)
         fft3d(pot[g], -1);
     for (int a = 0; a < nS; a++) {
