@@ -43,6 +43,7 @@ private:
     void reciprocalPME(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void fft3d(std::vector<cplx>& data, int sign);
+    void buildPairList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q, double rlist);
     OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const;
     void setupStateReset();
 
@@ -68,6 +69,8 @@ private:
     std::vector<double> kfac;                      // 8 pi ke / V / k^2 per k
     int ngrid[3];
     std::vector<double> bmod[3];
+    std::vector<int> pairList;
+    std::vector<OpenMM::Vec3> pairListX;
     std::vector<double> influence;                 // PME influence function per group pair
     // state
     std::vector<double> q;

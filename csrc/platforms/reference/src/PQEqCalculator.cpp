@@ -250,6 +250,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     if (same)
         return;
     influence.clear();
+    pairListX.clear();
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
     volume = boxVec[0].dot(boxVec[1].cross(boxVec[2]));
@@ -415,6 +416,32 @@ void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, v
         nimg[k] = (int) floor(rc / width + 0.5);
     }
     bool images = (nimg[0] || nimg[1] || nimg[2]);
+    if (!images && (method == PQEqForce::Ewald || method == PQEqForce::PME)) {
+        // cell-list pair list (rebuilt when a site moved more than half the skin)
+        const double skin = 0.03;
+        bool rebuild = (pairListX.size() != (size_t) nS);
+        for (int a = 0; a < nS && !rebuild; a++) {
+            Vec3 dx = x[a] - pairListX[a];
+            rebuild = (dx.dot(dx) > 0.25 * skin * skin);
+        }
+        if (rebuild)
+            buildPairList(x, Q, rc + skin);
+        for (size_t n = 0; n < pairList.size(); n += 2) {
+            int a = pairList[n], b = pairList[n + 1];
+            Vec3 dr = minimumImage(x[b] - x[a]);
+            double r2 = dr.dot(dr);
+            if (r2 >= rc2)
+                continue;
+            double r = sqrt(r2), K, dK;
+            pairKernel(a, b, r, K, dK);
+            phi[a] += Q[b] * K;
+            phi[b] += Q[a] * K;
+            Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
+            grad[b] += gvec;
+            grad[a] -= gvec;
+        }
+        return;
+    }
     vector<Vec3> shifts;
     for (int n1 = -nimg[0]; n1 <= nimg[0]; n1++)
         for (int n2 = -nimg[1]; n2 <= nimg[1]; n2++)
@@ -469,6 +496,69 @@ void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, v
                 grad[a] -= gvec;
             }
         }
+        for (int e : siteExclusions[a])
+            excluded[e] = 0;
+    }
+}
+
+void PQEqCalculator::buildPairList(const vector<Vec3>& x, const vector<double>& Q, double rlist) {
+    pairList.clear();
+    pairListX = x;
+    int nc[3];
+    double frac[3];
+    for (int k = 0; k < 3; k++) {
+        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
+        nc[k] = max(1, (int) floor(width / rlist));
+    }
+    bool useCells = (nc[0] >= 3 && nc[1] >= 3 && nc[2] >= 3);
+    vector<char> excluded(nS, 0);
+    auto consider = [&](int a, int b) {
+        if (excluded[b])
+            return;
+        if (!(pairAlpha[siteClass[a] * numClasses + siteClass[b]] > beta))
+            return;   // broad pair: reciprocal space only
+        Vec3 dr = minimumImage(x[b] - x[a]);
+        if (dr.dot(dr) < rlist * rlist) {
+            pairList.push_back(a);
+            pairList.push_back(b);
+        }
+    };
+    if (!useCells) {
+        for (int a = 0; a < nS; a++) {
+            for (int e : siteExclusions[a])
+                excluded[e] = 1;
+            for (int b = a + 1; b < nS; b++)
+                consider(a, b);
+            for (int e : siteExclusions[a])
+                excluded[e] = 0;
+        }
+        return;
+    }
+    int ncell = nc[0] * nc[1] * nc[2];
+    vector<vector<int> > cells(ncell);
+    vector<int> cellOf(nS);
+    for (int a = 0; a < nS; a++) {
+        int c[3];
+        for (int k = 0; k < 3; k++) {
+            frac[k] = x[a].dot(recip[k]);
+            frac[k] -= floor(frac[k]);
+            c[k] = min(nc[k] - 1, (int) (frac[k] * nc[k]));
+        }
+        cellOf[a] = (c[0] * nc[1] + c[1]) * nc[2] + c[2];
+        cells[cellOf[a]].push_back(a);
+    }
+    for (int a = 0; a < nS; a++) {
+        for (int e : siteExclusions[a])
+            excluded[e] = 1;
+        int c0 = cellOf[a] / (nc[1] * nc[2]), c1 = (cellOf[a] / nc[2]) % nc[1], c2 = cellOf[a] % nc[2];
+        for (int d0 = -1; d0 <= 1; d0++)
+            for (int d1 = -1; d1 <= 1; d1++)
+                for (int d2 = -1; d2 <= 1; d2++) {
+                    int n0 = (c0 + d0 + nc[0]) % nc[0], n1 = (c1 + d1 + nc[1]) % nc[1], n2 = (c2 + d2 + nc[2]) % nc[2];
+                    for (int b : cells[(n0 * nc[1] + n1) * nc[2] + n2])
+                        if (b > a)
+                            consider(a, b);
+                }
         for (int e : siteExclusions[a])
             excluded[e] = 0;
     }
