@@ -605,7 +605,8 @@ void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>
 
 namespace {
 /* Stockham autosort mixed-radix FFT of one line (n = 2^a 3^b 5^c ...), unnormalised, sign +1/-1. */
-void stockham(complex<double>* x, complex<double>* y, int n, int sign) {
+void stockham(complex<double>* x, complex<double>* y, int n, int sign, const vector<complex<double> >& tw) {
+    // tw[k] = exp(+2 pi i k / n); sign -1 uses the conjugates
     int n0 = n, s = 1;
     bool inX = true;
     complex<double> a[16], root[16];
@@ -617,10 +618,10 @@ void stockham(complex<double>* x, complex<double>* y, int n, int sign) {
         complex<double>* src = inX ? x : y;
         complex<double>* dst = inX ? y : x;
         for (int t = 0; t < p; t++)
-            root[t] = complex<double>(cos(2 * M_PI * t / p), sign * sin(2 * M_PI * t / p));
+            root[t] = (sign > 0 ? tw[t * (n / p)] : conj(tw[t * (n / p)]));
+        int step = n / n0;
         for (int q = 0; q < m; q++) {
-            double ang = 2 * M_PI * q / n0;
-            complex<double> wq(cos(ang), sign * sin(ang));
+            complex<double> wq = (sign > 0 ? tw[q * step] : conj(tw[q * step]));
             for (int s_ = 0; s_ < s; s_++) {
                 for (int r = 0; r < p; r++)
                     a[r] = src[s_ + s * (q + m * r)];
@@ -648,16 +649,22 @@ void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
     int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
     int nmax = max(n0, max(n1, n2));
     vector<cplx> line(nmax), work(nmax);
+    vector<cplx> tw[3];
+    for (int d = 0; d < 3; d++) {
+        tw[d].resize(ngrid[d]);
+        for (int k = 0; k < ngrid[d]; k++)
+            tw[d][k] = cplx(cos(2 * M_PI * k / ngrid[d]), sin(2 * M_PI * k / ngrid[d]));
+    }
     // last axis: contiguous lines
     for (int i = 0; i < n0 * n1; i++)
-        stockham(&data[(size_t) i * n2], work.data(), n2, sign);
+        stockham(&data[(size_t) i * n2], work.data(), n2, sign, tw[2]);
     // middle axis
     for (int i0 = 0; i0 < n0; i0++)
         for (int i2 = 0; i2 < n2; i2++) {
             size_t base = (size_t) i0 * n1 * n2 + i2;
             for (int k = 0; k < n1; k++)
                 line[k] = data[base + (size_t) k * n2];
-            stockham(line.data(), work.data(), n1, sign);
+            stockham(line.data(), work.data(), n1, sign, tw[1]);
             for (int k = 0; k < n1; k++)
                 data[base + (size_t) k * n2] = line[k];
         }
@@ -665,7 +672,7 @@ void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
     for (int i = 0; i < n1 * n2; i++) {
         for (int k = 0; k < n0; k++)
             line[k] = data[i + (size_t) k * n1 * n2];
-        stockham(line.data(), work.data(), n0, sign);
+        stockham(line.data(), work.data(), n0, sign, tw[0]);
         for (int k = 0; k < n0; k++)
             data[i + (size_t) k * n1 * n2] = line[k];
     }
