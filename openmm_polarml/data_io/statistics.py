@@ -9,8 +9,14 @@ from openmm_polarml.data_io import keys as K
 MAX_Z = 94
 
 
-def reference_energies(frames: list, energies: list | None = None) -> torch.Tensor:
-    """Per-element energies ``e_Z`` minimising ``Σ_frames (E − Σ_Z n_Z e_Z)²`` (eV).
+def reference_energies(
+    frames: list, energies: list | None = None, ridge: float = 1e-3
+) -> torch.Tensor:
+    """Per-element energies ``e_Z`` from a ridge-regularised least-squares fit (eV).
+
+    Minimises ``Σ_frames (E − Σ_Z n_Z e_Z)² + λ Σ_Z (e_Z − ē)²`` with ``ē`` the mean energy per
+    atom and ``λ = ridge · mean(diag(NᵀN))``: without the ridge, elements seen in few frames get
+    wild values (hundreds of eV) that do not transfer to other structures.
 
     Parameters
     ----------
@@ -18,11 +24,13 @@ def reference_energies(frames: list, energies: list | None = None) -> torch.Tens
         Frames from :func:`~openmm_polarml.data_io.dataset.atoms_to_frame`.
     energies : list of float, optional
         Target energies (eV); defaults to each frame's ``energy``.
+    ridge : float
+        Relative ridge strength (0: plain least squares).
 
     Returns
     -------
     torch.Tensor
-        ``[95]`` float64; zero for absent elements (minimum-norm solution).
+        ``[95]`` float64; ``ē`` for absent elements.
     """
     counts = torch.zeros(len(frames), MAX_Z + 1, dtype=torch.float64)
     for b, f in enumerate(frames):
@@ -31,10 +39,21 @@ def reference_energies(frames: list, energies: list | None = None) -> torch.Tens
         target = torch.tensor([float(f[K.ENERGY][0]) for f in frames], dtype=torch.float64)
     else:
         target = torch.as_tensor(energies, dtype=torch.float64)
+    n = counts.sum(1)
+    mean = float(target.sum() / n.sum().clamp_min(1.0))
     present = counts.sum(0) > 0
-    sol = torch.linalg.lstsq(counts[:, present], target.unsqueeze(-1), driver="gelsd").solution
-    out = torch.zeros(MAX_Z + 1, dtype=torch.float64)
-    out[present] = sol.squeeze(-1)
+    a = counts[:, present]
+    normal = a.T @ a
+    lam = ridge * float(torch.diagonal(normal).mean()) if ridge > 0 else 0.0
+    eye = torch.eye(normal.shape[0], dtype=torch.float64)
+    rhs = a.T @ (target - n * mean)
+    if lam > 0:
+        delta = torch.linalg.solve(normal + lam * eye, rhs)
+    else:
+        delta = torch.linalg.lstsq(a, (target - n * mean).unsqueeze(-1), driver="gelsd")
+        delta = delta.solution.squeeze(-1)
+    out = torch.full((MAX_Z + 1,), mean, dtype=torch.float64)
+    out[present] += delta
     return out
 
 

@@ -52,3 +52,19 @@ def test_checkpoint_loads_as_model(data_path, tmp_path):
     assert torch.allclose(e1, e2)
     cfg = copy.deepcopy(trainer.cfg)
     assert cfg["training"]["epochs"] == 1
+
+
+def test_reference_energies_recover_a_linear_model():
+    from openmm_polarml.data_io import atoms_to_frame, reference_energies
+    from tests.training.helpers import emt_frames
+
+    frames = [atoms_to_frame(a) for a in emt_frames(6)]
+    true = torch.zeros(95, dtype=torch.float64)
+    true[29], true[13] = -3.5, -2.25
+    # mixed compositions so that both elements are identifiable
+    frames[0]["numbers"][:2] = 13
+    energies = [float(true[f["numbers"]].sum()) for f in frames]
+    fit = reference_energies(frames, energies, ridge=0.0)
+    assert torch.allclose(fit[[13, 29]], true[[13, 29]], atol=1e-10)
+    ridge = reference_energies(frames, energies, ridge=1e-3)
+    assert torch.allclose(ridge[[13, 29]], true[[13, 29]], atol=1e-2)

@@ -1,0 +1,62 @@
+"""Fine-tuning on demo.traj from a model pre-trained on another split beats training from scratch
+with the same budget; freezing keeps all but the chosen layers fixed."""
+
+import os
+
+import pytest
+import torch
+
+from openmm_polarml.data_io import split_indices
+from openmm_polarml.training import Trainer
+from openmm_polarml.training.data import load_frames
+from tests.training.helpers import DEMO
+
+NET = {"num_layers": 2, "hidden_irreps": "16x0e+8x1o", "l_max": 1, "radial_hidden": 16,
+       "r_max": 4.5}
+
+
+def _cfg(out, **training):
+    return {
+        "model": {"preset": "small", "network": dict(NET), "d3": None, "pqeq": None},
+        "data": {"train": "given"},
+        "training": {"output_dir": str(out), "batch_size": 8, "progress": False,
+                     "dtype": "float32", "eval_dtype": "float64", "ema_decay": 0.9,
+                     "scheduler": "constant", "loss_weights": {"energy": 1.0, "forces": 1.0,
+                                                               "stress": 0.0}, **training},
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists(DEMO), reason="demo.traj not available")
+def test_finetuning_beats_scratch(tmp_path):
+    frames = load_frames(DEMO)
+    a_idx, b_idx = split_indices(len(frames), (0.5, 0.5), seed=1)
+    a = [frames[i] for i in a_idx]
+    b = [frames[i] for i in b_idx]
+    b_train, b_val = b[:60], b[60:120]
+
+    pre = Trainer(_cfg(tmp_path / "pre", epochs=12, lr=1e-2),
+                  splits={"train": a[:220], "validation": a[220:], "test": []})
+    pre.fit()
+
+    budget = {"epochs": 5, "lr": 5e-3}
+    ft_cfg = _cfg(tmp_path / "ft", **budget)
+    ft_cfg["finetune"] = {"checkpoint": str(tmp_path / "pre" / "last.pt"),
+                          "trainable": ["shortrange.network.readout_*",
+                                        "shortrange.network.layers.1.*"]}
+    splits = {"train": b_train, "validation": b_val, "test": []}
+    ft = Trainer(ft_cfg, splits=splits)
+    frozen = {k: v.clone() for k, v in ft.model.named_parameters() if not v.requires_grad}
+    assert frozen and any(p.requires_grad for p in ft.model.parameters())
+    ft_hist = ft.fit()
+    for name, p in ft.model.named_parameters():
+        if name in frozen:
+            assert torch.equal(p, frozen[name]), name
+
+    scratch = Trainer(_cfg(tmp_path / "scratch", **budget), splits=splits)
+    scratch_hist = scratch.fit()
+    ft_err = ft_hist[-1]["validation"]
+    sc_err = scratch_hist[-1]["validation"]
+    print(f"fine-tuned validation {ft_err}; from scratch {sc_err}")
+    assert ft_err["loss"] < sc_err["loss"]
+    assert ft_err["forces"] < sc_err["forces"]
