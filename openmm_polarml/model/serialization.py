@@ -39,3 +39,16 @@ def load_model(path: str | Path, dtype: str | None = None) -> PolarMLModel:
     model = build_model(config)
     model.load_state_dict(state)
     return model
+
+
+def pretrained_path(name: str = "small_demo") -> Path:
+    """Path of a model shipped in ``openmm_polarml/models/<name>/model.pt``."""
+    path = Path(__file__).resolve().parents[1] / "models" / name / "model.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no shipped model named {name!r} ({path})")
+    return path
+
+
+def load_pretrained(name: str = "small_demo", dtype: str | None = None) -> PolarMLModel:
+    """Load a shipped model (default: the small preset + PQEq + D3 trained on demo.traj)."""
+    return load_model(pretrained_path(name), dtype=dtype)
