@@ -29,6 +29,7 @@ def attach_to_system(system, artifact: str | Path, force_group: int | None = Non
         raise ImportError("attach_to_system needs openmm-torch: pip install openmmtorch") from err
     from openmm_polarml.export.torchforce import load_exported
 
+    _reload_torch_plugins()
     _, meta = load_exported(artifact)
     if system.getNumParticles() != len(meta["numbers"]):
         raise ValueError(
@@ -46,3 +47,26 @@ def attach_to_system(system, artifact: str | Path, force_group: int | None = Non
         force.setForceGroup(int(force_group))
     system.addForce(force)
     return force
+
+
+def _reload_torch_plugins() -> None:
+    """Load openmm-torch kernel plugins that failed because openmm was imported before torch.
+
+    OpenMM loads its plugins at import; the TorchForce kernels need libtorch's CUDA runtime
+    libraries, which are only on the search path once torch is imported.
+    """
+    import re
+
+    import openmm
+    import torch  # noqa: F401
+
+    done = getattr(_reload_torch_plugins, "done", set())
+    for failure in openmm.Platform.getPluginLoadFailures():
+        match = re.match(r"Error loading library (\S+OpenMMTorch\S+\.so):", failure)
+        if match and "OpenCL" not in match.group(1) and match.group(1) not in done:
+            try:
+                openmm.Platform.loadPluginLibrary(match.group(1))
+                done.add(match.group(1))
+            except Exception:  # pragma: no cover - the platform stays unavailable
+                pass
+    _reload_torch_plugins.done = done

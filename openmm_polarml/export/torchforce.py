@@ -201,7 +201,7 @@ def export_model(
             p = pos_nm.clone().requires_grad_(True)
             e = loaded(p, box_nm) if periodic else loaded(p)
             f_got = -torch.autograd.grad(e, p)[0]
-        de = abs(float(got[0]) - e_ref)
+        de = abs(float(got[0].detach()) - e_ref)
         df = float((f_got.detach() - f_ref).abs().max()) if f_ref.numel() else 0.0
         tol = tolerance if tolerance is not None else (1e-10 if dtype == torch.float64 else 1e-5)
         scale_e = max(1.0, abs(e_ref))

@@ -77,3 +77,12 @@ def test_total_charge_is_respected():
     data = {**batch_of(molecule(10, n=5)), K.TOTAL_CHARGE: torch.tensor([1.0], dtype=torch.float64)}
     out = model(data, compute_forces=False)
     assert abs(float(out["charges"].sum()) - 1.0) < 1e-8
+
+
+def test_fragment_charges_are_respected():
+    model = _model("direct")
+    data = batch_of(molecule(11, n=5))
+    data = {**data, "fragments": [[[0, 1], [2, 3, 4]]], "fragment_charges": [[1.0, -1.0]]}
+    q = model(data, compute_forces=False)["charges"].detach()
+    assert abs(float(q[:2].sum()) - 1.0) < 1e-8
+    assert abs(float(q[2:].sum()) + 1.0) < 1e-8
