@@ -2,7 +2,11 @@
 
 import pytest
 import torch
-from physics_checks import central_difference_field, central_difference_forces, central_difference_stress
+from physics_checks import (
+    central_difference_field,
+    central_difference_forces,
+    central_difference_stress,
+)
 from pqeq_structures import nacl, tensors, water_cluster
 
 from openmm_polarml.pqeq import PQEq
