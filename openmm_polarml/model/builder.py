@@ -19,6 +19,7 @@ DEFAULTS = {
     "d3": None,  # functional name (e.g. "pbe") for D3(BJ), or None
     "d3_cutoff": 12.0,  # Å
     "d3_cn_cutoff": 10.0,  # Å
+    "d3_parameters": None,  # s6, s8, a1, a2 (Å) recorded at build time
     "pqeq": None,  # dict(long_range=..., tolerance=..., trainable=...) or None (no PQEq)
     "shift": None,  # list of 95 per-element energy shifts (eV), or None
     "scale": None,  # float or list of 95 per-element scales (eV)
@@ -47,6 +48,26 @@ def build_pqeq(spec: dict | None):
     return PQEq(parameters=params, **spec)  # other keys (mode, tolerance, ...) passed through
 
 
+def build_d3(cfg: dict):
+    """D3(BJ) module of a resolved configuration (records its parameters in ``cfg``), or None.
+
+    Without ``tad-dftd3`` installed, a configuration that already records ``d3_parameters``
+    (every saved model) is rebuilt with placeholder tables, to be filled by its state dict.
+    """
+    if not cfg["d3"]:
+        return None
+    from openmm_polarml.model.d3 import D3BJ, load_d3_tables, placeholder_tables
+
+    try:
+        tables = load_d3_tables(cfg["d3"])
+    except ImportError:
+        if not cfg.get("d3_parameters"):
+            raise
+        tables = placeholder_tables(cfg["d3_parameters"])
+    cfg["d3_parameters"] = {k: float(tables[k]) for k in ("s6", "s8", "a1", "a2")}
+    return D3BJ(tables, cfg["d3_cutoff"], cfg["d3_cn_cutoff"])
+
+
 def build_model(config: dict | None = None) -> PolarMLModel:
     """Build a :class:`PolarMLModel` deterministically from ``config`` (see :data:`DEFAULTS`).
 
@@ -66,11 +87,7 @@ def build_model(config: dict | None = None) -> PolarMLModel:
                 net.shift.copy_(torch.as_tensor(cfg["shift"], dtype=dtype))
             if cfg["scale"] is not None:
                 net.scale.copy_(torch.as_tensor(cfg["scale"], dtype=dtype).expand_as(net.scale))
-        d3 = None
-        if cfg["d3"]:
-            from openmm_polarml.model.d3 import D3BJ, load_d3_tables
-
-            d3 = D3BJ(load_d3_tables(cfg["d3"]), cfg["d3_cutoff"], cfg["d3_cn_cutoff"])
+        d3 = build_d3(cfg)
         pqeq = build_pqeq(cfg["pqeq"])
         model = PolarMLModel(ShortRange(net, d3), pqeq, cfg)
     finally:

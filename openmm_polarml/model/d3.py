@@ -68,6 +68,21 @@ def load_d3_tables(functional: str = "pbe") -> dict:
     }
 
 
+def placeholder_tables(parameters: dict) -> dict:
+    """Zero-filled tables with the right shapes plus the given ``s6, s8, a1, a2``.
+
+    Used to rebuild a saved model without ``tad-dftd3``: the state dict then fills the tables.
+    """
+    f64 = torch.float64
+    return {
+        "ref_cn": torch.zeros(MAX_Z + 1, 7, dtype=f64),
+        "ref_c6": torch.zeros(MAX_Z + 1, MAX_Z + 1, 7, 7, dtype=f64),
+        "rcov": torch.zeros(MAX_Z + 1, dtype=f64),
+        "r4r2": torch.zeros(MAX_Z + 1, dtype=f64),
+        **{k: float(parameters[k]) for k in ("s6", "s8", "a1", "a2")},
+    }
+
+
 def _switch(r: torch.Tensor, r_off: float, width: float) -> torch.Tensor:
     """Quintic switch: 1 below ``r_off − width``, 0 above ``r_off``, C² in between."""
     t = ((r - (r_off - width)) / width).clamp(0.0, 1.0)

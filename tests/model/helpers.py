@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import torch
 from ase import Atoms
@@ -10,6 +12,9 @@ from ase.build import bulk
 from openmm_polarml.data_io import atoms_to_frame, collate
 from openmm_polarml.model import build_model
 from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
+
+#: D3 functional for tests when tad-dftd3 (the source of the D3 tables) is installed
+D3 = "pbe" if importlib.util.find_spec("tad_dftd3") else None
 
 TINY = {"num_layers": 2, "hidden_irreps": "8x0e+4x1o+2x2e", "l_max": 2, "radial_hidden": 8,
         "r_max": 3.5, "avg_num_neighbors": 8.0}

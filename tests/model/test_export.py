@@ -6,7 +6,7 @@ import torch
 
 from openmm_polarml import units
 from openmm_polarml.export import attach_to_system, export_model, load_exported
-from tests.model.helpers import batch_of, crystal, molecule, tiny_model
+from tests.model.helpers import D3, batch_of, crystal, molecule, tiny_model
 
 
 def _openmm_energy_forces(atoms, artifact):
@@ -41,7 +41,7 @@ def _triclinic_lower(atoms):
 @pytest.mark.parametrize("periodic,outputs_forces", [(True, False), (False, True)])
 def test_eager_script_openmm_agree(tmp_path, periodic, outputs_forces):
     pytest.importorskip("openmmtorch")
-    model = tiny_model("float64", d3="pbe" if periodic else None)
+    model = tiny_model("float64", d3=D3 if periodic else None)
     atoms = _triclinic_lower(crystal(11)) if periodic else molecule(12, n=5)
     path = tmp_path / "model.pt"
     meta = export_model(model, atoms, path, outputs_forces=outputs_forces)

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from openmm_polarml.data_io import keys as K
-from tests.model.helpers import batch_of, crystal, molecule, pqeq_module, tiny_model
+from tests.model.helpers import D3, batch_of, crystal, molecule, pqeq_module, tiny_model
 
 
 def _model(long_range):
     stub, real = pqeq_module()
-    model = tiny_model("float64", d3="pbe", pqeq={"long_range": long_range} if real else None)
+    model = tiny_model("float64", d3=D3, pqeq={"long_range": long_range} if real else None)
     if not real:
         model.pqeq = stub
     return model

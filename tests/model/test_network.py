@@ -6,7 +6,7 @@ import torch
 
 from openmm_polarml.data_io import keys as K
 from openmm_polarml.export.torchforce import fresh_copy, script_module
-from tests.model.helpers import batch_of, crystal, molecule, tiny_model
+from tests.model.helpers import D3, batch_of, crystal, molecule, tiny_model
 
 TOL = {"float64": (1e-8, 1e-8), "float32": (1e-4, 1e-3)}  # (energy rel., forces abs. eV/Å)
 
@@ -55,7 +55,7 @@ def test_e3_invariance(dtype, kind, periodic):
 
 
 def test_supercell_energy_is_extensive():
-    model = tiny_model("float64", d3="pbe")
+    model = tiny_model("float64", d3=D3)
     atoms = crystal(2)
     e1, _ = _predict(model, atoms, "float64")
     e8, _ = _predict(model, atoms.repeat((2, 2, 2)), "float64")
@@ -83,7 +83,7 @@ def test_forces_vanish_smoothly_at_cutoff():
 
 
 def test_batch_equals_per_frame_and_no_gradient_leak():
-    model = tiny_model("float64", d3="pbe")
+    model = tiny_model("float64", d3=D3)
     frames = [molecule(3, n=4), crystal(4), molecule(5, n=6)]
     data = batch_of(*frames)
     out = model(data, compute_forces=True, compute_stress=True)
@@ -103,7 +103,7 @@ def test_batch_equals_per_frame_and_no_gradient_leak():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_eager_equals_torchscript(dtype):
-    model = tiny_model(dtype, d3="pbe")
+    model = tiny_model(dtype, d3=D3)
     scripted = script_module(fresh_copy(model).shortrange)
     assert isinstance(scripted, torch.jit.ScriptModule)
     tdt = torch.float64 if dtype == "float64" else torch.float32

@@ -47,3 +47,19 @@ def test_shipped_model_beats_baselines_on_its_test_split():
     assert mae_model < mae_composition
     ref_f = torch.cat([f[K.FORCES] for f in kept])
     assert (torch.cat(pred_f) - ref_f).abs().mean() < ref_f.abs().mean()
+
+
+def test_saved_models_load_without_tad_dftd3(monkeypatch):
+    """The D3 tables travel in the state dict: rebuilding needs no tad-dftd3."""
+    from openmm_polarml.model import d3
+
+    ref = load_pretrained()
+
+    def unavailable(functional="pbe"):
+        raise ImportError("tad-dftd3 not installed")
+
+    monkeypatch.setattr(d3, "load_d3_tables", unavailable)
+    model = load_pretrained()
+    assert torch.equal(model.shortrange.d3.ref_c6, ref.shortrange.d3.ref_c6)
+    assert float(model.shortrange.d3.ref_c6.abs().max()) > 0
+    assert model.shortrange.d3.a2 == ref.shortrange.d3.a2
