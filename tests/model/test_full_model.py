@@ -86,3 +86,34 @@ def test_fragment_charges_are_respected():
     q = model(data, compute_forces=False)["charges"].detach()
     assert abs(float(q[:2].sum()) - 1.0) < 1e-8
     assert abs(float(q[2:].sum()) + 1.0) < 1e-8
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+def test_energy_field_derivative_is_minus_dipole_and_forces_match(periodic):
+    """Shared physics checks: ∂E/∂F = −μ and 4-point finite-difference forces, full model."""
+    from tests.physics_checks import (
+        TOLERANCE,
+        assert_close,
+        central_difference_field,
+        central_difference_forces,
+    )
+
+    model = _model("ewald" if periodic else "direct")
+    atoms = crystal(14, rattle=0.1) if periodic else molecule(15, n=5)
+    base = batch_of(atoms)
+    field0 = torch.tensor([0.02, 0.01, -0.03], dtype=torch.float64)
+
+    def energy_of_field(field):
+        return float(model(_with_field(base, field.tolist()), compute_forces=False)["energy"][0])
+
+    out = model(_with_field(base, field0.tolist()), compute_forces=True)
+    fd = central_difference_field(energy_of_field, field0)
+    assert_close(fd, -out["dipole"][0].detach(), rtol=1e-6, atol=1e-7, what="dE/dF vs -dipole")
+
+    def energy_of_positions(pos):
+        data = {**_with_field(base, field0.tolist()), K.POSITIONS: pos}
+        return float(model(data, compute_forces=False)["energy"][0])
+
+    fd_f = central_difference_forces(energy_of_positions, base[K.POSITIONS], [0, 2])
+    assert_close(out["forces"][[0, 2]].detach(), fd_f, rtol=TOLERANCE[torch.float64], atol=1e-7,
+                 what="forces")
