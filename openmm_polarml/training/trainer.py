@@ -72,6 +72,8 @@ class Trainer:
         if ft:
             return apply_finetune(ft, t["dtype"])
         stats = dataset_statistics(self.splits["train"], preset_r_max(mcfg))
+        if self.rank == 0:
+            (self.out / "dataset_statistics.json").write_text(json.dumps(stats, indent=1))
         mcfg["network"] = {"avg_num_neighbors": stats["avg_num_neighbors"],
                            **mcfg.get("network", {})}
         return build_model(mcfg)
