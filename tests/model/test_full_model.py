@@ -117,3 +117,11 @@ def test_energy_field_derivative_is_minus_dipole_and_forces_match(periodic):
     fd_f = central_difference_forces(energy_of_positions, base[K.POSITIONS], [0, 2])
     assert_close(out["forces"][[0, 2]].detach(), fd_f, rtol=TOLERANCE[torch.float64], atol=1e-7,
                  what="forces")
+
+
+def test_full_model_supercell_is_extensive():
+    model = _model("ewald")
+    atoms = crystal(16, rattle=0.1)
+    e1 = model(batch_of(atoms), compute_forces=False)["energy"][0].detach()
+    e2 = model(batch_of(atoms.repeat((2, 1, 1))), compute_forces=False)["energy"][0].detach()
+    assert abs(float(e2 - 2 * e1)) < 1e-6 * abs(float(e2))
