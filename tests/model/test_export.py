@@ -9,7 +9,7 @@ from openmm_polarml.export import attach_to_system, export_model, load_exported
 from tests.model.helpers import D3, batch_of, crystal, molecule, tiny_model
 
 
-def _openmm_energy_forces(atoms, artifact):
+def _openmm_energy_forces(atoms, artifact, platform="Reference"):
     import openmm
 
     system = openmm.System()
@@ -20,7 +20,7 @@ def _openmm_energy_forces(atoms, artifact):
         system.setDefaultPeriodicBoxVectors(a, b, c)
     attach_to_system(system, artifact)
     ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3),
-                         openmm.Platform.getPlatformByName("Reference"))
+                         openmm.Platform.getPlatformByName(platform))
     ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
     st = ctx.getState(getEnergy=True, getForces=True)
     e = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
@@ -54,9 +54,10 @@ def test_eager_script_openmm_agree(tmp_path, periodic, outputs_forces):
     out = model(batch_of(atoms), compute_forces=True)
     e_eager = float(out["energy"][0]) * units.EV_TO_KJ_PER_MOL
     f_eager = out["forces"].detach().numpy() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
-    e_mm, f_mm = _openmm_energy_forces(atoms, path)
-    assert abs(e_mm - e_eager) < 1e-8 * max(1.0, abs(e_eager))
-    assert np.abs(f_mm - f_eager).max() < 1e-7 * max(1.0, np.abs(f_eager).max())
+    for platform in ("Reference", "CPU"):
+        e_mm, f_mm = _openmm_energy_forces(atoms, path, platform)
+        assert abs(e_mm - e_eager) < 1e-8 * max(1.0, abs(e_eager)), platform
+        assert np.abs(f_mm - f_eager).max() < 1e-7 * max(1.0, np.abs(f_eager).max()), platform
     assert np.abs(f_eager).max() > 1.0
 
 
