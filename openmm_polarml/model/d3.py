@@ -164,7 +164,16 @@ class D3BJ(torch.nn.Module):
         cn = cn.index_add(0, i, count).index_add(0, j, count)  # [N]
         gw = self._weights(cn, numbers)  # [N, 7]
         # pair C6 and damping
-        c6 = torch.einsum("pa,pab,pb->p", gw[i], self.ref_c6[zi, zj], gw[j])  # [P]
+        # C6_ij = w_i · C6ref(Z_i, Z_j) · w_j, contracted first over the atoms' own references
+        # against the few element types present: [N, U, 7] instead of a [P, 7, 7] gather
+        uniq_inv = torch.unique(numbers, sorted=True, return_inverse=True)
+        species = uniq_inv[1]  # [N] index of each atom's element among the present ones
+        uniq = uniq_inv[0]
+        n_types = uniq.shape[0]
+        table = self.ref_c6.index_select(0, uniq).index_select(1, uniq)  # [U, U, 7, 7]
+        v = torch.einsum("nuab,na->nub", table.index_select(0, species), gw)  # [N, U, 7]
+        v = v.reshape(-1, v.shape[-1])  # [N * U, 7]
+        c6 = (v.index_select(0, i * n_types + species[j]) * gw.index_select(0, j)).sum(-1)  # [P]
         qq = 3.0 * self.r4r2[zi] * self.r4r2[zj]  # [P] Å²
         r0 = self.a1 * torch.sqrt(qq) + self.a2  # [P]
         r2 = r * r
