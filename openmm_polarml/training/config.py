@@ -74,7 +74,11 @@ def resolve(config: dict | None) -> dict:
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a YAML configuration file and resolve it (relative data paths: to the file)."""
+    """Read a YAML configuration file and resolve it.
+
+    Relative data and fine-tuning checkpoint paths are taken relative to the file when they
+    exist there (otherwise relative to the working directory).
+    """
     path = Path(path)
     cfg = yaml.safe_load(path.read_text()) or {}
     data = cfg.get("data", {})
@@ -84,4 +88,8 @@ def load_config(path: str | Path) -> dict:
             candidate = path.parent / value
             if candidate.exists():
                 data[key] = str(candidate)
+    ft = cfg.get("finetune") or {}
+    ckpt = ft.get("checkpoint")
+    if isinstance(ckpt, str) and not Path(ckpt).is_absolute() and (path.parent / ckpt).exists():
+        ft["checkpoint"] = str(path.parent / ckpt)
     return resolve(cfg)
