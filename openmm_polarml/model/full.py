@@ -60,8 +60,8 @@ class PolarMLModel(torch.nn.Module):
         ptr = data[K.PTR].tolist()
         fields = data.get(K.FIELD)
         charges = data.get(K.TOTAL_CHARGE)
-        fragments = data.get("fragments")
-        fragment_charges = data.get("fragment_charges")
+        fragments = data.get(K.FRAGMENTS)  # per frame: list of atom-index groups (frame-local)
+        fragment_charges = data.get(K.FRAGMENT_CHARGES)  # per frame: list of charges (e)
         energies, qs, dips = [], [], []
         for b in range(n_frames):
             sl = slice(ptr[b], ptr[b + 1])
