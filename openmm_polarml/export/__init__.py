@@ -1,6 +1,6 @@
 """TorchScript export of the short-range part (+ D3) for openmm-torch, and OpenMM attachment."""
 
-from openmm_polarml.export.openmm import attach_to_system
+from openmm_polarml.export.openmm import attach_pqeq_force, attach_to_system
 from openmm_polarml.export.torchforce import (
     TorchForceModule,
     TorchForceModuleWithForces,
@@ -8,4 +8,11 @@ from openmm_polarml.export.torchforce import (
     load_exported,
 )
 
-__all__ = ["TorchForceModule", "TorchForceModuleWithForces", "export_model", "load_exported", "attach_to_system"]
+__all__ = [
+    "TorchForceModule",
+    "TorchForceModuleWithForces",
+    "export_model",
+    "load_exported",
+    "attach_to_system",
+    "attach_pqeq_force",
+]

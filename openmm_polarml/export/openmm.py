@@ -70,3 +70,83 @@ def _reload_torch_plugins() -> None:
             except Exception:  # pragma: no cover - the platform stays unavailable
                 pass
     _reload_torch_plugins.done = done
+
+
+_METHODS = {"direct": "NoCutoff", "ewald": "Ewald", "pme": "PME", "taper": "Taper"}
+
+
+def attach_pqeq_force(
+    system,
+    artifact: str | Path,
+    method: str | None = None,
+    total_charge: float = 0.0,
+    fragments: list | None = None,
+    fragment_charges: list | None = None,
+    ewald_error_tolerance: float = 1e-6,
+    solver_tolerance: float = 1e-6,
+    force_group: int | None = None,
+):
+    """Add the native ``PQEqForce`` with the model's own element parameters (artifact metadata).
+
+    Together with :func:`attach_to_system` this gives the full model (network + D3 + PQEq) in
+    OpenMM. The particle order is the exported atom order.
+
+    Parameters
+    ----------
+    system : openmm.System
+        The system.
+    artifact : str or Path
+        Exported model whose metadata carries PQEq parameters.
+    method : str, optional
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range setting.
+    total_charge : float
+        Total charge (e) when no fragments are given.
+    fragments, fragment_charges : list, optional
+        Atom-index groups and their charges (e).
+    ewald_error_tolerance, solver_tolerance : float
+        Accuracy settings of the native force.
+    force_group : int, optional
+        Force group of the new force.
+
+    Returns
+    -------
+    PQEqForce
+        The added force.
+    """
+    from openmm_polarml import units
+    from openmm_polarml.export.torchforce import load_exported
+    from openmm_polarml.openmm import PQEqForce
+
+    _, meta = load_exported(artifact)
+    pq = meta.get("pqeq")
+    if not pq:
+        raise ValueError("the artifact's model has no PQEq term")
+    method = method or pq["settings"].get("long_range") or "ewald"
+    name = _METHODS[method]
+    if method == "taper" and not meta["periodic"]:
+        name = "TaperNonPeriodic"
+    force = PQEqForce()
+    force.setNonbondedMethod(getattr(PQEqForce, name))
+    cutoff = pq["settings"].get("cutoff")
+    if cutoff is not None and method in ("ewald", "pme"):
+        force.setCutoffDistance(float(cutoff) * units.ANGSTROM_TO_NM)
+    force.setEwaldErrorTolerance(ewald_error_tolerance)
+    force.setSolverTolerance(solver_tolerance)
+    force.setTotalCharge(float(total_charge))
+    energy = units.EV_TO_KJ_PER_MOL
+    for z in meta["numbers"]:
+        p = pq["elements"][str(z)]
+        force.addParticle(
+            p["chi"] * energy,  # kJ/mol/e
+            p["eta"] * energy,  # kJ/mol/e²
+            p["radius"] * units.ANGSTROM_TO_NM,  # nm
+            p["spring"] * energy / units.ANGSTROM_TO_NM**2,  # kJ/mol/nm²
+            -p["shell_charge"],  # the shell carries −Z_i
+            p["spring"] > 0.0,
+        )
+    for k, group in enumerate(fragments or []):
+        force.addFragment([int(i) for i in group], float(fragment_charges[k]))
+    if force_group is not None:
+        force.setForceGroup(int(force_group))
+    system.addForce(force)
+    return force

@@ -70,3 +70,41 @@ def test_metadata_carries_pqeq_parameters(tmp_path):
     assert meta["pqeq"]["settings"]["long_range"] == "ewald"
     assert meta["pqeq"]["elements"]["11"]["chi"] == pytest.approx(float(table["chi"][0]))
     assert set(meta["pqeq"]["elements"]) == {"11", "17"}
+
+
+@pytest.mark.parametrize("method", ["direct", "ewald"])
+def test_full_model_in_openmm_with_the_native_pqeq_force(tmp_path, method):
+    """TorchForce (network + D3) + native PQEqForce with the model's parameters = eager model."""
+    import openmm
+
+    pytest.importorskip("openmmtorch")
+    pytest.importorskip("openmm_polarml.openmm")
+    from openmm_polarml.export import attach_pqeq_force
+
+    periodic = method == "ewald"
+    model = tiny_model("float64", d3=D3 if periodic else None, pqeq={"long_range": method})
+    atoms = _triclinic_lower(crystal(17, rattle=0.1)) if periodic else molecule(18, n=5)
+    path = tmp_path / "full.pt"
+    export_model(model, atoms, path)
+    out = model(batch_of(atoms), compute_forces=True)
+    e_eager = float(out["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
+    f_eager = out["forces"].detach().numpy() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
+
+    system = openmm.System()
+    for m in atoms.get_masses():
+        system.addParticle(float(m))
+    if periodic:
+        system.setDefaultPeriodicBoxVectors(
+            *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array))
+    attach_to_system(system, path)
+    attach_pqeq_force(system, path, ewald_error_tolerance=1e-8, solver_tolerance=1e-10)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    e_mm = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    f_mm = np.array(st.getForces(asNumpy=True).value_in_unit(
+        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
+    assert abs(float(out["energy_pqeq"][0].detach())) > 1e-3
+    assert abs(e_mm - e_eager) < 1e-5 * max(1.0, abs(e_eager))
+    assert np.abs(f_mm - f_eager).max() < 1e-4 * max(1.0, np.abs(f_eager).max())
