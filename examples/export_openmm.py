@@ -1,9 +1,10 @@
-"""Export the shipped model's short-range part (network + D3) and run a few MD steps in OpenMM.
+"""Run the shipped model in OpenMM: exported network + D3 (TorchForce) + native PQEqForce.
 
-    python examples/export_openmm.py [--steps 20] [--out model_nacl.pt]
+    python examples/export_openmm.py [--steps 20] [--out model_nacl.pt] [--no-pqeq]
 
 The artifact takes positions and box in nm and returns kJ/mol (TorchForce). The PQEq term is
-not inside it: its element parameters are in the artifact's metadata for the native PQEq force.
+not inside it: its element parameters are in the artifact's metadata, from which
+``attach_pqeq_force`` builds the native PQEq force.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import openmm
 from ase.build import bulk
 
 from openmm_polarml import units
-from openmm_polarml.export import attach_to_system, export_model, load_exported
+from openmm_polarml.export import attach_pqeq_force, attach_to_system, export_model, load_exported
 from openmm_polarml.model.serialization import load_pretrained
 
 
@@ -24,9 +25,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", default="model_nacl.pt")
     parser.add_argument("--platform", default="Reference")
+    parser.add_argument("--no-pqeq", action="store_true", help="network + D3 only")
     args = parser.parse_args()
 
-    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(3)
     atoms.rattle(0.02, seed=1)
     meta = export_model(load_pretrained(), atoms, args.out, outputs_forces=False)
     print(f"exported {args.out}: parity {meta['parity']}")
@@ -39,6 +41,8 @@ def main() -> None:
     a, b, c = (openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
     system.setDefaultPeriodicBoxVectors(a, b, c)
     attach_to_system(system, args.out)
+    if not args.no_pqeq:
+        attach_pqeq_force(system, args.out)
     integrator = openmm.LangevinMiddleIntegrator(300, 1.0, 0.0005)
     ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName(args.platform))
     ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
