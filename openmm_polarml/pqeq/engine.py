@@ -198,7 +198,7 @@ class PQEq(torch.nn.Module):
         dtype = positions.dtype
         numbers = torch.as_tensor(numbers, dtype=torch.long, device=positions.device)
         pbc = bool(pbc)
-        cell = cell.to(dtype) if (pbc and cell is not None) else (None if not pbc else cell)
+        cell = cell.to(dtype) if pbc and cell is not None else None
         self._validate(positions, numbers, cell, pbc)
         n = positions.shape[0]
         field = None
@@ -264,9 +264,9 @@ class PQEq(torch.nn.Module):
             return pqeq_energy(q, d, positions, cell, detached, coulomb, field, reference)
 
         n = positions.shape[0]
+        # the solver makes any guess feasible; zeros become the uniform fragment charges
         q0 = (
-            frags.charges[frags.index]
-            / frags.sum(torch.ones(n, dtype=positions.dtype))[frags.index]
+            torch.zeros(n, dtype=positions.dtype)
             if q0 is None
             else torch.as_tensor(q0, dtype=positions.dtype)
         )
@@ -313,6 +313,8 @@ class PQEq(torch.nn.Module):
         compute_stress,
     ):
         coulomb.set_widths(alpha)  # re-attach the parameter graph for the final energy
+        # differentiable forces/stress only when the caller differentiates through positions
+        higher_order = torch.is_grad_enabled() and positions.requires_grad
         pos = positions
         strain = None
         with torch.enable_grad():
@@ -330,9 +332,7 @@ class PQEq(torch.nn.Module):
             energy = pqeq_energy(q, d, pos_e, cell_e, terms, coulomb, field, ref_e)
             wrt = [t for t in (pos if compute_forces else None, strain) if t is not None]
             grads = (
-                torch.autograd.grad(
-                    energy, wrt, retain_graph=True, create_graph=torch.is_grad_enabled()
-                )
+                torch.autograd.grad(energy, wrt, retain_graph=True, create_graph=higher_order)
                 if wrt
                 else []
             )
