@@ -13,6 +13,10 @@ from .pme import smooth_mesh_size
 DEFAULT_CUTOFF = 8.0  # Å
 DEFAULT_ACCURACY = 1e-6
 DEFAULT_PME_ORDER = 6
+#: Calibrated PME interpolation error c_p (βh)^p (RMS site-potential error relative to the RMS
+#: reciprocal potential, smooth PME with modulus correction vs the converged Ewald sum; h = mesh
+#: spacing along a lattice vector). Measured on a random-charge water box for β = 0.35–0.7 Å⁻¹.
+PME_ERROR_COEFFICIENT = {4: 1.7e-2, 5: 4.5e-3, 6: 4.0e-3, 7: 4.0e-3, 8: 4.0e-3}
 
 
 def perpendicular_widths(cell: torch.Tensor) -> torch.Tensor:
@@ -81,8 +85,25 @@ def resolve_ewald(
     beta = math.sqrt(-math.log(2.0 * accuracy)) / cutoff
     k_max = 2.0 * beta * math.sqrt(-math.log(accuracy))
     lengths = torch.linalg.norm(cell.detach(), dim=1).tolist()
+    spacing = pme_mesh_spacing(beta, accuracy, order)
     mesh = tuple(
-        smooth_mesh_size(max(math.ceil(2.0 * beta * length / (3.0 * accuracy**0.2)), 2 * order))
-        for length in lengths
+        smooth_mesh_size(max(math.ceil(length / spacing), 2 * order)) for length in lengths
     )
     return EwaldSettings(cutoff=cutoff, beta=beta, k_max=k_max, mesh=mesh, order=order)
+
+
+def pme_mesh_spacing(beta: float, accuracy: float, order: int) -> float:
+    """Largest PME mesh spacing h (Å) whose interpolation error c_p (βh)^p stays below ``accuracy``.
+
+    Parameters
+    ----------
+    beta : float
+        Ewald splitting parameter (Å⁻¹).
+    accuracy : float
+        Target relative error δ.
+    order : int
+        B-spline order p (4–8).
+    """
+    if order not in PME_ERROR_COEFFICIENT:
+        raise ValueError(f"PME order must be one of {sorted(PME_ERROR_COEFFICIENT)}, got {order}")
+    return (accuracy / PME_ERROR_COEFFICIENT[order]) ** (1.0 / order) / beta

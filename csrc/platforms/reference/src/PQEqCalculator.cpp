@@ -330,7 +330,9 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     else if (method == PQEqForce::PME) {
         for (int k = 0; k < 3; k++) {
             double L = sqrt(boxVec[k].dot(boxVec[k]));
-            int n = (int) ceil(2 * beta * L / (3 * pow(delta, 0.2)));
+            // calibrated spacing: c_6 (beta h)^6 <= delta, c_6 = 4.0e-3 (docs/conventions.md)
+            double spacing = pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
+            int n = (int) ceil(L / spacing);
             ngrid[k] = nextSmooth(max(n, 2 * PME_ORDER));
             int ng = ngrid[k];
             double w[16], dw[16];
