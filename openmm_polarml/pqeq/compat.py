@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import torch
 
-from .solver import DenseChargePreconditioner, Fragments, SolverResult, _evaluate
+from .solver import DenseChargePreconditioner, Fragments, Objective, SolverResult
 
 PUBLISHED_PASSES = 2
 PUBLISHED_SHELL_CLAMP = 0.25  # Å
 
 
 def reaxnet_two_pass(
-    energy_fn,
+    objective: Objective,
     positions,
     terms,
     coulomb,
@@ -35,14 +35,14 @@ def reaxnet_two_pass(
     d = torch.zeros_like(positions)
     has_shell = (terms.spring > 0)[:, None]
     for _ in range(passes):
-        _, gq, _ = _evaluate(energy_fn, q, d)
+        _, gq, _ = objective(q, d)
         q = q - exact_charges(gq)  # exact constrained minimum in q (E is quadratic in q)
-        _, _, gd = _evaluate(energy_fn, q, d)
+        _, _, gd = objective(q, d)
         electrostatic_force = -(gd - terms.spring[:, None] * d)  # [N, 3]
         d = electrostatic_force / terms.spring.clamp_min(1e-30)[:, None] * has_shell
         length = torch.linalg.norm(d, dim=1, keepdim=True)
         d = torch.where(length > clamp, d * clamp / length.clamp_min(1e-30), d)
-    energy, gq, gd = _evaluate(energy_fn, q, d)
+    energy, gq, gd = objective(q, d)
     mu = fragments.mean(gq)
     res_q = float((gq - mu[fragments.index]).abs().max())
     return SolverResult(q, d, mu, passes, res_q, float(gd.abs().max()), float(energy))

@@ -60,3 +60,39 @@ def pqeq_energy(
         u = field_positions(positions, cell, field_reference)
         energy = energy - torch.dot(field, dipole(q, d, u, terms))
     return energy
+
+
+def solver_objective(
+    positions: torch.Tensor,
+    cell: torch.Tensor | None,
+    terms: AtomTerms,
+    coulomb: SiteCoulomb,
+    field: torch.Tensor | None,
+    field_reference: torch.Tensor | None,
+):
+    """``(q, d) -> (E, ∂E/∂q, ∂E/∂d)`` at fixed cores: the same E as :func:`pqeq_energy`, with the
+    gradient computed analytically by :class:`FrozenCoreCoulomb` (no autograd graph).
+
+    Returns a callable; q ``[N]`` (e), d ``[N, 3]`` (Å) → E (eV), ``[N]`` (eV/e), ``[N, 3]`` (eV/Å).
+    """
+    from .electrostatics.frozen import FrozenCoreCoulomb
+
+    frozen = FrozenCoreCoulomb(coulomb, positions, cell)
+    z = terms.shell_charge
+    u = None if field is None else field_positions(positions, cell, field_reference)
+
+    def objective(q: torch.Tensor, d: torch.Tensor):
+        site_charges = torch.cat([q + z, -z])  # [2N]
+        potential, coulomb_grad = frozen(site_charges, d)
+        energy = 0.5 * torch.dot(site_charges, potential)
+        energy = energy + torch.sum(terms.chi * q + 0.5 * terms.eta * q * q)
+        energy = energy + 0.5 * torch.sum(terms.spring * (d * d).sum(-1))
+        grad_q = terms.chi + terms.eta * q + potential[: q.shape[0]]
+        grad_d = terms.spring[:, None] * d + coulomb_grad
+        if u is not None:
+            energy = energy - torch.dot(field, dipole(q, d, u, terms))
+            grad_q = grad_q - u @ field
+            grad_d = grad_d + z[:, None] * field
+        return energy, grad_q, grad_d
+
+    return objective

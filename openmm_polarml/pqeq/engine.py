@@ -8,7 +8,7 @@ import torch
 
 from . import compat
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
-from .energy import AtomTerms, dipole, field_positions, pqeq_energy
+from .energy import AtomTerms, dipole, field_positions, pqeq_energy, solver_objective
 from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
 from .parameters import ElementParameters
 from .solver import (
@@ -260,8 +260,7 @@ class PQEq(torch.nn.Module):
     def _solve(self, positions, cell, terms, coulomb, field, reference, frags, q0, d0):
         detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
 
-        def energy_fn(q, d):
-            return pqeq_energy(q, d, positions, cell, detached, coulomb, field, reference)
+        objective = solver_objective(positions, cell, detached, coulomb, field, reference)
 
         n = positions.shape[0]
         # the solver makes any guess feasible; zeros become the uniform fragment charges
@@ -279,14 +278,14 @@ class PQEq(torch.nn.Module):
             self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
         )
         if self.mode == "reaxnet":
-            return compat.reaxnet_two_pass(energy_fn, positions, detached, coulomb, cell, frags)
+            return compat.reaxnet_two_pass(objective, positions, detached, coulomb, cell, frags)
         if use_dense:
             hessian = charge_hessian(positions, cell, detached, coulomb)
             pre = DenseChargePreconditioner(hessian, frags)
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
         return minimize(
-            energy_fn,
+            objective,
             q0,
             d0,
             frags,

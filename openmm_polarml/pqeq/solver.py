@@ -21,7 +21,8 @@ import torch
 
 from .errors import ConvergenceError, PolarizationCatastropheError
 
-EnergyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``(q [N], d [N, 3]) -> (E, ∂E/∂q [N], ∂E/∂d [N, 3])`` in eV, eV/e, eV/Å.
+Objective = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -113,15 +114,6 @@ class DenseChargePreconditioner:
         return z - self.h_inv_ct @ lam
 
 
-def _evaluate(energy_fn: EnergyFn, q: torch.Tensor, d: torch.Tensor):
-    q = q.detach().requires_grad_(True)
-    d = d.detach().requires_grad_(True)
-    with torch.enable_grad():
-        energy = energy_fn(q, d)
-        gq, gd = torch.autograd.grad(energy, (q, d))
-    return energy.detach(), gq, gd
-
-
 class _History:
     """Limited-memory curvature pairs for the two-loop recursion."""
 
@@ -149,7 +141,7 @@ class _History:
 
 
 def minimize(
-    energy_fn: EnergyFn,
+    objective: Objective,
     q0: torch.Tensor,
     d0: torch.Tensor,
     fragments: Fragments,
@@ -161,12 +153,12 @@ def minimize(
     history: int = 30,
     max_shell_displacement: float = 3.0,
 ) -> SolverResult:
-    """Find the constrained minimum of ``energy_fn(q, d)``.
+    """Find the constrained minimum of the energy behind ``objective``.
 
     Parameters
     ----------
-    energy_fn : callable
-        ``(q [N], d [N, 3]) -> E`` (eV), differentiable.
+    objective : callable
+        ``(q [N], d [N, 3]) -> (E, ∂E/∂q, ∂E/∂d)`` (eV, eV/e, eV/Å).
     q0, d0 : torch.Tensor
         Initial guess (e, Å); q0 is made feasible first.
     fragments : Fragments
@@ -203,7 +195,7 @@ def minimize(
         )
 
     x = torch.cat([fragments.feasible(q0.detach()), (d0.detach() * mask3).reshape(-1)])
-    energy, gq, gd = _evaluate(energy_fn, x[:n], x[n:].reshape(n, 3))
+    energy, gq, gd = objective(x[:n], x[n:].reshape(n, 3))
     g = project(gq, gd)
     memory = _History(history)
     for iteration in range(max_iterations + 1):
@@ -222,7 +214,7 @@ def minimize(
             memory = _History(history)
             p = -precondition(g)
             slope = torch.dot(g, p)
-        step, energy_new, gq_new, gd_new = _line_search(energy_fn, x, p, energy, slope, n)
+        step, energy_new, gq_new, gd_new = _line_search(objective, x, p, energy, slope, n)
         s = step * p
         x = x + s
         g_new = project(gq_new, gd_new)
@@ -253,14 +245,14 @@ def minimize(
     )
 
 
-def _line_search(energy_fn, x, p, energy, slope, n, c1=1e-4, max_trials=30):
+def _line_search(objective, x, p, energy, slope, n, c1=1e-4, max_trials=30):
     """Backtracking Armijo search with quadratic interpolation; returns step and new E, gradients."""
     step = 1.0
     # energy differences below this are rounding noise: the (accurate) gradient then decides
     noise = 64.0 * torch.finfo(x.dtype).eps * max(1.0, abs(float(energy)))
     for _ in range(max_trials):
         trial = x + step * p
-        e_new, gq, gd = _evaluate(energy_fn, trial[:n], trial[n:].reshape(n, 3))
+        e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
         if torch.isfinite(e_new) and (
             e_new <= energy + c1 * step * slope
             or (-slope * step < noise and e_new <= energy + noise)
@@ -275,5 +267,5 @@ def _line_search(energy_fn, x, p, energy, slope, n, c1=1e-4, max_trials=30):
         step = min(max(quadratic, 0.1 * step), 0.5 * step)
     # Armijo failed: either numerical noise at the minimum or genuinely no descent
     trial = x + step * p
-    e_new, gq, gd = _evaluate(energy_fn, trial[:n], trial[n:].reshape(n, 3))
+    e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
     return step, e_new, gq, gd

@@ -92,6 +92,9 @@ class SiteCoulomb:
         """(Re)assign Gaussian exponents ``[N]`` (Å⁻²); differentiable when they are parameters."""
         site_alpha = torch.cat([alpha, alpha])  # [2N]
         self.pair_alpha = kernels.pair_exponent(site_alpha[self.pairs.a], site_alpha[self.pairs.b])
+        self.atom_pair_alpha = kernels.pair_exponent(
+            alpha[self.pairs.atom_i], alpha[self.pairs.atom_j]
+        )
         # width classes: one per distinct exponent
         values, atom_class = torch.unique(alpha.detach(), return_inverse=True)
         self.site_class = torch.cat([atom_class, atom_class])

@@ -154,3 +154,131 @@ def pme_reciprocal_potential(
         phi = torch.fft.irfftn(field_hat, s=mesh, dim=(1, 2, 3))  # [B, nx, ny, nz]
         potential = potential.index_copy(0, members[t], spreader.gather(phi, members[t]))
     return potential if batched else potential[:, 0]
+
+
+def bspline_weights_and_derivatives(
+    w: torch.Tensor, order: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values ``[..., p]`` and derivatives d/dw ``[..., p]`` of M_p(w + j), j = 0..p−1.
+
+    Uses dM_p(x)/dx = M_{p−1}(x) − M_{p−1}(x − 1).
+    """
+    lower = bspline_weights(w, order - 1)  # [..., p-1]
+    zero = torch.zeros_like(w)[..., None]
+    derivative = torch.cat([lower, zero], -1) - torch.cat([zero, lower], -1)
+    return bspline_weights(w, order), derivative
+
+
+class Stencil:
+    """Flat mesh indices ``[M, p³]``, weights ``[M, p³]`` and (optionally) weight gradients
+    ``[M, p³, 3]`` (Å⁻¹, Cartesian) of M sites on a mesh; no autograd."""
+
+    def __init__(self, sites, inv_cell, mesh, order: int, gradients: bool = False):
+        n = torch.tensor(mesh, dtype=sites.dtype, device=sites.device)
+        u = (sites @ inv_cell) * n  # [M, 3] scaled fractional coordinates
+        base = torch.floor(u)
+        w = u - base
+        value, deriv = bspline_weights_and_derivatives(w, order)  # [M, 3, p] each
+        j = torch.arange(order, device=sites.device)
+        idx = (base.long()[:, :, None] - j) % torch.tensor(mesh, device=sites.device)[None, :, None]
+        nx, ny, nz = mesh
+        flat = (idx[:, 0, :, None, None] * ny + idx[:, 1, None, :, None]) * nz + idx[
+            :, 2, None, None, :
+        ]
+        vx, vy, vz = (
+            value[:, 0, :, None, None],
+            value[:, 1, None, :, None],
+            value[:, 2, None, None, :],
+        )
+        m = sites.shape[0]
+        self.flat = flat.reshape(m, -1)
+        self.weight = (vx * vy * vz).reshape(m, -1)
+        self.gradient = None
+        if gradients:
+            dx, dy, dz = (
+                deriv[:, 0, :, None, None],
+                deriv[:, 1, None, :, None],
+                deriv[:, 2, None, None, :],
+            )
+            du = torch.stack(
+                [
+                    (dx * vy * vz).reshape(m, -1),
+                    (vx * dy * vz).reshape(m, -1),
+                    (vx * vy * dz).reshape(m, -1),
+                ],
+                dim=-1,
+            )  # [M, p³, 3] d/du
+            self.gradient = (du * n) @ inv_cell.T  # chain rule u = r·inv(cell)·n → d/dr
+
+
+class FrozenCorePME:
+    """Smooth PME of core and shell sites whose cores do not move (the charge/shell solve).
+
+    Core stencils and the influence functions are built once; each call spreads the site charges
+    ``[2N]`` (cores then shells) of the mesh groups, convolves, and returns the reciprocal potential
+    at every site and its gradient at the shell sites (no Coulomb constant; Å⁻¹·e, Å⁻²·e).
+
+    Parameters
+    ----------
+    cores : torch.Tensor
+        ``[N, 3]`` core positions (Å).
+    cell : torch.Tensor
+        ``[3, 3]`` lattice vectors (Å).
+    site_group : torch.Tensor
+        ``[2N]`` mesh group of every site (groups share one screening row).
+    group_gamma : torch.Tensor
+        ``[G, G]`` screening exponents γ (Å⁻¹).
+    mesh, order :
+        Mesh points per axis and B-spline order.
+    """
+
+    def __init__(self, cores, cell, site_group, group_gamma, mesh, order):
+        self.mesh, self.order, self.n_atoms = mesh, order, cores.shape[0]
+        self.inv_cell = torch.linalg.inv(cell)
+        self.core = Stencil(cores, self.inv_cell, mesh, order)
+        self.n_points = mesh[0] * mesh[1] * mesh[2]
+        self.site_offset = site_group * self.n_points  # [2N]
+        self.n_groups = group_gamma.shape[0]
+        nx, ny, nz = mesh
+        dtype, device = cores.dtype, cores.device
+        fx = torch.fft.fftfreq(nx, d=1.0 / nx, dtype=dtype, device=device)
+        fy = torch.fft.fftfreq(ny, d=1.0 / ny, dtype=dtype, device=device)
+        fz = torch.fft.rfftfreq(nz, d=1.0 / nz, dtype=dtype, device=device)
+        m = torch.stack(torch.meshgrid(fx, fy, fz, indexing="ij"), dim=-1)
+        k2 = ((m @ reciprocal_basis(cell)) ** 2).sum(-1)  # [nx, ny, nzr]
+        k2_safe = torch.where(k2 > 0, k2, torch.ones_like(k2))
+        moduli = (
+            bspline_moduli(nx, order, dtype, device)[:, None, None]
+            * bspline_moduli(ny, order, dtype, device)[None, :, None]
+            * bspline_moduli(nz, order, dtype, device)[None, None, : nz // 2 + 1]
+        )
+        volume = torch.abs(torch.linalg.det(cell))
+        base = (4.0 * math.pi / volume) * moduli / k2_safe * (k2 > 0) * self.n_points
+        influence = base * torch.exp(-k2 / (4.0 * group_gamma[:, :, None, None, None] ** 2))
+        self.influence = influence.to(
+            torch.complex128 if dtype == torch.float64 else torch.complex64
+        )
+
+    def __call__(self, charges: torch.Tensor, shells: torch.Tensor, shell_atoms: torch.Tensor):
+        """Potential ``[2N]`` and shell gradient ``[S, 3]`` for site charges ``[2N]`` and the
+        positions ``[S, 3]`` of the shells of ``shell_atoms`` ``[S]``."""
+        n = self.n_atoms
+        shell = Stencil(shells, self.inv_cell, self.mesh, self.order, gradients=True)
+        shell_sites = shell_atoms + n
+        total = self.n_groups * self.n_points
+        rho = torch.zeros(total, dtype=charges.dtype, device=charges.device)
+        core_idx = self.core.flat + self.site_offset[:n, None]  # [N, p³]
+        shell_idx = shell.flat + self.site_offset[shell_sites, None]  # [S, p³]
+        rho.index_add_(0, core_idx.reshape(-1), (self.core.weight * charges[:n, None]).reshape(-1))
+        rho.index_add_(
+            0, shell_idx.reshape(-1), (shell.weight * charges[shell_sites, None]).reshape(-1)
+        )
+        rho_hat = torch.fft.rfftn(rho.reshape(self.n_groups, *self.mesh), dim=(1, 2, 3))
+        phi_hat = torch.einsum("ghxyz,gxyz->hxyz", self.influence, rho_hat)
+        phi = torch.fft.irfftn(phi_hat, s=self.mesh, dim=(1, 2, 3)).reshape(-1)  # [G·n_points]
+        potential = torch.zeros_like(charges)
+        potential[:n] = (self.core.weight * phi[core_idx]).sum(1)
+        at_shell = phi[shell_idx]  # [S, p³]
+        potential[shell_sites] = (shell.weight * at_shell).sum(1)
+        gradient = (shell.gradient * at_shell[:, :, None]).sum(1)  # [S, 3]
+        return potential, gradient

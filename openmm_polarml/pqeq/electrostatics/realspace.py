@@ -23,6 +23,7 @@ class SitePairs:
     """
 
     def __init__(self, atom_i, atom_j, shifts, n_atoms: int, has_shell: torch.Tensor):
+        self.atom_i, self.atom_j, self.atom_shifts = atom_i, atom_j, shifts
         si, sj = atom_i + n_atoms, atom_j + n_atoms
         a = torch.cat([atom_i, atom_i, si, si])  # [4P]
         b = torch.cat([atom_j, sj, atom_j, sj])  # [4P]
