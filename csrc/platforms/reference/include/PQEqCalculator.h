@@ -3,7 +3,11 @@
 
 /* Platform-independent double-precision implementation of the PQEq energy of docs/conventions.md
  * (OpenMM units: kJ/mol, nm, e) and its constrained minimiser. Used by the Reference kernel (which
- * also serves the CPU platform) and as the host-side oracle of the other platforms. */
+ * also serves the CPU platform) and as the host-side oracle of the other platforms.
+ *
+ * Translation units: PQEqCalculator.cpp (parameters, box set-up, energy, solver),
+ * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
+ * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT). */
 
 #include "PQEqForce.h"
 #include "openmm/Vec3.h"
@@ -33,19 +37,41 @@ public:
     static double coulombConstant();   // kJ/mol nm / e^2
 private:
     typedef std::complex<double> cplx;
+    /** Cubic Hermite table of an Ewald real-space kernel g(s) = ke [erf(a r) - erf(beta r)]/r, s = r^2,
+     *  on [0, rc^2]; per interval the polynomial coefficients c0..c3 in t = s/h - i. */
+    struct KernelTable {
+        double invh;
+        int n;
+        std::vector<double> c;
+    };
+    /** A site pair of the real-space list: b's image is shiftVec[shift] away from its wrapped position. */
+    struct SitePair {
+        int a, b;
+        short table;    // index into tables, or -1: point charges (computed directly)
+        short shift;    // 0..26
+    };
     void setupBox(const OpenMM::Vec3* box);
     double evaluate(const std::vector<double>& x, std::vector<double>& g, bool forces);
     void pairKernel(int sa, int sb, double r, double& K, double& dK) const;
     void realSpace(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                    std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
+    void realSpaceList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
+                       std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
+    void coreCoreGradient(const std::vector<double>& Q, std::vector<OpenMM::Vec3>& grad);
+    void buildKernelTables();
+    void buildPairList(const std::vector<OpenMM::Vec3>& x, double rlist);
     void reciprocalEwald(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                          std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
+    void setupPME();
     void reciprocalPME(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void fft3d(std::vector<cplx>& data, int sign);
-    void buildPairList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q, double rlist);
     OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const;
     void setupStateReset();
+    void predictStart();
+    void recordSolution();
+    void buildPreconditioner();
+    void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z);
 
     // parameters
     int N, P, nq, nS, method, maxIterations;
@@ -67,11 +93,25 @@ private:
     std::vector<double> groupGamma;                // [g1*G+g2]
     std::vector<OpenMM::Vec3> kvecs;               // Ewald half-space k vectors
     std::vector<double> kfac;                      // 8 pi ke / V / k^2 per k
+    // real space (Ewald/PME): kernel tables, neighbour list with a skin, core-core kernel cache
+    std::vector<KernelTable> tables;
+    std::vector<int> classTable;                   // [c1*C+c2] -> table, -1 point charges, -2 reciprocal only
+    std::vector<SitePair> pairsCC, pairsCS, pairsSS; // core-core, core-shell (a: core), shell-shell
+    std::vector<OpenMM::Vec3> listX, siteOffset, xw;
+    OpenMM::Vec3 shiftVec[27];
+    double listSkin;
+    std::vector<double> ccK;                       // core-core kernels at the current core positions
+    bool ccValid, coreGradPending;
+    // PME
     int ngrid[3];
     std::vector<double> bmod[3];
-    std::vector<int> pairList;
-    std::vector<OpenMM::Vec3> pairListX;
-    std::vector<double> influence;                 // PME influence function per group pair
+    std::vector<cplx> twiddle[3];
+    std::vector<int> gammaIndex;                   // [g*G+h] -> distinct gamma
+    std::vector<double> influence;                 // [distinct gamma][mesh point]
+    std::vector<std::vector<cplx> > meshes, potMeshes;
+    std::vector<int> splineIdx;                    // [site][3][p] mesh indices
+    std::vector<double> splineW, splineDW;         // [site][3][p]
+    bool coreSplinesValid;
     // state
     std::vector<double> q;
     std::vector<OpenMM::Vec3> d, refPos, pos, u;
@@ -81,6 +121,23 @@ private:
     std::vector<double> phiBuf;
     std::vector<OpenMM::Vec3> gradBuf, siteX;
     std::vector<double> siteQ;
+    // preconditioner: dense constrained blocks per small fragment (PQEqPreconditioner.cpp)
+    struct PrecondBlock {
+        std::vector<int> vars;       // solver variables: nq charges first, then shell components
+        int m, nq;
+        std::vector<double> L, Ha;   // Cholesky factor of the block Hessian H; H^-1 a (a: 1 on charges)
+        double aHa;
+    };
+    std::vector<PrecondBlock> blocks;
+    std::vector<int> fragBlock;                    // block of a fragment, -1: diagonal
+    std::vector<char> polInBlock;
+    // solutions of previous calls (newest first) for the start of the next solve (predictStart)
+    std::vector<std::vector<OpenMM::Vec3> > historyPos, historyD;
+    std::vector<std::vector<double> > historyQ;
+    int lastPredictionOrder;
+    // profiling (POLARML_PQEQ_PROFILE=1 prints one line per compute to stderr)
+    bool profile;
+    double timeReal, timeRecip;
 };
 
 } // namespace PolarML

@@ -1,92 +1,18 @@
 #include "PQEqCalculator.h"
+#include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <sstream>
+#include <cstdio>
+#include <cstdlib>
 
 using namespace OpenMM;
 using namespace PolarML;
+using namespace PolarML::pqeq_detail;
 using namespace std;
-
-namespace {
-
-const double PQEQ_LAMBDA = 0.462770;
-const double SQRT_PI = 1.7724538509055160273;
-const double TWO_OVER_SQRT_PI = 1.1283791670955125739;
-const double INF = numeric_limits<double>::infinity();
-const int PME_ORDER = 6;
-
-// CODATA 2018, the same arithmetic as openmm_polarml/units.py
-const double ELEMENTARY_CHARGE_C = 1.602176634e-19;
-const double AVOGADRO_PER_MOL = 6.02214076e23;
-const double VACUUM_PERMITTIVITY = 8.8541878128e-12;
-const double EV_TO_KJ_PER_MOL = ELEMENTARY_CHARGE_C * AVOGADRO_PER_MOL / 1000.0;
-
-/* f(r) = erf(a r)/r and df/dr; a = inf gives the point-charge kernel 1/r. */
-inline void erfOverR(double a, double r, double& f, double& df) {
-    if (a == INF) {
-        f = 1.0 / r;
-        df = -f / r;
-        return;
-    }
-    double x = a * r;
-    if (x < 1e-2) {
-        double x2 = x * x;
-        f = a * TWO_OVER_SQRT_PI * (1.0 - x2 / 3.0 + x2 * x2 / 10.0 - x2 * x2 * x2 / 42.0 + x2 * x2 * x2 * x2 / 216.0);
-        df = a * a * TWO_OVER_SQRT_PI * x * (-2.0 / 3.0 + 0.4 * x2 - x2 * x2 / 7.0 + x2 * x2 * x2 / 27.0);
-        return;
-    }
-    double e = erf(x);
-    f = e / r;
-    df = (a * TWO_OVER_SQRT_PI * exp(-x * x) - f) / r;
-}
-
-inline double pairExponent(double a, double b) {
-    if (a == INF && b == INF)
-        return INF;
-    if (a == INF)
-        return sqrt(b);
-    if (b == INF)
-        return sqrt(a);
-    return sqrt(a * b / (a + b));
-}
-
-int nextSmooth(int n) {
-    while (true) {
-        int m = n;
-        for (int f : {2, 3, 5})
-            while (m % f == 0)
-                m /= f;
-        if (m == 1)
-            return n;
-        n++;
-    }
-}
-
-/* w[j] = M_p(fr + j), dw[j] = M_p'(fr + j), j = 0..p-1 (cardinal B-spline of order p). */
-void bspline(double fr, int p, double* w, double* dw) {
-    double prev[16], cur[16];
-    prev[0] = fr;
-    prev[1] = 1.0 - fr;
-    for (int n = 3; n <= p; n++) {
-        for (int j = 0; j < n; j++) {
-            double a = (j < n - 1 ? prev[j] : 0.0);
-            double b = (j > 0 ? prev[j - 1] : 0.0);
-            cur[j] = ((fr + j) * a + (n - fr - j) * b) / (n - 1);
-        }
-        if (n == p)
-            for (int j = 0; j < n; j++)
-                dw[j] = (j < n - 1 ? prev[j] : 0.0) - (j > 0 ? prev[j - 1] : 0.0);
-        for (int j = 0; j < n; j++)
-            prev[j] = cur[j];
-    }
-    for (int j = 0; j < p; j++)
-        w[j] = prev[j];
-}
-
-} // namespace
 
 double PQEqCalculator::coulombConstant() {
     double keEvA = ELEMENTARY_CHARGE_C / (4.0 * M_PI * VACUUM_PERMITTIVITY * 1e-10);
@@ -96,7 +22,8 @@ double PQEqCalculator::coulombConstant() {
 PQEqCalculator::PQEqCalculator() : N(0), P(0), nq(0), nS(0), method(0), maxIterations(1000), cutoffUser(-1),
         ewaldTolerance(1e-6), solverTolerance(1e-6), ke(coulombConstant()), periodic(false), numClasses(0),
         numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
-        lastIterations(0), numEvaluations(0) {}
+        lastIterations(0), numEvaluations(0), listSkin(0.05), ccValid(false), coreGradPending(false),
+        coreSplinesValid(false), lastPredictionOrder(0), profile(getenv("POLARML_PQEQ_PROFILE") != NULL), timeReal(0), timeRecip(0) {}
 
 void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     int oldN = N, oldP = P;
@@ -213,6 +140,9 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     for (auto& v : siteExclusions)
         sort(v.begin(), v.end());
     boxValid = false;
+    historyPos.clear();
+    historyQ.clear();
+    historyD.clear();
     bool sameLayout = keepState && haveState && oldN == N && oldP == P && oldPol == polAtoms;
     if (!sameLayout) {
         q.assign(N, 0.0);
@@ -249,8 +179,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
         same = (box[k] == boxVec[k]);
     if (same)
         return;
-    influence.clear();
-    pairListX.clear();
+    listX.clear();   // the pair list depends on the box and on beta
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
     volume = boxVec[0].dot(boxVec[1].cross(boxVec[2]));
@@ -327,476 +256,19 @@ void PQEqCalculator::setupBox(const Vec3* box) {
                     kfac.push_back(8 * M_PI * ke / (volume * k2));
                 }
     }
-    else if (method == PQEqForce::PME) {
-        for (int k = 0; k < 3; k++) {
-            double L = sqrt(boxVec[k].dot(boxVec[k]));
-            // calibrated spacing: c_6 (beta h)^6 <= delta, c_6 = 4.0e-3 (docs/conventions.md)
-            double spacing = pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
-            int n = (int) ceil(L / spacing);
-            ngrid[k] = nextSmooth(max(n, 2 * PME_ORDER));
-            int ng = ngrid[k];
-            double w[16], dw[16];
-            bspline(0.0, PME_ORDER, w, dw);   // w[j] = M_p(j)
-            bmod[k].resize(ng);
-            for (int m = 0; m < ng; m++) {
-                double re = 0, im = 0;
-                for (int j = 0; j < PME_ORDER - 1; j++) {
-                    double arg = 2 * M_PI * m * j / ng;
-                    re += w[j + 1] * cos(arg);
-                    im += w[j + 1] * sin(arg);
-                }
-                bmod[k][m] = 1.0 / (re * re + im * im);
-            }
-        }
-    }
+    else if (method == PQEqForce::PME)
+        setupPME();
+    buildKernelTables();
 }
 
-void PQEqCalculator::pairKernel(int sa, int sb, double r, double& K, double& dK) const {
-    double a = pairAlpha[siteClass[sa] * numClasses + siteClass[sb]];
-    double f, df;
-    if (method == PQEqForce::NoCutoff) {
-        erfOverR(a, r, f, df);
-        K = ke * f;
-        dK = ke * df;
-    }
-    else if (method == PQEqForce::Taper || method == PQEqForce::TaperNonPeriodic) {
-        erfOverR(a, r, f, df);
-        double x = r / rc, x2 = x * x, x3 = x2 * x, x4 = x3 * x;
-        double T = 1 - 35 * x4 + 84 * x4 * x - 70 * x4 * x2 + 20 * x4 * x3;
-        double dT = (-140 * x3 + 420 * x4 - 420 * x4 * x + 140 * x4 * x2) / rc;
-        K = ke * f * T;
-        dK = ke * (df * T + f * dT);
-    }
-    else {
-        // Ewald real space: only pairs narrower than the Ewald Gaussian
-        if (!(a > beta)) {
-            K = dK = 0;
-            return;
-        }
-        double fb, dfb;
-        erfOverR(a, r, f, df);
-        erfOverR(beta, r, fb, dfb);
-        K = ke * (f - fb);
-        dK = ke * (df - dfb);
-    }
-}
-
-void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
-    vector<char> excluded(nS, 0);
-    if (!periodic) {
-        if (method == PQEqForce::TaperNonPeriodic)
-            rc = (cutoffUser > 0 ? cutoffUser : 1.25);
-        double rc2 = (method == PQEqForce::TaperNonPeriodic ? rc * rc : INF);
-        for (int a = 0; a < nS; a++) {
-            for (int e : siteExclusions[a])
-                excluded[e] = 1;
-            for (int b = a + 1; b < nS; b++) {
-                if (excluded[b] || (Q[a] == 0 && Q[b] == 0))
-                    continue;
-                Vec3 dr = x[b] - x[a];
-                double r2 = dr.dot(dr);
-                if (r2 >= rc2)
-                    continue;
-                double r = sqrt(r2), K, dK;
-                pairKernel(a, b, r, K, dK);
-                phi[a] += Q[b] * K;
-                phi[b] += Q[a] * K;
-                Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
-                grad[b] += gvec;
-                grad[a] -= gvec;
-            }
-            for (int e : siteExclusions[a])
-                excluded[e] = 0;
-        }
-        return;
-    }
-    // periodic: all images within rc
-    double rc2 = rc * rc;
-    int nimg[3];
-    for (int k = 0; k < 3; k++) {
-        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
-        nimg[k] = (int) floor(rc / width + 0.5);
-    }
-    bool images = (nimg[0] || nimg[1] || nimg[2]);
-    if (!images && (method == PQEqForce::Ewald || method == PQEqForce::PME)) {
-        // cell-list pair list (rebuilt when a site moved more than half the skin)
-        const double skin = 0.03;
-        bool rebuild = (pairListX.size() != (size_t) nS);
-        for (int a = 0; a < nS && !rebuild; a++) {
-            Vec3 dx = x[a] - pairListX[a];
-            rebuild = (dx.dot(dx) > 0.25 * skin * skin);
-        }
-        if (rebuild)
-            buildPairList(x, Q, rc + skin);
-        for (size_t n = 0; n < pairList.size(); n += 2) {
-            int a = pairList[n], b = pairList[n + 1];
-            Vec3 dr = minimumImage(x[b] - x[a]);
-            double r2 = dr.dot(dr);
-            if (r2 >= rc2)
-                continue;
-            double r = sqrt(r2), K, dK;
-            pairKernel(a, b, r, K, dK);
-            phi[a] += Q[b] * K;
-            phi[b] += Q[a] * K;
-            Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
-            grad[b] += gvec;
-            grad[a] -= gvec;
-        }
-        return;
-    }
-    vector<Vec3> shifts;
-    for (int n1 = -nimg[0]; n1 <= nimg[0]; n1++)
-        for (int n2 = -nimg[1]; n2 <= nimg[1]; n2++)
-            for (int n3 = -nimg[2]; n3 <= nimg[2]; n3++)
-                shifts.push_back(boxVec[0] * n1 + boxVec[1] * n2 + boxVec[2] * n3);
-    for (int a = 0; a < nS; a++) {
-        for (int e : siteExclusions[a])
-            excluded[e] = 1;
-        if (images && Q[a] != 0) {
-            // interactions of a site with its own images
-            for (const Vec3& s : shifts) {
-                double r2 = s.dot(s);
-                if (r2 == 0 || r2 >= rc2)
-                    continue;
-                double K, dK;
-                pairKernel(a, a, sqrt(r2), K, dK);
-                phi[a] += Q[a] * K;
-            }
-        }
-        for (int b = a + 1; b < nS; b++) {
-            if (Q[a] == 0 || Q[b] == 0)
-                continue;
-            Vec3 dr0 = minimumImage(x[b] - x[a]);
-            if (!images) {
-                if (excluded[b])
-                    continue;
-                double r2 = dr0.dot(dr0);
-                if (r2 >= rc2)
-                    continue;
-                double r = sqrt(r2), K, dK;
-                pairKernel(a, b, r, K, dK);
-                phi[a] += Q[b] * K;
-                phi[b] += Q[a] * K;
-                Vec3 gvec = dr0 * (Q[a] * Q[b] * dK / r);
-                grad[b] += gvec;
-                grad[a] -= gvec;
-                continue;
-            }
-            for (const Vec3& s : shifts) {
-                Vec3 dr = dr0 + s;
-                double r2 = dr.dot(dr);
-                if (r2 >= rc2)
-                    continue;
-                if (excluded[b] && s.dot(s) == 0)
-                    continue;
-                double r = sqrt(r2), K, dK;
-                pairKernel(a, b, r, K, dK);
-                phi[a] += Q[b] * K;
-                phi[b] += Q[a] * K;
-                Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
-                grad[b] += gvec;
-                grad[a] -= gvec;
-            }
-        }
-        for (int e : siteExclusions[a])
-            excluded[e] = 0;
-    }
-}
-
-void PQEqCalculator::buildPairList(const vector<Vec3>& x, const vector<double>& Q, double rlist) {
-    pairList.clear();
-    pairListX = x;
-    int nc[3];
-    double frac[3];
-    for (int k = 0; k < 3; k++) {
-        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
-        nc[k] = max(1, (int) floor(width / rlist));
-    }
-    bool useCells = (nc[0] >= 3 && nc[1] >= 3 && nc[2] >= 3);
-    vector<char> excluded(nS, 0);
-    auto consider = [&](int a, int b) {
-        if (excluded[b])
-            return;
-        if (!(pairAlpha[siteClass[a] * numClasses + siteClass[b]] > beta))
-            return;   // broad pair: reciprocal space only
-        Vec3 dr = minimumImage(x[b] - x[a]);
-        if (dr.dot(dr) < rlist * rlist) {
-            pairList.push_back(a);
-            pairList.push_back(b);
-        }
-    };
-    if (!useCells) {
-        for (int a = 0; a < nS; a++) {
-            for (int e : siteExclusions[a])
-                excluded[e] = 1;
-            for (int b = a + 1; b < nS; b++)
-                consider(a, b);
-            for (int e : siteExclusions[a])
-                excluded[e] = 0;
-        }
-        return;
-    }
-    int ncell = nc[0] * nc[1] * nc[2];
-    vector<vector<int> > cells(ncell);
-    vector<int> cellOf(nS);
-    for (int a = 0; a < nS; a++) {
-        int c[3];
-        for (int k = 0; k < 3; k++) {
-            frac[k] = x[a].dot(recip[k]);
-            frac[k] -= floor(frac[k]);
-            c[k] = min(nc[k] - 1, (int) (frac[k] * nc[k]));
-        }
-        cellOf[a] = (c[0] * nc[1] + c[1]) * nc[2] + c[2];
-        cells[cellOf[a]].push_back(a);
-    }
-    for (int a = 0; a < nS; a++) {
-        for (int e : siteExclusions[a])
-            excluded[e] = 1;
-        int c0 = cellOf[a] / (nc[1] * nc[2]), c1 = (cellOf[a] / nc[2]) % nc[1], c2 = cellOf[a] % nc[2];
-        for (int d0 = -1; d0 <= 1; d0++)
-            for (int d1 = -1; d1 <= 1; d1++)
-                for (int d2 = -1; d2 <= 1; d2++) {
-                    int n0 = (c0 + d0 + nc[0]) % nc[0], n1 = (c1 + d1 + nc[1]) % nc[1], n2 = (c2 + d2 + nc[2]) % nc[2];
-                    for (int b : cells[(n0 * nc[1] + n1) * nc[2] + n2])
-                        if (b > a)
-                            consider(a, b);
-                }
-        for (int e : siteExclusions[a])
-            excluded[e] = 0;
-    }
-}
-
-void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
-    int G = numGroups;
-    vector<double> c(nS), s(nS);
-    vector<double> Sr(G), Si(G), Pr(G), Pi(G);
-    for (size_t kk = 0; kk < kvecs.size(); kk++) {
-        const Vec3& k = kvecs[kk];
-        fill(Sr.begin(), Sr.end(), 0.0);
-        fill(Si.begin(), Si.end(), 0.0);
-        for (int a = 0; a < nS; a++) {
-            if (Q[a] == 0)
-                continue;
-            double arg = k.dot(x[a]);
-            c[a] = cos(arg);
-            s[a] = sin(arg);
-            Sr[siteGroup[a]] += Q[a] * c[a];
-            Si[siteGroup[a]] += Q[a] * s[a];
-        }
-        double k2 = k.dot(k);
-        for (int g = 0; g < G; g++) {
-            Pr[g] = Pi[g] = 0;
-            for (int h = 0; h < G; h++) {
-                double gm = groupGamma[g * G + h];
-                double w = (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
-                Pr[g] += w * Sr[h];
-                Pi[g] += w * Si[h];
-            }
-            Pr[g] *= kfac[kk];
-            Pi[g] *= kfac[kk];
-        }
-        for (int a = 0; a < nS; a++) {
-            if (Q[a] == 0)
-                continue;
-            int g = siteGroup[a];
-            phi[a] += c[a] * Pr[g] + s[a] * Pi[g];
-            grad[a] += k * (Q[a] * (c[a] * Pi[g] - s[a] * Pr[g]));
-        }
-    }
-}
-
-namespace {
-/* Stockham autosort mixed-radix FFT of one line (n = 2^a 3^b 5^c ...), unnormalised, sign +1/-1. */
-void stockham(complex<double>* x, complex<double>* y, int n, int sign, const vector<complex<double> >& tw) {
-    // tw[k] = exp(+2 pi i k / n); sign -1 uses the conjugates
-    int n0 = n, s = 1;
-    bool inX = true;
-    complex<double> a[16], root[16];
-    while (n0 > 1) {
-        int p = 2;
-        while (n0 % p != 0)
-            p++;
-        int m = n0 / p;
-        complex<double>* src = inX ? x : y;
-        complex<double>* dst = inX ? y : x;
-        for (int t = 0; t < p; t++)
-            root[t] = (sign > 0 ? tw[t * (n / p)] : conj(tw[t * (n / p)]));
-        int step = n / n0;
-        for (int q = 0; q < m; q++) {
-            complex<double> wq = (sign > 0 ? tw[q * step] : conj(tw[q * step]));
-            for (int s_ = 0; s_ < s; s_++) {
-                for (int r = 0; r < p; r++)
-                    a[r] = src[s_ + s * (q + m * r)];
-                complex<double> w(1.0, 0.0);
-                for (int t = 0; t < p; t++) {
-                    complex<double> acc = a[0];
-                    for (int r = 1; r < p; r++)
-                        acc += a[r] * root[(r * t) % p];
-                    dst[s_ + s * (p * q + t)] = acc * w;
-                    w *= wq;
-                }
-            }
-        }
-        n0 = m;
-        s *= p;
-        inX = !inX;
-    }
-    if (!inX)
-        for (int k = 0; k < n; k++)
-            x[k] = y[k];
-}
-}
-
-void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
-    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
-    int nmax = max(n0, max(n1, n2));
-    vector<cplx> line(nmax), work(nmax);
-    vector<cplx> tw[3];
-    for (int d = 0; d < 3; d++) {
-        tw[d].resize(ngrid[d]);
-        for (int k = 0; k < ngrid[d]; k++)
-            tw[d][k] = cplx(cos(2 * M_PI * k / ngrid[d]), sin(2 * M_PI * k / ngrid[d]));
-    }
-    // last axis: contiguous lines
-    for (int i = 0; i < n0 * n1; i++)
-        stockham(&data[(size_t) i * n2], work.data(), n2, sign, tw[2]);
-    // middle axis
-    for (int i0 = 0; i0 < n0; i0++)
-        for (int i2 = 0; i2 < n2; i2++) {
-            size_t base = (size_t) i0 * n1 * n2 + i2;
-            for (int k = 0; k < n1; k++)
-                line[k] = data[base + (size_t) k * n2];
-            stockham(line.data(), work.data(), n1, sign, tw[1]);
-            for (int k = 0; k < n1; k++)
-                data[base + (size_t) k * n2] = line[k];
-        }
-    // first axis
-    for (int i = 0; i < n1 * n2; i++) {
-        for (int k = 0; k < n0; k++)
-            line[k] = data[i + (size_t) k * n1 * n2];
-        stockham(line.data(), work.data(), n0, sign, tw[0]);
-        for (int k = 0; k < n0; k++)
-            data[i + (size_t) k * n1 * n2] = line[k];
-    }
-}
-
-void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
-    const int p = PME_ORDER;
-    int G = numGroups;
-    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
-    size_t total = (size_t) n0 * n1 * n2;
-    vector<double> W(nS * 3 * p), dW(nS * 3 * p);
-    vector<int> I0(nS * 3);
-    for (int a = 0; a < nS; a++) {
-        if (Q[a] == 0)
-            continue;
-        for (int dd = 0; dd < 3; dd++) {
-            double f = x[a].dot(recip[dd]);
-            f -= floor(f);
-            double u = f * ngrid[dd];
-            int iu = (int) floor(u);
-            double fr = u - iu;
-            bspline(fr, p, &W[(a * 3 + dd) * p], &dW[(a * 3 + dd) * p]);
-            I0[a * 3 + dd] = iu;
-        }
-    }
-    vector<vector<cplx> > grids(G, vector<cplx>(total, cplx(0, 0)));
-    auto gridIndex = [&](int a, int dd, int j) {
-        int k = I0[a * 3 + dd] - j;
-        int n = ngrid[dd];
-        k %= n;
-        if (k < 0)
-            k += n;
-        return k;
-    };
-    for (int a = 0; a < nS; a++) {
-        if (Q[a] == 0)
-            continue;
-        vector<cplx>& grid = grids[siteGroup[a]];
-        const double* w0 = &W[(a * 3 + 0) * p];
-        const double* w1 = &W[(a * 3 + 1) * p];
-        const double* w2 = &W[(a * 3 + 2) * p];
-        for (int j0 = 0; j0 < p; j0++) {
-            int k0 = gridIndex(a, 0, j0);
-            for (int j1 = 0; j1 < p; j1++) {
-                int k1 = gridIndex(a, 1, j1);
-                double w01 = Q[a] * w0[j0] * w1[j1];
-                size_t base = ((size_t) k0 * n1 + k1) * n2;
-                for (int j2 = 0; j2 < p; j2++)
-                    grid[base + gridIndex(a, 2, j2)] += w01 * w2[j2];
-            }
-        }
-    }
-    for (int g = 0; g < G; g++)
-        fft3d(grids[g], 1);
-    vector<vector<cplx> > pot(G, vector<cplx>(total, cplx(0, 0)));
-    if (influence.size() != (size_t) G * G * total) {
-        influence.assign((size_t) G * G * total, 0.0);
-        double pref = 4 * M_PI * ke / volume;
-        for (int m0 = 0; m0 < n0; m0++) {
-            int s0 = (m0 <= n0 / 2 ? m0 : m0 - n0);
-            for (int m1 = 0; m1 < n1; m1++) {
-                int s1 = (m1 <= n1 / 2 ? m1 : m1 - n1);
-                for (int m2 = 0; m2 < n2; m2++) {
-                    int s2 = (m2 <= n2 / 2 ? m2 : m2 - n2);
-                    if (s0 == 0 && s1 == 0 && s2 == 0)
-                        continue;
-                    Vec3 kv = (recip[0] * s0 + recip[1] * s1 + recip[2] * s2) * (2 * M_PI);
-                    double k2 = kv.dot(kv);
-                    double f = pref * bmod[0][m0] * bmod[1][m1] * bmod[2][m2] / k2;
-                    size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
-                    for (int gh = 0; gh < G * G; gh++) {
-                        double gm = groupGamma[gh];
-                        influence[gh * total + idx] = f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
-                    }
-                }
-            }
-        }
-    }
-    for (size_t idx = 0; idx < total; idx++)
-        for (int g = 0; g < G; g++) {
-            cplx acc(0, 0);
-            for (int h = 0; h < G; h++)
-                acc += influence[(g * G + h) * total + idx] * grids[h][idx];
-            pot[g][idx] = acc;
-        }
-    for (int g = 0; g < G; g++)
-        fft3d(pot[g], -1);
-    for (int a = 0; a < nS; a++) {
-        if (Q[a] == 0)
-            continue;
-        const vector<cplx>& grid = pot[siteGroup[a]];
-        const double* w0 = &W[(a * 3 + 0) * p];
-        const double* w1 = &W[(a * 3 + 1) * p];
-        const double* w2 = &W[(a * 3 + 2) * p];
-        const double* d0 = &dW[(a * 3 + 0) * p];
-        const double* d1 = &dW[(a * 3 + 1) * p];
-        const double* d2 = &dW[(a * 3 + 2) * p];
-        double v = 0, g0 = 0, g1 = 0, g2 = 0;
-        for (int j0 = 0; j0 < p; j0++) {
-            int k0 = gridIndex(a, 0, j0);
-            for (int j1 = 0; j1 < p; j1++) {
-                int k1 = gridIndex(a, 1, j1);
-                size_t base = ((size_t) k0 * n1 + k1) * n2;
-                for (int j2 = 0; j2 < p; j2++) {
-                    double val = grid[base + gridIndex(a, 2, j2)].real();
-                    v += val * w0[j0] * w1[j1] * w2[j2];
-                    g0 += val * d0[j0] * w1[j1] * w2[j2];
-                    g1 += val * w0[j0] * d1[j1] * w2[j2];
-                    g2 += val * w0[j0] * w1[j1] * d2[j2];
-                }
-            }
-        }
-        phi[a] += v;
-        // du_d/dx = n_d * recip_d
-        grad[a] += (recip[0] * (g0 * n0) + recip[1] * (g1 * n1) + recip[2] * (g2 * n2)) * Q[a];
-    }
-}
 
 double PQEqCalculator::electrostatics(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
     phi.assign(nS, 0.0);
     grad.assign(nS, Vec3());
+    double t0 = (profile ? nowSeconds() : 0.0);
     realSpace(x, Q, phi, grad);
+    if (profile)
+        timeReal += nowSeconds() - t0;
     if (method == PQEqForce::Ewald || method == PQEqForce::PME) {
         int G = numGroups;
         // self and k = 0 terms
@@ -830,10 +302,13 @@ double PQEqCalculator::electrostatics(const vector<Vec3>& x, const vector<double
                     grad[a] -= gvec;
                 }
             }
+        double t1 = (profile ? nowSeconds() : 0.0);
         if (method == PQEqForce::Ewald)
             reciprocalEwald(x, Q, phi, grad);
         else
             reciprocalPME(x, Q, phi, grad);
+        if (profile)
+            timeRecip += nowSeconds() - t1;
     }
     double E = 0;
     for (int a = 0; a < nS; a++)
@@ -880,6 +355,12 @@ double PQEqCalculator::evaluate(const vector<double>& xv, vector<double>& g, boo
 }
 
 double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, const Vec3& fieldIn, vector<Vec3>* forces) {
+    double tStart = (profile ? nowSeconds() : 0.0);
+    int evaluationsBefore = numEvaluations;
+    timeReal = timeRecip = 0;
+    ccValid = false;            // the cores moved: core-core kernels and core B-splines are stale
+    coreSplinesValid = false;
+    coreGradPending = false;
     pos = positions;
     field = fieldIn;
     if (periodic) {
@@ -896,6 +377,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
         u[i] = (periodic ? refPos[i] + minimumImage(pos[i] - refPos[i]) : pos[i]);
     int n = nq + 3 * P;
     vector<double> x(n), g, gt, xt(n), z(n), p(n, 0.0), gp(n), zPrev, gPrev;
+    predictStart();
     // warm start (projected onto the fragment constraints)
     for (size_t f = 0; f < fragMembers.size(); f++) {
         double sum = 0;
@@ -910,6 +392,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     for (int k = 0; k < P; k++)
         for (int c = 0; c < 3; c++)
             x[nq + 3 * k + c] = d[polAtoms[k]][c];
+    buildPreconditioner();
     const double EV = EV_TO_KJ_PER_MOL;
     const double EV_PER_A = EV_TO_KJ_PER_MOL * 10.0;
     double E = evaluate(x, g, false);
@@ -937,6 +420,8 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
             for (int k = 0; k < 3 * P; k++)
                 rd = max(rd, fabs(g[nq + k]));
             double res = max(rq / EV, rd / EV_PER_A);
+            if (getenv("POLARML_PQEQ_TRACE"))
+                fprintf(stderr, "  it %d exact %d rq %.3e rd %.3e\n", it, (int) exact, rq / EV, rd / EV_PER_A);
             if (!(res == res))
                 throw OpenMMException("PQEqForce: the charge/shell solver produced NaN.");
             if (res < solverTolerance) {
@@ -955,21 +440,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
                 gp[k] = g[k] - lambda[eqFragment[k]];
             for (int k = nq; k < n; k++)
                 gp[k] = g[k];
-            for (int k = 0; k < nq; k++)
-                z[k] = gp[k] / eta[eqAtoms[k]];
-            for (int k = 0; k < P; k++)
-                for (int c = 0; c < 3; c++)
-                    z[nq + 3 * k + c] = gp[nq + 3 * k + c] / Ks[polAtoms[k]];
-            // z sums to zero per fragment up to rounding: remove the residue
-            for (size_t f = 0; f < fragMembers.size(); f++) {
-                double sz = 0, w = 0;
-                for (int k : fragMembers[f]) {
-                    sz += z[k];
-                    w += 1.0 / eta[eqAtoms[k]];
-                }
-                for (int k : fragMembers[f])
-                    z[k] -= sz / (w * eta[eqAtoms[k]]);
-            }
+            applyPreconditioner(gp, z);
             double zg = 0, betaCG = 0;
             for (int k = 0; k < n; k++)
                 zg += z[k] * gp[k];
@@ -1066,7 +537,12 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
         }
     }
     haveState = true;
+    recordSolution();
+    if (profile)
+        fprintf(stderr, "PQEqForce profile: %d evaluations, %d iterations (start order %d), %.4f s (real space %.4f s, reciprocal %.4f s)\n",
+                numEvaluations - evaluationsBefore, lastIterations, lastPredictionOrder, nowSeconds() - tStart, timeReal, timeRecip);
     if (forces != NULL) {
+        coreCoreGradient(siteQ, gradBuf);
         vector<Vec3>& f = *forces;
         for (int i = 0; i < N; i++)
             f[i] += field * q[i] - gradBuf[i];
@@ -1076,8 +552,79 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     return E;
 }
 
+namespace {
+const int MAX_HISTORY = 4;
+/* Polynomial extrapolation to the next point of equally spaced samples (newest first), orders 0-3. */
+const double EXTRAPOLATION[4][4] = {{1, 0, 0, 0}, {2, -1, 0, 0}, {3, -3, 1, 0}, {4, -6, 4, -1}};
+}
+
+void PQEqCalculator::predictStart() {
+    // Start from a polynomial extrapolation of the previous solutions when the positions themselves follow
+    // the same extrapolation (MD with a fixed step): the prediction error then shrinks with the order.
+    // The order is the highest whose position prediction misses by less than a quarter of the last
+    // displacement; otherwise the previous solution is the start. Only the start changes, never the answer.
+    lastPredictionOrder = 0;
+    int h = (int) historyPos.size();
+    if (h < 2 || !haveState)
+        return;
+    double step2 = 0;
+    for (int i = 0; i < N; i++) {
+        Vec3 dx = pos[i] - historyPos[0][i];
+        step2 += dx.dot(dx);
+    }
+    if (step2 == 0)
+        return;
+    for (int order = min(h - 1, 3); order >= 1; order--) {
+        const double* c = EXTRAPOLATION[order];
+        double miss2 = 0;
+        for (int i = 0; i < N; i++) {
+            Vec3 pred;
+            for (int j = 0; j <= order; j++)
+                pred += historyPos[j][i] * c[j];
+            Vec3 dx = pos[i] - pred;
+            miss2 += dx.dot(dx);
+        }
+        if (miss2 < 0.0625 * step2) {
+            for (int i = 0; i < N; i++) {
+                if (fixed[i])
+                    continue;
+                double qi = 0;
+                Vec3 di;
+                for (int j = 0; j <= order; j++) {
+                    qi += historyQ[j][i] * c[j];
+                    di += historyD[j][i] * c[j];
+                }
+                q[i] = qi;
+                if (Ks[i] > 0)
+                    d[i] = di;
+            }
+            lastPredictionOrder = order;
+            return;
+        }
+    }
+}
+
+void PQEqCalculator::recordSolution() {
+    if (!historyPos.empty() && historyPos[0] == pos) {
+        historyQ[0] = q;   // same positions (e.g. a state query after a step): refresh, do not extend
+        historyD[0] = d;
+        return;
+    }
+    historyPos.insert(historyPos.begin(), pos);
+    historyQ.insert(historyQ.begin(), q);
+    historyD.insert(historyD.begin(), d);
+    if ((int) historyPos.size() > MAX_HISTORY) {
+        historyPos.pop_back();
+        historyQ.pop_back();
+        historyD.pop_back();
+    }
+}
+
 void PQEqCalculator::setupStateReset() {
     haveState = false;
+    historyPos.clear();
+    historyQ.clear();
+    historyD.clear();
     for (int i = 0; i < N; i++) {
         q[i] = fixed[i] ? fixedQ[i] : 0.0;
         d[i] = Vec3();

@@ -1,0 +1,99 @@
+#ifndef POLARML_PQEQMATH_H_
+#define POLARML_PQEQMATH_H_
+
+/* Internal helpers shared by the PQEqCalculator translation units: constants, Gaussian kernels,
+ * B-splines and FFT sizes. Header-only, internal linkage. */
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+namespace PolarML {
+namespace pqeq_detail {
+
+using std::numeric_limits;
+
+
+const double PQEQ_LAMBDA = 0.462770;
+const double SQRT_PI = 1.7724538509055160273;
+const double TWO_OVER_SQRT_PI = 1.1283791670955125739;
+const double INF = numeric_limits<double>::infinity();
+const int PME_ORDER = 6;
+
+// CODATA 2018, the same arithmetic as openmm_polarml/units.py
+const double ELEMENTARY_CHARGE_C = 1.602176634e-19;
+const double AVOGADRO_PER_MOL = 6.02214076e23;
+const double VACUUM_PERMITTIVITY = 8.8541878128e-12;
+const double EV_TO_KJ_PER_MOL = ELEMENTARY_CHARGE_C * AVOGADRO_PER_MOL / 1000.0;
+
+/* f(r) = erf(a r)/r and df/dr; a = inf gives the point-charge kernel 1/r. */
+inline void erfOverR(double a, double r, double& f, double& df) {
+    if (a == INF) {
+        f = 1.0 / r;
+        df = -f / r;
+        return;
+    }
+    double x = a * r;
+    if (x < 1e-2) {
+        double x2 = x * x;
+        f = a * TWO_OVER_SQRT_PI * (1.0 - x2 / 3.0 + x2 * x2 / 10.0 - x2 * x2 * x2 / 42.0 + x2 * x2 * x2 * x2 / 216.0);
+        df = a * a * TWO_OVER_SQRT_PI * x * (-2.0 / 3.0 + 0.4 * x2 - x2 * x2 / 7.0 + x2 * x2 * x2 / 27.0);
+        return;
+    }
+    double e = erf(x);
+    f = e / r;
+    df = (a * TWO_OVER_SQRT_PI * exp(-x * x) - f) / r;
+}
+
+inline double pairExponent(double a, double b) {
+    if (a == INF && b == INF)
+        return INF;
+    if (a == INF)
+        return sqrt(b);
+    if (b == INF)
+        return sqrt(a);
+    return sqrt(a * b / (a + b));
+}
+
+inline int nextSmooth(int n) {
+    while (true) {
+        int m = n;
+        for (int f : {2, 3, 5})
+            while (m % f == 0)
+                m /= f;
+        if (m == 1)
+            return n;
+        n++;
+    }
+}
+
+/* w[j] = M_p(fr + j), dw[j] = M_p'(fr + j), j = 0..p-1 (cardinal B-spline of order p). */
+inline void bspline(double fr, int p, double* w, double* dw) {
+    double prev[16], cur[16];
+    prev[0] = fr;
+    prev[1] = 1.0 - fr;
+    for (int n = 3; n <= p; n++) {
+        for (int j = 0; j < n; j++) {
+            double a = (j < n - 1 ? prev[j] : 0.0);
+            double b = (j > 0 ? prev[j - 1] : 0.0);
+            cur[j] = ((fr + j) * a + (n - fr - j) * b) / (n - 1);
+        }
+        if (n == p)
+            for (int j = 0; j < n; j++)
+                dw[j] = (j < n - 1 ? prev[j] : 0.0) - (j > 0 ? prev[j - 1] : 0.0);
+        for (int j = 0; j < n; j++)
+            prev[j] = cur[j];
+    }
+    for (int j = 0; j < p; j++)
+        w[j] = prev[j];
+}
+
+
+inline double nowSeconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace pqeq_detail
+} // namespace PolarML
+
+#endif

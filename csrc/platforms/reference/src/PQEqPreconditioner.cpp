@@ -1,0 +1,235 @@
+/* Preconditioner of the charge/shell solver of PQEqCalculator.
+ *
+ * Fragments (molecules, ions) of at most MAX_BLOCK_ATOMS atoms get a dense block: the exact Hessian of
+ * E(q, d) restricted to the fragment's own variables and its own site pairs (plain Gaussian Coulomb
+ * kernels ke erf(a r)/r at minimum-image distances, eta on the charges, springs on the shells), solved
+ * with the fragment's total-charge constraint (Cholesky, then the constrained correction). This
+ * captures the strong intramolecular couplings (in water the O-H core-core coupling is 0.6 eta and
+ * the shell-core curvature is comparable to the O spring), which dominate the convergence of a
+ * diagonal preconditioner. Larger fragments keep the diagonal (eta, Ks) preconditioner; a block that
+ * is not positive definite falls back to it as well. The preconditioner only changes the path of the
+ * solver, never its converged answer. */
+
+#include "PQEqCalculator.h"
+#include "PQEqMath.h"
+#include <algorithm>
+#include <cmath>
+
+using namespace OpenMM;
+using namespace PolarML;
+using namespace PolarML::pqeq_detail;
+using namespace std;
+
+namespace {
+
+const int MAX_BLOCK_ATOMS = 64;
+
+/* Radial derivatives of K(r) = ke erf(a r)/r: value f, f' and f''. a = inf: point charges. */
+void gaussianKernelDerivatives(double a, double r, double ke, double& f, double& f1, double& f2) {
+    if (a == INF) {
+        f = ke / r;
+        f1 = -f / r;
+        f2 = 2 * f / (r * r);
+        return;
+    }
+    double x = a * r;
+    if (x < 1e-3) {
+        f = ke * a * TWO_OVER_SQRT_PI * (1 - x * x / 3);
+        f1 = ke * a * a * a * TWO_OVER_SQRT_PI * (-2.0 / 3.0) * r;
+        f2 = ke * a * a * a * TWO_OVER_SQRT_PI * (-2.0 / 3.0);
+        return;
+    }
+    double e1 = a * TWO_OVER_SQRT_PI * exp(-x * x);
+    double fr = erf(x) / r;
+    double d1 = (e1 - fr) / r;
+    f = ke * fr;
+    f1 = ke * d1;
+    f2 = ke * (-2 * a * a * e1 - 2 * d1 / r);
+}
+
+/* Hessian of K(|r|) with respect to the vector r: f'' rr/r^2 + (f'/r)(1 - rr/r^2); f'(r)/r -> f''(0) at 0. */
+void kernelHessian(const Vec3& dr, double r, double f1, double f2, double Hm[3][3]) {
+    double t = (r > 0 ? f1 / r : f2);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double rr = (r > 0 ? dr[i] * dr[j] / (r * r) : 0.0);
+            Hm[i][j] = f2 * rr + t * ((i == j ? 1.0 : 0.0) - rr);
+        }
+}
+
+bool cholesky(vector<double>& A, int m) {
+    for (int j = 0; j < m; j++) {
+        double s = A[j * m + j];
+        for (int k = 0; k < j; k++)
+            s -= A[j * m + k] * A[j * m + k];
+        if (!(s > 0))
+            return false;
+        double l = sqrt(s);
+        A[j * m + j] = l;
+        for (int i = j + 1; i < m; i++) {
+            double v = A[i * m + j];
+            for (int k = 0; k < j; k++)
+                v -= A[i * m + k] * A[j * m + k];
+            A[i * m + j] = v / l;
+        }
+    }
+    return true;
+}
+
+void choleskySolve(const vector<double>& L, int m, double* x) {
+    for (int i = 0; i < m; i++) {
+        double v = x[i];
+        for (int k = 0; k < i; k++)
+            v -= L[i * m + k] * x[k];
+        x[i] = v / L[i * m + i];
+    }
+    for (int i = m - 1; i >= 0; i--) {
+        double v = x[i];
+        for (int k = i + 1; k < m; k++)
+            v -= L[k * m + i] * x[k];
+        x[i] = v / L[i * m + i];
+    }
+}
+
+} // namespace
+
+void PQEqCalculator::buildPreconditioner() {
+    blocks.clear();
+    fragBlock.assign(fragMembers.size(), -1);
+    polInBlock.assign(P, 0);
+    vector<int> polIndex(N, -1);
+    for (int k = 0; k < P; k++)
+        polIndex[polAtoms[k]] = k;
+    for (size_t f = 0; f < fragMembers.size(); f++) {
+        const vector<int>& members = fragMembers[f];
+        if ((int) members.size() > MAX_BLOCK_ATOMS)
+            continue;
+        PrecondBlock B;
+        // variables: charges of the members, then the shells of the polarizable members
+        vector<int> atoms, qLocal, dLocal;
+        for (int k : members) {
+            atoms.push_back(eqAtoms[k]);
+            B.vars.push_back(k);
+        }
+        B.nq = (int) B.vars.size();
+        for (int i : atoms)
+            if (polIndex[i] >= 0)
+                for (int c = 0; c < 3; c++)
+                    B.vars.push_back(nq + 3 * polIndex[i] + c);
+        int m = (int) B.vars.size();
+        B.m = m;
+        vector<double>& H = B.L;
+        H.assign(m * m, 0.0);
+        // sites of the fragment: (site index, local charge variable or -1, local first shell variable or -1)
+        struct Site { int s, qv, dv; Vec3 x; double Q; };
+        vector<Site> sites;
+        int dv = B.nq;
+        for (int n = 0; n < (int) atoms.size(); n++) {
+            int i = atoms[n];
+            H[n * m + n] = eta[i];
+            sites.push_back(Site{i, n, -1, pos[i], q[i] + Z[i]});
+            if (polIndex[i] >= 0) {
+                for (int c = 0; c < 3; c++)
+                    H[(dv + c) * m + dv + c] = Ks[i];
+                sites.push_back(Site{N + polIndex[i], -1, dv, pos[i] + d[i], -Z[i]});
+                dv += 3;
+            }
+        }
+        for (size_t sa = 0; sa < sites.size(); sa++)
+            for (size_t sb = sa + 1; sb < sites.size(); sb++) {
+                const Site& A = sites[sa];
+                const Site& Bs = sites[sb];
+                if (binary_search(siteExclusions[A.s].begin(), siteExclusions[A.s].end(), Bs.s))
+                    continue;
+                Vec3 dr = Bs.x - A.x;
+                if (periodic)
+                    dr = minimumImage(dr);
+                double r = sqrt(dr.dot(dr));
+                double a = pairAlpha[siteClass[A.s] * numClasses + siteClass[Bs.s]];
+                if (r == 0 && a == INF)
+                    continue;
+                double f0, f1, f2, Hm[3][3];
+                gaussianKernelDerivatives(a, r, ke, f0, f1, f2);
+                kernelHessian(dr, r, f1, f2, Hm);
+                Vec3 gradK = (r > 0 ? dr * (f1 / r) : Vec3());   // dK/dx_b
+                if (A.qv >= 0 && Bs.qv >= 0) {
+                    H[A.qv * m + Bs.qv] += f0;
+                    H[Bs.qv * m + A.qv] += f0;
+                }
+                // charge of one site with the position of the other
+                if (A.qv >= 0 && Bs.dv >= 0)
+                    for (int c = 0; c < 3; c++) {
+                        H[A.qv * m + Bs.dv + c] += Bs.Q * gradK[c];
+                        H[(Bs.dv + c) * m + A.qv] += Bs.Q * gradK[c];
+                    }
+                if (Bs.qv >= 0 && A.dv >= 0)
+                    for (int c = 0; c < 3; c++) {
+                        H[Bs.qv * m + A.dv + c] -= A.Q * gradK[c];
+                        H[(A.dv + c) * m + Bs.qv] -= A.Q * gradK[c];
+                    }
+                // positions: Q_a Q_b Hess on both diagonal blocks, minus it off the diagonal
+                double QQ = A.Q * Bs.Q;
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) {
+                        double h = QQ * Hm[i][j];
+                        if (A.dv >= 0)
+                            H[(A.dv + i) * m + A.dv + j] += h;
+                        if (Bs.dv >= 0)
+                            H[(Bs.dv + i) * m + Bs.dv + j] += h;
+                        if (A.dv >= 0 && Bs.dv >= 0) {
+                            H[(A.dv + i) * m + Bs.dv + j] -= h;
+                            H[(Bs.dv + i) * m + A.dv + j] -= h;
+                        }
+                    }
+            }
+        if (!cholesky(H, m))
+            continue;
+        B.Ha.assign(m, 0.0);
+        for (int n = 0; n < B.nq; n++)
+            B.Ha[n] = 1.0;
+        choleskySolve(H, m, B.Ha.data());
+        B.aHa = 0;
+        for (int n = 0; n < B.nq; n++)
+            B.aHa += B.Ha[n];
+        fragBlock[f] = (int) blocks.size();
+        for (int i : atoms)
+            if (polIndex[i] >= 0)
+                polInBlock[polIndex[i]] = 1;
+        blocks.push_back(B);
+    }
+}
+
+void PQEqCalculator::applyPreconditioner(const vector<double>& gp, vector<double>& z) {
+    int n = nq + 3 * P;
+    z.resize(n);
+    for (int k = 0; k < P; k++)
+        if (!polInBlock[k])
+            for (int c = 0; c < 3; c++)
+                z[nq + 3 * k + c] = gp[nq + 3 * k + c] / Ks[polAtoms[k]];
+    vector<double> y;
+    for (size_t f = 0; f < fragMembers.size(); f++) {
+        if (fragBlock[f] < 0) {
+            // diagonal: z = gp/eta, then remove the residue of the fragment's charge sum
+            double sz = 0, w = 0;
+            for (int k : fragMembers[f]) {
+                z[k] = gp[k] / eta[eqAtoms[k]];
+                sz += z[k];
+                w += 1.0 / eta[eqAtoms[k]];
+            }
+            for (int k : fragMembers[f])
+                z[k] -= sz / (w * eta[eqAtoms[k]]);
+            continue;
+        }
+        const PrecondBlock& B = blocks[fragBlock[f]];
+        y.resize(B.m);
+        for (int v = 0; v < B.m; v++)
+            y[v] = gp[B.vars[v]];
+        choleskySolve(B.L, B.m, y.data());
+        double mu = 0;
+        for (int v = 0; v < B.nq; v++)
+            mu += y[v];
+        mu /= B.aHa;
+        for (int v = 0; v < B.m; v++)
+            z[B.vars[v]] = y[v] - mu * B.Ha[v];
+    }
+}

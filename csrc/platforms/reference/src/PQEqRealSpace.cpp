@@ -1,0 +1,452 @@
+/* Real-space pair sums of PQEqCalculator.
+ *
+ * Direct and taper kernels: plain double loops (all periodic images inside the taper radius).
+ * Ewald/PME: a neighbour list with a skin over wrapped site positions (rebuilt when a site moved
+ * more than half the skin), split into core-core, core-shell and shell-shell pairs, and the kernel
+ * ke [erf(a r) - erf(beta r)]/r tabulated per class pair as a cubic Hermite polynomial in s = r^2
+ * (relative error below 1e-12 in the value; the gradient is the exact derivative of the tabulated
+ * energy, so forces stay conservative). Cores do not move while charges and shells are solved, so
+ * core-core kernels are computed once per solve and only their potentials are summed per iteration;
+ * their gradient is added once, after convergence (coreCoreGradient). */
+
+#include "PQEqCalculator.h"
+#include "PQEqMath.h"
+#include <algorithm>
+#include <cmath>
+
+using namespace OpenMM;
+using namespace PolarML;
+using namespace PolarML::pqeq_detail;
+using namespace std;
+
+void PQEqCalculator::pairKernel(int sa, int sb, double r, double& K, double& dK) const {
+    double a = pairAlpha[siteClass[sa] * numClasses + siteClass[sb]];
+    double f, df;
+    if (method == PQEqForce::NoCutoff) {
+        erfOverR(a, r, f, df);
+        K = ke * f;
+        dK = ke * df;
+    }
+    else if (method == PQEqForce::Taper || method == PQEqForce::TaperNonPeriodic) {
+        erfOverR(a, r, f, df);
+        double x = r / rc, x2 = x * x, x3 = x2 * x, x4 = x3 * x;
+        double T = 1 - 35 * x4 + 84 * x4 * x - 70 * x4 * x2 + 20 * x4 * x3;
+        double dT = (-140 * x3 + 420 * x4 - 420 * x4 * x + 140 * x4 * x2) / rc;
+        K = ke * f * T;
+        dK = ke * (df * T + f * dT);
+    }
+    else {
+        // Ewald real space: only pairs narrower than the Ewald Gaussian
+        if (!(a > beta)) {
+            K = dK = 0;
+            return;
+        }
+        double fb, dfb;
+        erfOverR(a, r, f, df);
+        erfOverR(beta, r, fb, dfb);
+        K = ke * (f - fb);
+        dK = ke * (df - dfb);
+    }
+}
+
+void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+    if (periodic && (method == PQEqForce::Ewald || method == PQEqForce::PME)) {
+        realSpaceList(x, Q, phi, grad);
+        return;
+    }
+    // direct and taper kernels: all pairs (and all images inside rc)
+    vector<char> excluded(nS, 0);
+    if (!periodic) {
+        if (method == PQEqForce::TaperNonPeriodic)
+            rc = (cutoffUser > 0 ? cutoffUser : 1.25);
+        double rc2 = (method == PQEqForce::TaperNonPeriodic ? rc * rc : INF);
+        for (int a = 0; a < nS; a++) {
+            for (int e : siteExclusions[a])
+                excluded[e] = 1;
+            for (int b = a + 1; b < nS; b++) {
+                if (excluded[b] || (Q[a] == 0 && Q[b] == 0))
+                    continue;
+                Vec3 dr = x[b] - x[a];
+                double r2 = dr.dot(dr);
+                if (r2 >= rc2)
+                    continue;
+                double r = sqrt(r2), K, dK;
+                pairKernel(a, b, r, K, dK);
+                phi[a] += Q[b] * K;
+                phi[b] += Q[a] * K;
+                Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
+                grad[b] += gvec;
+                grad[a] -= gvec;
+            }
+            for (int e : siteExclusions[a])
+                excluded[e] = 0;
+        }
+        return;
+    }
+    // periodic: all images within rc
+    double rc2 = rc * rc;
+    int nimg[3];
+    for (int k = 0; k < 3; k++) {
+        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
+        nimg[k] = (int) floor(rc / width + 0.5);
+    }
+    bool images = (nimg[0] || nimg[1] || nimg[2]);
+    vector<Vec3> shifts;
+    for (int n1 = -nimg[0]; n1 <= nimg[0]; n1++)
+        for (int n2 = -nimg[1]; n2 <= nimg[1]; n2++)
+            for (int n3 = -nimg[2]; n3 <= nimg[2]; n3++)
+                shifts.push_back(boxVec[0] * n1 + boxVec[1] * n2 + boxVec[2] * n3);
+    for (int a = 0; a < nS; a++) {
+        for (int e : siteExclusions[a])
+            excluded[e] = 1;
+        if (images && Q[a] != 0) {
+            // interactions of a site with its own images
+            for (const Vec3& s : shifts) {
+                double r2 = s.dot(s);
+                if (r2 == 0 || r2 >= rc2)
+                    continue;
+                double K, dK;
+                pairKernel(a, a, sqrt(r2), K, dK);
+                phi[a] += Q[a] * K;
+            }
+        }
+        for (int b = a + 1; b < nS; b++) {
+            if (Q[a] == 0 || Q[b] == 0)
+                continue;
+            Vec3 dr0 = minimumImage(x[b] - x[a]);
+            if (!images) {
+                if (excluded[b])
+                    continue;
+                double r2 = dr0.dot(dr0);
+                if (r2 >= rc2)
+                    continue;
+                double r = sqrt(r2), K, dK;
+                pairKernel(a, b, r, K, dK);
+                phi[a] += Q[b] * K;
+                phi[b] += Q[a] * K;
+                Vec3 gvec = dr0 * (Q[a] * Q[b] * dK / r);
+                grad[b] += gvec;
+                grad[a] -= gvec;
+                continue;
+            }
+            for (const Vec3& s : shifts) {
+                Vec3 dr = dr0 + s;
+                double r2 = dr.dot(dr);
+                if (r2 >= rc2)
+                    continue;
+                if (excluded[b] && s.dot(s) == 0)
+                    continue;
+                double r = sqrt(r2), K, dK;
+                pairKernel(a, b, r, K, dK);
+                phi[a] += Q[b] * K;
+                phi[b] += Q[a] * K;
+                Vec3 gvec = dr * (Q[a] * Q[b] * dK / r);
+                grad[b] += gvec;
+                grad[a] -= gvec;
+            }
+        }
+        for (int e : siteExclusions[a])
+            excluded[e] = 0;
+    }
+}
+
+namespace {
+
+/* Tabulation step in s = r^2: h a^2 <= 0.004 keeps the cubic Hermite error of the value near 1e-13 and of
+ * its derivative near 1e-10 (relative to the kernel's scale) for the sharpest pair exponent a. */
+const double TABLE_H_ALPHA2 = 0.004;
+const int TABLE_MAX_INTERVALS = 1 << 18;
+
+/* g(s) = ke [erf(a r) - erf(b r)] / r and dg/ds, s = r^2 (a may be inf: ke erfc(b r)/r is not tabulated). */
+void ewaldKernelS(double a, double b, double ke, double s, double& g, double& dg) {
+    double r = sqrt(s);
+    double fa, dfa, fb, dfb;
+    erfOverR(a, r, fa, dfa);
+    erfOverR(b, r, fb, dfb);
+    g = ke * (fa - fb);
+    // d/ds = (1/2r) d/dr; near r = 0 use the series of erf(x)/x in s
+    double x2 = max(a * a, b * b) * s;
+    if (x2 < 1e-2) {
+        // erf(c r)/r = (2c/sqrt(pi)) sum_k (-1)^k (c^2 s)^k / (k! (2k+1))
+        const double coef[6] = {1.0, -1.0 / 3.0, 1.0 / 10.0, -1.0 / 42.0, 1.0 / 216.0, -1.0 / 1320.0};
+        double da = 0, db = 0;
+        double a2 = a * a, b2 = b * b, pa = 1, pb = 1;
+        for (int k = 1; k < 6; k++) {
+            da += k * coef[k] * pa * a2;
+            db += k * coef[k] * pb * b2;
+            pa *= a2 * s;
+            pb *= b2 * s;
+        }
+        dg = ke * TWO_OVER_SQRT_PI * (a * da - b * db);
+    }
+    else
+        dg = ke * (dfa - dfb) / (2 * r);
+}
+
+inline void tableEval(const double* c, double invh, double s, double& g, double& dg) {
+    double u = s * invh;
+    int i = (int) u;
+    double t = u - i;
+    const double* ci = c + 4 * i;
+    g = ci[0] + t * (ci[1] + t * (ci[2] + t * ci[3]));
+    dg = (ci[1] + t * (2 * ci[2] + 3 * t * ci[3])) * invh;
+}
+
+} // namespace
+
+void PQEqCalculator::buildKernelTables() {
+    int C = numClasses;
+    tables.clear();
+    classTable.assign(C * C, -2);
+    double smax = rc * rc;
+    for (int c1 = 0; c1 < C; c1++)
+        for (int c2 = c1; c2 < C; c2++) {
+            double a = pairAlpha[c1 * C + c2];
+            int t = -2;
+            if (a == INF)
+                t = -1;
+            else if (a > beta) {
+                // reuse a table of the same exponent
+                for (int c3 = 0; c3 < C * C && t < 0; c3++)
+                    if (classTable[c3] >= 0 && pairAlpha[c3] == a)
+                        t = classTable[c3];
+                if (t < 0) {
+                    KernelTable T;
+                    T.n = (int) min((double) TABLE_MAX_INTERVALS, max(64.0, ceil(smax * a * a / TABLE_H_ALPHA2)));
+                    double h = smax / T.n;
+                    T.invh = 1.0 / h;
+                    // one extra interval: s = smax exactly (and rounding) stays inside the table
+                    int n = T.n + 1;
+                    vector<double> g(n + 1), dg(n + 1);
+                    for (int i = 0; i <= n; i++)
+                        ewaldKernelS(a, beta, ke, i * h, g[i], dg[i]);
+                    T.c.resize(4 * n);
+                    for (int i = 0; i < n; i++) {
+                        double m0 = h * dg[i], m1 = h * dg[i + 1];
+                        T.c[4 * i] = g[i];
+                        T.c[4 * i + 1] = m0;
+                        T.c[4 * i + 2] = 3 * (g[i + 1] - g[i]) - 2 * m0 - m1;
+                        T.c[4 * i + 3] = 2 * (g[i] - g[i + 1]) + m0 + m1;
+                    }
+                    t = (int) tables.size();
+                    tables.push_back(T);
+                }
+            }
+            classTable[c1 * C + c2] = classTable[c2 * C + c1] = t;
+        }
+}
+
+void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
+    pairsCC.clear();
+    pairsCS.clear();
+    pairsSS.clear();
+    listX = x;
+    ccValid = false;
+    int C = numClasses;
+    // wrap every site into the unit cell; remember the lattice vector removed
+    siteOffset.resize(nS);
+    xw.resize(nS);
+    for (int a = 0; a < nS; a++) {
+        Vec3 off;
+        for (int k = 0; k < 3; k++)
+            off += boxVec[k] * floor(x[a].dot(recip[k]));
+        siteOffset[a] = off;
+        xw[a] = x[a] - off;
+    }
+    for (int n0 = -1; n0 <= 1; n0++)
+        for (int n1 = -1; n1 <= 1; n1++)
+            for (int n2 = -1; n2 <= 1; n2++)
+                shiftVec[(n0 + 1) * 9 + (n1 + 1) * 3 + (n2 + 1)] = boxVec[0] * n0 + boxVec[1] * n1 + boxVec[2] * n2;
+    double rl2 = rlist * rlist;
+    vector<char> excluded(nS, 0);
+    auto add = [&](int a, int b, int shift) {
+        int t = classTable[siteClass[a] * C + siteClass[b]];
+        if (t == -2)
+            return;   // broad pair: reciprocal space only
+        Vec3 dr = xw[b] - xw[a] + shiftVec[shift];
+        if (dr.dot(dr) >= rl2)
+            return;
+        SitePair p;
+        p.table = (short) t;
+        p.shift = (short) shift;
+        if (a < N && b < N) {
+            p.a = a;
+            p.b = b;
+            pairsCC.push_back(p);
+        }
+        else if (a >= N && b >= N) {
+            p.a = a;
+            p.b = b;
+            pairsSS.push_back(p);
+        }
+        else {
+            p.a = a;   // a < b: a is the core, b the shell
+            p.b = b;
+            pairsCS.push_back(p);
+        }
+    };
+    int nc[3];
+    for (int k = 0; k < 3; k++) {
+        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
+        nc[k] = max(1, (int) floor(width / rlist));
+    }
+    if (!(nc[0] >= 3 && nc[1] >= 3 && nc[2] >= 3)) {
+        // small cell: every pair, every neighbouring image whose fractional offsets allow |dr| < rlist
+        // (|df_k| W_k <= |dr| for the perpendicular width W_k)
+        double lim[3];
+        for (int k = 0; k < 3; k++)
+            lim[k] = rlist * sqrt(recip[k].dot(recip[k]));
+        vector<double> frac(3 * nS);
+        for (int a = 0; a < nS; a++)
+            for (int k = 0; k < 3; k++)
+                frac[3 * a + k] = xw[a].dot(recip[k]);
+        for (int a = 0; a < nS; a++) {
+            for (int e : siteExclusions[a])
+                excluded[e] = 1;
+            for (int b = a + 1; b < nS; b++) {
+                if (excluded[b])
+                    continue;
+                int cand[3][3], nc3[3] = {0, 0, 0};
+                for (int k = 0; k < 3; k++) {
+                    double df = frac[3 * b + k] - frac[3 * a + k];
+                    for (int n = -1; n <= 1; n++)
+                        if (fabs(df + n) < lim[k])
+                            cand[k][nc3[k]++] = n;
+                }
+                for (int i0 = 0; i0 < nc3[0]; i0++)
+                    for (int i1 = 0; i1 < nc3[1]; i1++)
+                        for (int i2 = 0; i2 < nc3[2]; i2++)
+                            add(a, b, (cand[0][i0] + 1) * 9 + (cand[1][i1] + 1) * 3 + (cand[2][i2] + 1));
+            }
+            for (int e : siteExclusions[a])
+                excluded[e] = 0;
+        }
+        return;
+    }
+    // cell list in fractional coordinates (cell widths >= rlist: neighbours lie in the 27 adjacent cells)
+    int ncell = nc[0] * nc[1] * nc[2];
+    vector<int> cellStart(ncell + 1, 0), cellOf(nS), order(nS);
+    int cidx[3];
+    vector<int> cellCoord(3 * nS);
+    for (int a = 0; a < nS; a++) {
+        for (int k = 0; k < 3; k++) {
+            double f = xw[a].dot(recip[k]);
+            cidx[k] = min(nc[k] - 1, max(0, (int) (f * nc[k])));
+            cellCoord[3 * a + k] = cidx[k];
+        }
+        cellOf[a] = (cidx[0] * nc[1] + cidx[1]) * nc[2] + cidx[2];
+        cellStart[cellOf[a] + 1]++;
+    }
+    for (int c = 0; c < ncell; c++)
+        cellStart[c + 1] += cellStart[c];
+    {
+        vector<int> fill(cellStart.begin(), cellStart.end() - 1);
+        for (int a = 0; a < nS; a++)
+            order[fill[cellOf[a]]++] = a;
+    }
+    for (int a = 0; a < nS; a++) {
+        for (int e : siteExclusions[a])
+            excluded[e] = 1;
+        const int* ca = &cellCoord[3 * a];
+        for (int d0 = -1; d0 <= 1; d0++)
+            for (int d1 = -1; d1 <= 1; d1++)
+                for (int d2 = -1; d2 <= 1; d2++) {
+                    int m[3] = {ca[0] + d0, ca[1] + d1, ca[2] + d2}, sh[3];
+                    for (int k = 0; k < 3; k++) {
+                        sh[k] = (m[k] < 0 ? -1 : (m[k] >= nc[k] ? 1 : 0));
+                        m[k] -= sh[k] * nc[k];
+                    }
+                    int cell = (m[0] * nc[1] + m[1]) * nc[2] + m[2];
+                    int shift = (sh[0] + 1) * 9 + (sh[1] + 1) * 3 + (sh[2] + 1);
+                    for (int k = cellStart[cell]; k < cellStart[cell + 1]; k++) {
+                        int b = order[k];
+                        if (b > a && !excluded[b])
+                            add(a, b, shift);
+                    }
+                }
+        for (int e : siteExclusions[a])
+            excluded[e] = 0;
+    }
+}
+
+void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+    bool rebuild = (listX.size() != (size_t) nS);
+    double lim2 = 0.25 * listSkin * listSkin;
+    for (int a = 0; a < nS && !rebuild; a++) {
+        Vec3 dx = x[a] - listX[a];
+        rebuild = (dx.dot(dx) > lim2);
+    }
+    if (rebuild)
+        buildPairList(x, rc + listSkin);
+    for (int a = 0; a < nS; a++)
+        xw[a] = x[a] - siteOffset[a];
+    const double rc2 = rc * rc;
+    // core-core: fixed kernels during a solve; the gradient is added after convergence
+    if (!ccValid) {
+        ccK.resize(pairsCC.size());
+        for (size_t n = 0; n < pairsCC.size(); n++) {
+            const SitePair& p = pairsCC[n];
+            Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
+            double s = dr.dot(dr), g = 0, dg;
+            if (s < rc2) {
+                if (p.table >= 0)
+                    tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
+                else
+                    pairKernel(p.a, p.b, sqrt(s), g, dg);
+            }
+            ccK[n] = g;
+        }
+        ccValid = true;
+    }
+    for (size_t n = 0; n < pairsCC.size(); n++) {
+        const SitePair& p = pairsCC[n];
+        phi[p.a] += Q[p.b] * ccK[n];
+        phi[p.b] += Q[p.a] * ccK[n];
+    }
+    coreGradPending = true;
+    // pairs with a shell: kernels and gradients at every evaluation
+    for (const vector<SitePair>* list : {&pairsCS, &pairsSS})
+        for (const SitePair& p : *list) {
+            Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
+            double s = dr.dot(dr);
+            if (s >= rc2)
+                continue;
+            double g, dg;
+            if (p.table >= 0)
+                tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
+            else {
+                double r = sqrt(s);
+                pairKernel(p.a, p.b, r, g, dg);
+                dg /= 2 * r;
+            }
+            phi[p.a] += Q[p.b] * g;
+            phi[p.b] += Q[p.a] * g;
+            Vec3 gvec = dr * (2 * Q[p.a] * Q[p.b] * dg);
+            grad[p.b] += gvec;
+            grad[p.a] -= gvec;
+        }
+}
+
+void PQEqCalculator::coreCoreGradient(const vector<double>& Q, vector<Vec3>& grad) {
+    if (!coreGradPending)
+        return;
+    coreGradPending = false;
+    const double rc2 = rc * rc;
+    for (const SitePair& p : pairsCC) {
+        Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
+        double s = dr.dot(dr);
+        if (s >= rc2)
+            continue;
+        double g, dg;
+        if (p.table >= 0)
+            tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
+        else {
+            double r = sqrt(s);
+            pairKernel(p.a, p.b, r, g, dg);
+            dg /= 2 * r;
+        }
+        Vec3 gvec = dr * (2 * Q[p.a] * Q[p.b] * dg);
+        grad[p.b] += gvec;
+        grad[p.a] -= gvec;
+    }
+}

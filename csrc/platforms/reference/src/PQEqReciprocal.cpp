@@ -1,0 +1,311 @@
+/* Reciprocal-space sums of PQEqCalculator: explicit Ewald (class-screened structure factors) and
+ * smooth PME (Essmann 1995; cardinal B-splines of order 6 with the Euler exponential-spline modulus
+ * correction). Every group of classes with identical screening rows gamma_st has its own charge mesh;
+ * two real meshes travel through one complex FFT (real and imaginary parts) and are separated in
+ * k-space by the Hermitian symmetry. B-spline weights of the cores are computed once per solve. */
+
+#include "PQEqCalculator.h"
+#include "PQEqMath.h"
+#include <algorithm>
+#include <cmath>
+
+using namespace OpenMM;
+using namespace PolarML;
+using namespace PolarML::pqeq_detail;
+using namespace std;
+
+void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+    int G = numGroups;
+    vector<double> c(nS), s(nS);
+    vector<double> Sr(G), Si(G), Pr(G), Pi(G);
+    for (size_t kk = 0; kk < kvecs.size(); kk++) {
+        const Vec3& k = kvecs[kk];
+        fill(Sr.begin(), Sr.end(), 0.0);
+        fill(Si.begin(), Si.end(), 0.0);
+        for (int a = 0; a < nS; a++) {
+            double arg = k.dot(x[a]);
+            c[a] = cos(arg);
+            s[a] = sin(arg);
+            Sr[siteGroup[a]] += Q[a] * c[a];
+            Si[siteGroup[a]] += Q[a] * s[a];
+        }
+        double k2 = k.dot(k);
+        for (int g = 0; g < G; g++) {
+            Pr[g] = Pi[g] = 0;
+            for (int h = 0; h < G; h++) {
+                double gm = groupGamma[g * G + h];
+                double w = (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
+                Pr[g] += w * Sr[h];
+                Pi[g] += w * Si[h];
+            }
+            Pr[g] *= kfac[kk];
+            Pi[g] *= kfac[kk];
+        }
+        for (int a = 0; a < nS; a++) {
+            int g = siteGroup[a];
+            phi[a] += c[a] * Pr[g] + s[a] * Pi[g];
+            grad[a] += k * (Q[a] * (c[a] * Pi[g] - s[a] * Pr[g]));
+        }
+    }
+}
+
+namespace {
+/* Stockham autosort mixed-radix FFT of one line (n = 2^a 3^b 5^c ...), unnormalised, sign +1/-1. */
+void stockham(complex<double>* x, complex<double>* y, int n, int sign, const vector<complex<double> >& tw) {
+    // tw[k] = exp(+2 pi i k / n); sign -1 uses the conjugates
+    int n0 = n, s = 1;
+    bool inX = true;
+    complex<double> a[16], root[16];
+    while (n0 > 1) {
+        int p = 2;
+        while (n0 % p != 0)
+            p++;
+        int m = n0 / p;
+        complex<double>* src = inX ? x : y;
+        complex<double>* dst = inX ? y : x;
+        for (int t = 0; t < p; t++)
+            root[t] = (sign > 0 ? tw[t * (n / p)] : conj(tw[t * (n / p)]));
+        int step = n / n0;
+        for (int q = 0; q < m; q++) {
+            complex<double> wq = (sign > 0 ? tw[q * step] : conj(tw[q * step]));
+            for (int s_ = 0; s_ < s; s_++) {
+                for (int r = 0; r < p; r++)
+                    a[r] = src[s_ + s * (q + m * r)];
+                complex<double> w(1.0, 0.0);
+                for (int t = 0; t < p; t++) {
+                    complex<double> acc = a[0];
+                    for (int r = 1; r < p; r++)
+                        acc += a[r] * root[(r * t) % p];
+                    dst[s_ + s * (p * q + t)] = acc * w;
+                    w *= wq;
+                }
+            }
+        }
+        n0 = m;
+        s *= p;
+        inX = !inX;
+    }
+    if (!inX)
+        for (int k = 0; k < n; k++)
+            x[k] = y[k];
+}
+}
+
+void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
+    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
+    int nmax = max(n0, max(n1, n2));
+    const int B = 8;   // lines gathered together along the strided axes
+    vector<cplx> lines((size_t) B * nmax), work(nmax);
+    // last axis: contiguous lines
+    for (int i = 0; i < n0 * n1; i++)
+        stockham(&data[(size_t) i * n2], work.data(), n2, sign, twiddle[2]);
+    // middle axis (stride n2): blocks of B adjacent lines
+    for (int i0 = 0; i0 < n0; i0++)
+        for (int i2 = 0; i2 < n2; i2 += B) {
+            int nb = min(B, n2 - i2);
+            size_t base = (size_t) i0 * n1 * n2 + i2;
+            for (int k = 0; k < n1; k++)
+                for (int b = 0; b < nb; b++)
+                    lines[(size_t) b * nmax + k] = data[base + (size_t) k * n2 + b];
+            for (int b = 0; b < nb; b++)
+                stockham(&lines[(size_t) b * nmax], work.data(), n1, sign, twiddle[1]);
+            for (int k = 0; k < n1; k++)
+                for (int b = 0; b < nb; b++)
+                    data[base + (size_t) k * n2 + b] = lines[(size_t) b * nmax + k];
+        }
+    // first axis (stride n1 n2)
+    size_t plane = (size_t) n1 * n2;
+    for (size_t i = 0; i < plane; i += B) {
+        int nb = (int) min((size_t) B, plane - i);
+        for (int k = 0; k < n0; k++)
+            for (int b = 0; b < nb; b++)
+                lines[(size_t) b * nmax + k] = data[i + b + (size_t) k * plane];
+        for (int b = 0; b < nb; b++)
+            stockham(&lines[(size_t) b * nmax], work.data(), n0, sign, twiddle[0]);
+        for (int k = 0; k < n0; k++)
+            for (int b = 0; b < nb; b++)
+                data[i + b + (size_t) k * plane] = lines[(size_t) b * nmax + k];
+    }
+}
+
+void PQEqCalculator::setupPME() {
+    const int p = PME_ORDER;
+    double delta = ewaldTolerance;
+    for (int k = 0; k < 3; k++) {
+        double L = sqrt(boxVec[k].dot(boxVec[k]));
+        // calibrated spacing: c_6 (beta h)^6 <= delta, c_6 = 4.0e-3 (docs/conventions.md)
+        double spacing = pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
+        int n = (int) ceil(L / spacing);
+        ngrid[k] = nextSmooth(max(n, 2 * p));
+        int ng = ngrid[k];
+        double w[16], dw[16];
+        bspline(0.0, p, w, dw);   // w[j] = M_p(j)
+        bmod[k].resize(ng);
+        twiddle[k].resize(ng);
+        for (int m = 0; m < ng; m++) {
+            double re = 0, im = 0;
+            for (int j = 0; j < p - 1; j++) {
+                double arg = 2 * M_PI * m * j / ng;
+                re += w[j + 1] * cos(arg);
+                im += w[j + 1] * sin(arg);
+            }
+            bmod[k][m] = 1.0 / (re * re + im * im);
+            twiddle[k][m] = cplx(cos(2 * M_PI * m / ng), sin(2 * M_PI * m / ng));
+        }
+    }
+    // influence function, one per distinct screening exponent
+    int G = numGroups;
+    vector<double> distinct;
+    gammaIndex.assign(G * G, 0);
+    for (int gh = 0; gh < G * G; gh++) {
+        size_t j = 0;
+        while (j < distinct.size() && distinct[j] != groupGamma[gh])
+            j++;
+        if (j == distinct.size())
+            distinct.push_back(groupGamma[gh]);
+        gammaIndex[gh] = (int) j;
+    }
+    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
+    size_t total = (size_t) n0 * n1 * n2;
+    influence.assign(distinct.size() * total, 0.0);
+    double pref = 4 * M_PI * ke / volume;
+    for (int m0 = 0; m0 < n0; m0++) {
+        int s0 = (m0 <= n0 / 2 ? m0 : m0 - n0);
+        for (int m1 = 0; m1 < n1; m1++) {
+            int s1 = (m1 <= n1 / 2 ? m1 : m1 - n1);
+            for (int m2 = 0; m2 < n2; m2++) {
+                int s2 = (m2 <= n2 / 2 ? m2 : m2 - n2);
+                if (s0 == 0 && s1 == 0 && s2 == 0)
+                    continue;
+                Vec3 kv = (recip[0] * s0 + recip[1] * s1 + recip[2] * s2) * (2 * M_PI);
+                double k2 = kv.dot(kv);
+                double f = pref * bmod[0][m0] * bmod[1][m1] * bmod[2][m2] / k2;
+                size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
+                for (size_t j = 0; j < distinct.size(); j++) {
+                    double gm = distinct[j];
+                    influence[j * total + idx] = f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
+                }
+            }
+        }
+    }
+    int nPacked = (G + 1) / 2;
+    meshes.assign(nPacked, vector<cplx>(total));
+    potMeshes.assign(nPacked, vector<cplx>(total));
+    coreSplinesValid = false;
+}
+
+void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+    const int p = PME_ORDER;
+    int G = numGroups;
+    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
+    size_t total = (size_t) n0 * n1 * n2;
+    size_t per = 3 * p;
+    splineIdx.resize(nS * per);
+    splineW.resize(nS * per);
+    splineDW.resize(nS * per);
+    // B-spline weights and mesh indices (cores: once per solve; shells: every evaluation)
+    for (int a = (coreSplinesValid ? N : 0); a < nS; a++)
+        for (int dd = 0; dd < 3; dd++) {
+            double f = x[a].dot(recip[dd]);
+            f -= floor(f);
+            double uu = f * ngrid[dd];
+            int iu = (int) floor(uu);
+            double fr = uu - iu;
+            bspline(fr, p, &splineW[a * per + dd * p], &splineDW[a * per + dd * p]);
+            int n = ngrid[dd];
+            for (int j = 0; j < p; j++) {
+                int k = (iu - j) % n;
+                splineIdx[a * per + dd * p + j] = (k < 0 ? k + n : k);
+            }
+        }
+    coreSplinesValid = true;
+    // spread: group g goes to the real (even g) or imaginary (odd g) part of packed mesh g/2
+    for (auto& m : meshes)
+        fill(m.begin(), m.end(), cplx(0, 0));
+    for (int a = 0; a < nS; a++) {
+        if (Q[a] == 0)
+            continue;
+        int g = siteGroup[a];
+        double* mesh = reinterpret_cast<double*>(meshes[g / 2].data()) + (g % 2);
+        const double* w0 = &splineW[a * per];
+        const double* w1 = w0 + p;
+        const double* w2 = w1 + p;
+        const int* k0 = &splineIdx[a * per];
+        const int* k1 = k0 + p;
+        const int* k2 = k1 + p;
+        for (int j0 = 0; j0 < p; j0++)
+            for (int j1 = 0; j1 < p; j1++) {
+                double w01 = Q[a] * w0[j0] * w1[j1];
+                double* row = mesh + 2 * ((size_t) k0[j0] * n1 + k1[j1]) * n2;
+                for (int j2 = 0; j2 < p; j2++)
+                    row[2 * k2[j2]] += w01 * w2[j2];
+            }
+    }
+    int nPacked = (G + 1) / 2;
+    for (int m = 0; m < nPacked; m++)
+        fft3d(meshes[m], 1);
+    // convolution: rho_g(k) from the packed spectra, pot_g = sum_h I_gh rho_h, packed again
+    vector<cplx> rho(G);
+    const cplx I(0, 1);
+    for (int m0 = 0; m0 < n0; m0++) {
+        int r0 = (n0 - m0) % n0;
+        for (int m1 = 0; m1 < n1; m1++) {
+            int r1 = (n1 - m1) % n1;
+            for (int m2 = 0; m2 < n2; m2++) {
+                int r2 = (n2 - m2) % n2;
+                size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
+                size_t ridx = ((size_t) r0 * n1 + r1) * n2 + r2;
+                for (int m = 0; m < nPacked; m++) {
+                    cplx z = meshes[m][idx], zr = conj(meshes[m][ridx]);
+                    rho[2 * m] = 0.5 * (z + zr);
+                    if (2 * m + 1 < G)
+                        rho[2 * m + 1] = -0.5 * I * (z - zr);
+                }
+                for (int m = 0; m < nPacked; m++) {
+                    cplx acc(0, 0);
+                    for (int gg = 2 * m; gg < min(G, 2 * m + 2); gg++) {
+                        cplx pot(0, 0);
+                        for (int h = 0; h < G; h++)
+                            pot += influence[gammaIndex[gg * G + h] * total + idx] * rho[h];
+                        acc += (gg % 2 ? I * pot : pot);
+                    }
+                    potMeshes[m][idx] = acc;
+                }
+            }
+        }
+    }
+    for (int m = 0; m < nPacked; m++)
+        fft3d(potMeshes[m], -1);
+    // gather potentials and gradients
+    for (int a = 0; a < nS; a++) {
+        int g = siteGroup[a];
+        const double* mesh = reinterpret_cast<const double*>(potMeshes[g / 2].data()) + (g % 2);
+        const double* w0 = &splineW[a * per];
+        const double* w1 = w0 + p;
+        const double* w2 = w1 + p;
+        const double* d0 = &splineDW[a * per];
+        const double* d1 = d0 + p;
+        const double* d2 = d1 + p;
+        const int* k0 = &splineIdx[a * per];
+        const int* k1 = k0 + p;
+        const int* k2 = k1 + p;
+        double v = 0, g0 = 0, g1 = 0, g2 = 0;
+        for (int j0 = 0; j0 < p; j0++)
+            for (int j1 = 0; j1 < p; j1++) {
+                const double* row = mesh + 2 * ((size_t) k0[j0] * n1 + k1[j1]) * n2;
+                double s = 0, sd = 0;
+                for (int j2 = 0; j2 < p; j2++) {
+                    double val = row[2 * k2[j2]];
+                    s += val * w2[j2];
+                    sd += val * d2[j2];
+                }
+                v += s * w0[j0] * w1[j1];
+                g0 += s * d0[j0] * w1[j1];
+                g1 += s * w0[j0] * d1[j1];
+                g2 += sd * w0[j0] * w1[j1];
+            }
+        phi[a] += v;
+        // du_d/dx = n_d * recip_d
+        grad[a] += (recip[0] * (g0 * n0) + recip[1] * (g1 * n1) + recip[2] * (g2 * n2)) * Q[a];
+    }
+}
