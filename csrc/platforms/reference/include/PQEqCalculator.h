@@ -44,9 +44,9 @@ private:
         int n;
         std::vector<double> c;
     };
-    /** A site pair of the real-space list: b's image is shiftVec[shift] away from its wrapped position. */
-    struct SitePair {
-        int a, b;
+    /** A neighbour b > a of site a in the real-space list: b's image is shiftVec[shift] from its wrapped position. */
+    struct Neighbour {
+        int b;
         short table;    // index into tables, or -1: point charges (computed directly)
         short shift;    // 0..26
     };
@@ -58,6 +58,7 @@ private:
     void realSpaceList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void coreCoreGradient(const std::vector<double>& Q, std::vector<OpenMM::Vec3>& grad);
+    bool updateCutoffSet(const std::vector<OpenMM::Vec3>& x);
     void buildKernelTables();
     void buildPairList(const std::vector<OpenMM::Vec3>& x, double rlist);
     void reciprocalEwald(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
@@ -96,11 +97,17 @@ private:
     // real space (Ewald/PME): kernel tables, neighbour list with a skin, core-core kernel cache
     std::vector<KernelTable> tables;
     std::vector<int> classTable;                   // [c1*C+c2] -> table, -1 point charges, -2 reciprocal only
-    std::vector<SitePair> pairsCC, pairsCS, pairsSS; // core-core, core-shell (a: core), shell-shell
+    // per site a (CSR): core neighbours of a core (fixed during a solve), shell neighbours of any site
+    std::vector<int> ccStart, mvStart;
+    std::vector<Neighbour> ccList, mvList;
+    std::vector<const double*> tableCoef;
+    std::vector<double> tableInvh;
     std::vector<OpenMM::Vec3> listX, siteOffset, xw;
     OpenMM::Vec3 shiftVec[27];
     double listSkin;
     std::vector<double> ccK;                       // core-core kernels at the current core positions
+    std::vector<char> mvInside;                    // pairs with a shell counted as r < rc during this solve
+    bool mvInsideValid;
     bool ccValid, coreGradPending;
     // PME
     int ngrid[3];

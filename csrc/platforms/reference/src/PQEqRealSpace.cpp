@@ -13,6 +13,7 @@
 #include "PQEqMath.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 using namespace OpenMM;
 using namespace PolarML;
@@ -198,7 +199,7 @@ void PQEqCalculator::buildKernelTables() {
     int C = numClasses;
     tables.clear();
     classTable.assign(C * C, -2);
-    double smax = rc * rc;
+    double smax = (rc + listSkin) * (rc + listSkin);   // every listed pair stays inside the table
     for (int c1 = 0; c1 < C; c1++)
         for (int c2 = c1; c2 < C; c2++) {
             double a = pairAlpha[c1 * C + c2];
@@ -237,11 +238,13 @@ void PQEqCalculator::buildKernelTables() {
 }
 
 void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
-    pairsCC.clear();
-    pairsCS.clear();
-    pairsSS.clear();
+    ccList.clear();
+    mvList.clear();
+    ccStart.assign(nS + 1, 0);
+    mvStart.assign(nS + 1, 0);
     listX = x;
     ccValid = false;
+    mvInsideValid = false;
     int C = numClasses;
     // wrap every site into the unit cell; remember the lattice vector removed
     siteOffset.resize(nS);
@@ -266,24 +269,23 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         Vec3 dr = xw[b] - xw[a] + shiftVec[shift];
         if (dr.dot(dr) >= rl2)
             return;
-        SitePair p;
-        p.table = (short) t;
-        p.shift = (short) shift;
-        if (a < N && b < N) {
-            p.a = a;
-            p.b = b;
-            pairsCC.push_back(p);
-        }
-        else if (a >= N && b >= N) {
-            p.a = a;
-            p.b = b;
-            pairsSS.push_back(p);
-        }
-        else {
-            p.a = a;   // a < b: a is the core, b the shell
-            p.b = b;
-            pairsCS.push_back(p);
-        }
+        Neighbour nb;
+        nb.b = b;
+        nb.table = (short) t;
+        nb.shift = (short) shift;
+        if (b < N)
+            ccList.push_back(nb);   // a < b < N: core-core
+        else
+            mvList.push_back(nb);   // b is a shell (a < b): the pair moves with the shells
+    };
+    // every loop below visits a in increasing order and adds only pairs (a, b > a)
+    auto open = [&](int a) {
+        ccStart[a] = (int) ccList.size();
+        mvStart[a] = (int) mvList.size();
+    };
+    auto close = [&]() {
+        ccStart[nS] = (int) ccList.size();
+        mvStart[nS] = (int) mvList.size();
     };
     int nc[3];
     for (int k = 0; k < 3; k++) {
@@ -301,6 +303,7 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
             for (int k = 0; k < 3; k++)
                 frac[3 * a + k] = xw[a].dot(recip[k]);
         for (int a = 0; a < nS; a++) {
+            open(a);
             for (int e : siteExclusions[a])
                 excluded[e] = 1;
             for (int b = a + 1; b < nS; b++) {
@@ -321,6 +324,7 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
             for (int e : siteExclusions[a])
                 excluded[e] = 0;
         }
+        close();
         return;
     }
     // cell list in fractional coordinates (cell widths >= rlist: neighbours lie in the 27 adjacent cells)
@@ -344,7 +348,10 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         for (int a = 0; a < nS; a++)
             order[fill[cellOf[a]]++] = a;
     }
+    vector<pair<int, int> > found;   // (b, shift) of a, sorted by b for memory locality
     for (int a = 0; a < nS; a++) {
+        open(a);
+        found.clear();
         for (int e : siteExclusions[a])
             excluded[e] = 1;
         const int* ca = &cellCoord[3 * a];
@@ -361,12 +368,16 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
                     for (int k = cellStart[cell]; k < cellStart[cell + 1]; k++) {
                         int b = order[k];
                         if (b > a && !excluded[b])
-                            add(a, b, shift);
+                            found.push_back(make_pair(b, shift));
                     }
                 }
+        sort(found.begin(), found.end());
+        for (auto& bs : found)
+            add(a, bs.first, bs.second);
         for (int e : siteExclusions[a])
             excluded[e] = 0;
     }
+    close();
 }
 
 void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
@@ -376,55 +387,91 @@ void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& 
         Vec3 dx = x[a] - listX[a];
         rebuild = (dx.dot(dx) > lim2);
     }
-    if (rebuild)
+    if (rebuild) {
         buildPairList(x, rc + listSkin);
+        if (profile)
+            fprintf(stderr, "PQEqForce profile: pair list rebuilt (%zu core-core, %zu shell pairs)\n", ccList.size(), mvList.size());
+    }
+    tableCoef.resize(tables.size());
+    tableInvh.resize(tables.size());
+    for (size_t t = 0; t < tables.size(); t++) {
+        tableCoef[t] = tables[t].c.data();
+        tableInvh[t] = tables[t].invh;
+    }
     for (int a = 0; a < nS; a++)
         xw[a] = x[a] - siteOffset[a];
     const double rc2 = rc * rc;
-    // core-core: fixed kernels during a solve; the gradient is added after convergence
+    // core-core: kernels fixed during a solve (cores do not move); gradient added after convergence
     if (!ccValid) {
-        ccK.resize(pairsCC.size());
-        for (size_t n = 0; n < pairsCC.size(); n++) {
-            const SitePair& p = pairsCC[n];
-            Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
-            double s = dr.dot(dr), g = 0, dg;
-            if (s < rc2) {
-                if (p.table >= 0)
-                    tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
-                else
-                    pairKernel(p.a, p.b, sqrt(s), g, dg);
+        ccK.resize(ccList.size());
+        for (int a = 0; a < N; a++) {
+            Vec3 xa = xw[a];
+            for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
+                const Neighbour& nb = ccList[n];
+                Vec3 dr = xw[nb.b] - xa + shiftVec[nb.shift];
+                double s = dr.dot(dr), g = 0, dg;
+                if (s < rc2) {
+                    if (nb.table >= 0)
+                        tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
+                    else
+                        pairKernel(a, nb.b, sqrt(s), g, dg);
+                }
+                ccK[n] = g;
             }
-            ccK[n] = g;
         }
         ccValid = true;
     }
-    for (size_t n = 0; n < pairsCC.size(); n++) {
-        const SitePair& p = pairsCC[n];
-        phi[p.a] += Q[p.b] * ccK[n];
-        phi[p.b] += Q[p.a] * ccK[n];
+    for (int a = 0; a < N; a++) {
+        double pa = 0, Qa = Q[a];
+        for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
+            int b = ccList[n].b;
+            pa += Q[b] * ccK[n];
+            phi[b] += Qa * ccK[n];
+        }
+        phi[a] += pa;
     }
     coreGradPending = true;
-    // pairs with a shell: kernels and gradients at every evaluation
-    for (const vector<SitePair>* list : {&pairsCS, &pairsSS})
-        for (const SitePair& p : *list) {
-            Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
-            double s = dr.dot(dr);
-            if (s >= rc2)
+    // pairs with a shell: kernels and gradients at every evaluation. Which of them lie inside rc is fixed
+    // for the solve (from the positions of its first evaluation, then updated by updateCutoffSet after
+    // convergence): the truncated kernel jumps at rc by ~delta, which no solver tolerance below that
+    // jump could otherwise meet when a shell sits on the cutoff sphere.
+    if (!mvInsideValid) {
+        mvInside.resize(mvList.size());
+        for (int a = 0; a < nS; a++)
+            for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
+                const Neighbour& nb = mvList[n];
+                Vec3 dr = xw[nb.b] - xw[a] + shiftVec[nb.shift];
+                mvInside[n] = (dr.dot(dr) < rc2);
+            }
+        mvInsideValid = true;
+    }
+    for (int a = 0; a < nS; a++) {
+        Vec3 xa = xw[a], ga;
+        double pa = 0, Qa = Q[a];
+        for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
+            const Neighbour& nb = mvList[n];
+            int b = nb.b;
+            if (!mvInside[n])
                 continue;
+            Vec3 dr = xw[b] - xa + shiftVec[nb.shift];
+            double s = dr.dot(dr);
             double g, dg;
-            if (p.table >= 0)
-                tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
+            if (nb.table >= 0)
+                tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
             else {
                 double r = sqrt(s);
-                pairKernel(p.a, p.b, r, g, dg);
+                pairKernel(a, b, r, g, dg);
                 dg /= 2 * r;
             }
-            phi[p.a] += Q[p.b] * g;
-            phi[p.b] += Q[p.a] * g;
-            Vec3 gvec = dr * (2 * Q[p.a] * Q[p.b] * dg);
-            grad[p.b] += gvec;
-            grad[p.a] -= gvec;
+            pa += Q[b] * g;
+            phi[b] += Qa * g;
+            Vec3 gvec = dr * (2 * Qa * Q[b] * dg);
+            grad[b] += gvec;
+            ga -= gvec;
         }
+        phi[a] += pa;
+        grad[a] += ga;
+    }
 }
 
 void PQEqCalculator::coreCoreGradient(const vector<double>& Q, vector<Vec3>& grad) {
@@ -432,21 +479,48 @@ void PQEqCalculator::coreCoreGradient(const vector<double>& Q, vector<Vec3>& gra
         return;
     coreGradPending = false;
     const double rc2 = rc * rc;
-    for (const SitePair& p : pairsCC) {
-        Vec3 dr = xw[p.b] - xw[p.a] + shiftVec[p.shift];
-        double s = dr.dot(dr);
-        if (s >= rc2)
-            continue;
-        double g, dg;
-        if (p.table >= 0)
-            tableEval(tables[p.table].c.data(), tables[p.table].invh, s, g, dg);
-        else {
-            double r = sqrt(s);
-            pairKernel(p.a, p.b, r, g, dg);
-            dg /= 2 * r;
+    for (int a = 0; a < N; a++) {
+        Vec3 xa = xw[a], ga;
+        for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
+            const Neighbour& nb = ccList[n];
+            Vec3 dr = xw[nb.b] - xa + shiftVec[nb.shift];
+            double s = dr.dot(dr);
+            if (s >= rc2)
+                continue;
+            double g, dg;
+            if (nb.table >= 0)
+                tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
+            else {
+                double r = sqrt(s);
+                pairKernel(a, nb.b, r, g, dg);
+                dg /= 2 * r;
+            }
+            Vec3 gvec = dr * (2 * Q[a] * Q[nb.b] * dg);
+            grad[nb.b] += gvec;
+            ga -= gvec;
         }
-        Vec3 gvec = dr * (2 * Q[p.a] * Q[p.b] * dg);
-        grad[p.b] += gvec;
-        grad[p.a] -= gvec;
+        grad[a] += ga;
     }
+}
+
+bool PQEqCalculator::updateCutoffSet(const vector<Vec3>& x) {
+    // After convergence: make the set of shell pairs inside rc agree with the final positions. Returns true
+    // when it changed (the caller then continues the solve with the corrected set).
+    if (!periodic || !(method == PQEqForce::Ewald || method == PQEqForce::PME) || !mvInsideValid)
+        return false;
+    const double rc2 = rc * rc;
+    bool changed = false;
+    for (int a = 0; a < nS; a++) {
+        Vec3 xa = x[a] - siteOffset[a];
+        for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
+            const Neighbour& nb = mvList[n];
+            Vec3 dr = x[nb.b] - siteOffset[nb.b] - xa + shiftVec[nb.shift];
+            char inside = (dr.dot(dr) < rc2);
+            if (inside != mvInside[n]) {
+                mvInside[n] = inside;
+                changed = true;
+            }
+        }
+    }
+    return changed;
 }

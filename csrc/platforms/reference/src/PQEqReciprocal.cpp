@@ -50,34 +50,83 @@ void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>
 }
 
 namespace {
-/* Stockham autosort mixed-radix FFT of one line (n = 2^a 3^b 5^c ...), unnormalised, sign +1/-1. */
-void stockham(complex<double>* x, complex<double>* y, int n, int sign, const vector<complex<double> >& tw) {
-    // tw[k] = exp(+2 pi i k / n); sign -1 uses the conjugates
+
+/* Stockham autosort FFT of one line, unnormalised, exp(sign 2 pi i jk/n), radices 4, 2, 3, 5 with
+ * hand-written butterflies in real arithmetic (std::complex products go through NaN-checking library
+ * calls without -ffast-math). tw[k] = exp(+2 pi i k/n); sign -1 uses the conjugates. */
+void stockham(complex<double>* xc, complex<double>* yc, int n, int sign, const vector<complex<double> >& twc) {
+    double* x = reinterpret_cast<double*>(xc);
+    double* y = reinterpret_cast<double*>(yc);
+    const double* tw = reinterpret_cast<const double*>(twc.data());
+    const double sg = (sign > 0 ? 1.0 : -1.0);
     int n0 = n, s = 1;
     bool inX = true;
-    complex<double> a[16], root[16];
     while (n0 > 1) {
-        int p = 2;
-        while (n0 % p != 0)
-            p++;
+        int p = (n0 % 4 == 0 ? 4 : (n0 % 2 == 0 ? 2 : (n0 % 3 == 0 ? 3 : (n0 % 5 == 0 ? 5 : n0))));
         int m = n0 / p;
-        complex<double>* src = inX ? x : y;
-        complex<double>* dst = inX ? y : x;
-        for (int t = 0; t < p; t++)
-            root[t] = (sign > 0 ? tw[t * (n / p)] : conj(tw[t * (n / p)]));
+        const double* src = inX ? x : y;
+        double* dst = inX ? y : x;
         int step = n / n0;
         for (int q = 0; q < m; q++) {
-            complex<double> wq = (sign > 0 ? tw[q * step] : conj(tw[q * step]));
+            // twiddles w^t, w = exp(sign 2 pi i q / n0)
+            double wr[8], wi[8];
+            for (int t = 1; t < p; t++) {
+                int k = (q * t * step) % n;
+                wr[t] = tw[2 * k];
+                wi[t] = sg * tw[2 * k + 1];
+            }
             for (int s_ = 0; s_ < s; s_++) {
-                for (int r = 0; r < p; r++)
-                    a[r] = src[s_ + s * (q + m * r)];
-                complex<double> w(1.0, 0.0);
-                for (int t = 0; t < p; t++) {
-                    complex<double> acc = a[0];
-                    for (int r = 1; r < p; r++)
-                        acc += a[r] * root[(r * t) % p];
-                    dst[s_ + s * (p * q + t)] = acc * w;
-                    w *= wq;
+                double ar[8], ai[8], br[8], bi[8];
+                for (int r = 0; r < p; r++) {
+                    size_t k = 2 * (size_t) (s_ + s * (q + m * r));
+                    ar[r] = src[k];
+                    ai[r] = src[k + 1];
+                }
+                if (p == 4) {
+                    double b0r = ar[0] + ar[2], b0i = ai[0] + ai[2];
+                    double b1r = ar[0] - ar[2], b1i = ai[0] - ai[2];
+                    double b2r = ar[1] + ar[3], b2i = ai[1] + ai[3];
+                    double dr = ar[1] - ar[3], di = ai[1] - ai[3];
+                    double b3r = -sg * di, b3i = sg * dr;   // (a1 - a3) * (sign i)
+                    br[0] = b0r + b2r; bi[0] = b0i + b2i;
+                    br[2] = b0r - b2r; bi[2] = b0i - b2i;
+                    br[1] = b1r + b3r; bi[1] = b1i + b3i;
+                    br[3] = b1r - b3r; bi[3] = b1i - b3i;
+                }
+                else if (p == 2) {
+                    br[0] = ar[0] + ar[1]; bi[0] = ai[0] + ai[1];
+                    br[1] = ar[0] - ar[1]; bi[1] = ai[0] - ai[1];
+                }
+                else if (p == 3) {
+                    const double h = 0.86602540378443864676 * sg;
+                    double sr = ar[1] + ar[2], si = ai[1] + ai[2];
+                    double dr = ar[1] - ar[2], di = ai[1] - ai[2];
+                    double tr = ar[0] - 0.5 * sr, ti = ai[0] - 0.5 * si;
+                    br[0] = ar[0] + sr; bi[0] = ai[0] + si;
+                    br[1] = tr - h * di; bi[1] = ti + h * dr;
+                    br[2] = tr + h * di; bi[2] = ti - h * dr;
+                }
+                else {
+                    // generic radix (5 or a larger prime)
+                    for (int t = 0; t < p; t++) {
+                        double accr = ar[0], acci = ai[0];
+                        for (int r = 1; r < p; r++) {
+                            int k = ((r * t) % p) * (n / p);
+                            double cr = tw[2 * k], ci = sg * tw[2 * k + 1];
+                            accr += ar[r] * cr - ai[r] * ci;
+                            acci += ar[r] * ci + ai[r] * cr;
+                        }
+                        br[t] = accr;
+                        bi[t] = acci;
+                    }
+                }
+                size_t k0 = 2 * (size_t) (s_ + s * p * q);
+                dst[k0] = br[0];
+                dst[k0 + 1] = bi[0];
+                for (int t = 1; t < p; t++) {
+                    size_t k = k0 + 2 * (size_t) s * t;
+                    dst[k] = br[t] * wr[t] - bi[t] * wi[t];
+                    dst[k + 1] = br[t] * wi[t] + bi[t] * wr[t];
                 }
             }
         }
@@ -86,10 +135,11 @@ void stockham(complex<double>* x, complex<double>* y, int n, int sign, const vec
         inX = !inX;
     }
     if (!inX)
-        for (int k = 0; k < n; k++)
+        for (int k = 0; k < 2 * n; k++)
             x[k] = y[k];
 }
-}
+
+} // namespace
 
 void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
     int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
