@@ -1,0 +1,550 @@
+/* The CUDA PQEq engine: device buffers, kernel launches and the solver driver (a port of the
+ * preconditioned nonlinear CG with secant line search of PQEqCalculator::compute). Compiled by nvcc, or
+ * by a C++ compiler with POLARML_CUDA_EMULATION as a serial emulation (see PQEqCudaCompat.h). */
+
+#include "PQEqCudaEngine.h"
+#include "PQEqCudaKernels.cuh"
+#include "PQEqCudaModel.h"
+#include "openmm/OpenMMException.h"
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+using namespace OpenMM;
+using namespace PolarML;
+using namespace std;
+
+#ifdef POLARML_CUDA_EMULATION
+int PolarML::pqemu::tid = 0;
+int PolarML::pqemu::nthreads = 1;
+#else
+void PolarML::pqCheck(cudaError_t err, const char* what) {
+    if (err != cudaSuccess) {
+        stringstream msg;
+        msg << "PQEqForce (CUDA): " << what << " failed: " << cudaGetErrorString(err);
+        throw OpenMMException(msg.str());
+    }
+}
+#endif
+
+namespace {
+
+const double EV_TO_KJ_PER_MOL = 1.602176634e-19 * 6.02214076e23 / 1000.0;
+const double INF = numeric_limits<double>::infinity();
+
+/* A device array that owns its memory. */
+template <class V> class DevArray {
+public:
+    DevArray() : ptr(nullptr), count(0) {}
+    ~DevArray() { pqFree(ptr); }
+    DevArray(const DevArray&) = delete;
+    DevArray& operator=(const DevArray&) = delete;
+    void resize(size_t n) {
+        if (n == count)
+            return;
+        pqFree(ptr);
+        ptr = (V*) pqMalloc(n * sizeof(V));
+        count = n;
+    }
+    void upload(const vector<V>& host, pqStream s) {
+        resize(host.size());
+        pqToDevice(ptr, host.data(), host.size() * sizeof(V), s);
+    }
+    void download(vector<V>& host, pqStream s) const {
+        host.resize(count);
+        pqToHost(host.data(), ptr, count * sizeof(V), s);
+    }
+    V* get() const { return ptr; }
+    size_t size() const { return count; }
+private:
+    V* ptr;
+    size_t count;
+};
+
+template <class A, class B> vector<A> convert(const vector<B>& v) {
+    return vector<A>(v.begin(), v.end());
+}
+
+template <class T> class Engine : public PQEqCudaEngine {
+public:
+    explicit Engine(void* streamIn) : stream((pqStream) streamIn), haveState(false), haveRef(false), lastIterations(0) {
+        std::fill(dipole, dipole + 3, 0.0);
+    }
+    void setup(const PQEqForce& force, bool keepState) override;
+    void setPositions(const vector<Vec3>& positions) override;
+    void setPositionsFromPosq(const void* posq, const void* corr, const int* atomIndex, int numAtoms, bool posqIsDouble) override;
+    double compute(const Vec3* box, const Vec3& field) override;
+    void addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) override;
+    void addForces(vector<Vec3>& forces) override;
+    void getCharges(vector<double>& q) override;
+    void getShellDisplacements(vector<Vec3>& d) override;
+    Vec3 getDipole() override { return Vec3(dipole[0], dipole[1], dipole[2]); }
+    int getLastIterations() const override { return lastIterations; }
+private:
+    void uploadBox();
+    void resetState();
+    double evaluate(double* x, double* g, bool wantEnergy);
+    void electrostatics();
+    void readScalars(int first, int count);
+    void zeroScalars(int first, int count) { pqZero(dScalars.get() + first, count * sizeof(double), stream); }
+    double residual(const double* g, double& rq, double& rd);
+    pqStream stream;
+    PQEqSystemModel model;
+    PQEqBoxModel boxModel;
+    KP<T> kp;
+    bool haveState, haveRef;
+    int lastIterations;
+    double dipole[3], scalars[S_COUNT];
+    // device data
+    DevArray<double> dChi, dEta, dKs, dZ, dFixedQ, dInvPrec, dFragInvEta, dFragCharge, dFragCount;
+    DevArray<int> dEqIndex, dPolIndex, dEqAtoms, dPolAtoms, dEqFragment;
+    DevArray<double> dPos, dRef, dU, dQAtom, dDAtom, dForces;
+    DevArray<int> dSiteClass, dSiteGroup, dExclStart, dExclList;
+    DevArray<T> dSx, dSy, dSz, dSq, dPairAlpha, dSelfGamma, dShifts, dKvec, dKweight, dGrid, dTmp, dPot, dTw[3], dInfluence;
+    DevArray<double> dPhi, dGrad, dGroupQ, dK0coef, dPr, dPi;
+    DevArray<double> dX, dG, dXt, dGt, dP, dZv, dGp, dZPrev, dGPrev, dFragSum, dFragWg, dFragSz, dScalars;
+};
+
+template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState) {
+    PQEqSystemModel old = model;
+    model.setup(force);
+    const PQEqSystemModel& m = model;
+    boxModel = PQEqBoxModel();
+    kp = KP<T>();
+    kp.N = m.N;
+    kp.P = m.P;
+    kp.nq = m.nq;
+    kp.nS = m.nS;
+    kp.n = m.nq + 3 * m.P;
+    kp.method = m.method;
+    kp.periodic = m.periodic ? 1 : 0;
+    kp.C = m.numClasses;
+    kp.nfrag = (int) m.fragMembers.size();
+    kp.ke = (T) m.ke;
+    dChi.upload(m.chi, stream);
+    dEta.upload(m.eta, stream);
+    dKs.upload(m.Ks, stream);
+    dZ.upload(m.Z, stream);
+    dFixedQ.upload(m.fixedQ, stream);
+    dEqIndex.upload(m.eqIndex, stream);
+    dPolIndex.upload(m.polIndex, stream);
+    dEqAtoms.upload(m.eqAtoms, stream);
+    dPolAtoms.upload(m.polAtoms, stream);
+    dEqFragment.upload(m.eqFragment, stream);
+    vector<double> invPrec(kp.n), fragInvEta(kp.nfrag, 0.0), fragCount(kp.nfrag, 0.0);
+    for (int k = 0; k < m.nq; k++) {
+        invPrec[k] = 1.0 / m.eta[m.eqAtoms[k]];
+        fragInvEta[m.eqFragment[k]] += invPrec[k];
+        fragCount[m.eqFragment[k]] += 1.0;
+    }
+    for (int s = 0; s < m.P; s++)
+        for (int c = 0; c < 3; c++)
+            invPrec[m.nq + 3 * s + c] = 1.0 / m.Ks[m.polAtoms[s]];
+    dInvPrec.upload(invPrec, stream);
+    dFragInvEta.upload(fragInvEta, stream);
+    dFragCount.upload(fragCount, stream);
+    dFragCharge.upload(m.fragCharge, stream);
+    dSiteClass.upload(m.siteClass, stream);
+    dExclStart.upload(m.exclStart, stream);
+    dExclList.upload(m.exclList.empty() ? vector<int>(1, 0) : m.exclList, stream);
+    vector<T> pairAlpha(m.pairAlpha.size());
+    for (size_t i = 0; i < pairAlpha.size(); i++)
+        pairAlpha[i] = (m.pairAlpha[i] == INF ? numeric_limits<T>::infinity() : (T) m.pairAlpha[i]);
+    dPairAlpha.upload(pairAlpha, stream);
+    for (auto* a : {&dPos, &dRef, &dU, &dDAtom, &dForces})
+        a->resize(3 * m.N);
+    dQAtom.resize(m.N);
+    for (auto* a : {&dSx, &dSy, &dSz, &dSq})
+        a->resize(m.nS);
+    dPhi.resize(m.nS);
+    dGrad.resize(3 * m.nS);
+    for (auto* a : {&dX, &dG, &dXt, &dGt, &dP, &dZv, &dGp, &dZPrev, &dGPrev})
+        a->resize(max(kp.n, 1));
+    for (auto* a : {&dFragSum, &dFragWg, &dFragSz})
+        a->resize(max(kp.nfrag, 1));
+    dScalars.resize(S_COUNT);
+    kp.chi = dChi.get();
+    kp.eta = dEta.get();
+    kp.Ks = dKs.get();
+    kp.Z = dZ.get();
+    kp.fixedQ = dFixedQ.get();
+    kp.invPrec = dInvPrec.get();
+    kp.fragInvEta = dFragInvEta.get();
+    kp.fragCharge = dFragCharge.get();
+    kp.fragCount = dFragCount.get();
+    kp.eqIndex = dEqIndex.get();
+    kp.polIndex = dPolIndex.get();
+    kp.eqAtoms = dEqAtoms.get();
+    kp.polAtoms = dPolAtoms.get();
+    kp.eqFragment = dEqFragment.get();
+    kp.pos = dPos.get();
+    kp.ref = dRef.get();
+    kp.u = dU.get();
+    kp.qAtom = dQAtom.get();
+    kp.dAtom = dDAtom.get();
+    kp.forces = dForces.get();
+    kp.siteClass = dSiteClass.get();
+    kp.exclStart = dExclStart.get();
+    kp.exclList = dExclList.get();
+    kp.sx = dSx.get();
+    kp.sy = dSy.get();
+    kp.sz = dSz.get();
+    kp.sq = dSq.get();
+    kp.phi = dPhi.get();
+    kp.grad = dGrad.get();
+    kp.pairAlpha = dPairAlpha.get();
+    kp.fragSum = dFragSum.get();
+    kp.fragWg = dFragWg.get();
+    kp.fragSz = dFragSz.get();
+    kp.scalars = dScalars.get();
+    bool same = keepState && haveState && m.sameLayout(old);
+    if (!same)
+        resetState();
+    else {
+        // fixed charges may have changed: the unknowns x hold only equilibrated charges and shells
+    }
+    if (old.N != m.N)
+        haveRef = false;
+}
+
+/* Initial guess: each fragment's charge spread evenly, shells at the cores. */
+template <class T> void Engine<T>::resetState() {
+    vector<double> x(max(kp.n, 1), 0.0);
+    for (size_t f = 0; f < model.fragMembers.size(); f++)
+        for (int k : model.fragMembers[f])
+            x[k] = model.fragCharge[f] / model.fragMembers[f].size();
+    dX.upload(x, stream);
+    haveState = false;
+}
+
+template <class T> void Engine<T>::setPositions(const vector<Vec3>& positions) {
+    if ((int) positions.size() != model.N)
+        throw OpenMMException("PQEqForce (CUDA): wrong number of positions");
+    vector<double> flat(3 * model.N);
+    for (int i = 0; i < model.N; i++)
+        for (int c = 0; c < 3; c++)
+            flat[3 * i + c] = positions[i][c];
+    pqToDevice(dPos.get(), flat.data(), flat.size() * sizeof(double), stream);
+}
+
+template <class T> void Engine<T>::setPositionsFromPosq(const void* posq, const void* corr, const int* atomIndex, int numAtoms, bool posqIsDouble) {
+    if (posqIsDouble)
+        PQ_LAUNCH(kPositionsFromPosq<double>, numAtoms, (const double*) posq, (const float*) nullptr, atomIndex, numAtoms, dPos.get());
+    else
+        PQ_LAUNCH(kPositionsFromPosq<float>, numAtoms, (const float*) posq, (const float*) corr, atomIndex, numAtoms, dPos.get());
+}
+
+template <class T> void Engine<T>::uploadBox() {
+    const PQEqBoxModel& b = boxModel;
+    int G = b.numGroups;
+    if (G > PQ_MAX_GROUPS) {
+        stringstream msg;
+        msg << "PQEqForce (CUDA): " << G << " Gaussian class groups; at most " << PQ_MAX_GROUPS << " are supported";
+        throw OpenMMException(msg.str());
+    }
+    kp.G = G;
+    kp.rc = (T) b.rc;
+    kp.rc2 = (b.rc == INF ? numeric_limits<T>::infinity() : (T) (b.rc * b.rc));
+    kp.beta = (T) b.beta;
+    for (int k = 0; k < 3; k++)
+        for (int c = 0; c < 3; c++) {
+            kp.box[3 * k + c] = (T) b.box[k][c];
+            kp.recip[3 * k + c] = (T) b.recip[k][c];
+            kp.boxD[3 * k + c] = b.box[k][c];
+            kp.recipD[3 * k + c] = b.recip[k][c];
+        }
+    vector<T> shifts;
+    for (const Vec3& s : b.shifts)
+        for (int c = 0; c < 3; c++)
+            shifts.push_back((T) s[c]);
+    dShifts.upload(shifts, stream);
+    kp.shifts = dShifts.get();
+    kp.nshift = (int) b.shifts.size();
+    dSiteGroup.upload(b.siteGroup, stream);
+    kp.siteGroup = dSiteGroup.get();
+    dGroupQ.resize(G);
+    kp.groupQ = dGroupQ.get();
+    bool ewaldLike = (model.method == M_EWALD || model.method == M_PME);
+    vector<double> k0coef(G * G, 0.0);
+    vector<T> selfGamma(max(model.numClasses, 1), (T) 0);
+    if (ewaldLike) {
+        for (int gh = 0; gh < G * G; gh++)
+            k0coef[gh] = M_PI * model.ke / b.volume / (b.groupGamma[gh] * b.groupGamma[gh]);
+        for (int c = 0; c < model.numClasses; c++)
+            selfGamma[c] = (T) b.selfGamma[c];
+    }
+    dK0coef.upload(k0coef, stream);
+    kp.k0coef = dK0coef.get();
+    dSelfGamma.upload(selfGamma, stream);
+    kp.selfGamma = dSelfGamma.get();
+    kp.nk = 0;
+    if (model.method == M_EWALD) {
+        vector<T> kvec;
+        for (const Vec3& k : b.kvecs)
+            for (int c = 0; c < 3; c++)
+                kvec.push_back((T) k[c]);
+        kp.nk = (int) b.kvecs.size();
+        dKvec.upload(kvec.empty() ? vector<T>(3, (T) 0) : kvec, stream);
+        dKweight.upload(b.kweight.empty() ? vector<T>(1, (T) 0) : convert<T>(b.kweight), stream);
+        dPr.resize(max(kp.nk * G, 1));
+        dPi.resize(max(kp.nk * G, 1));
+        kp.kvec = dKvec.get();
+        kp.kweight = dKweight.get();
+        kp.Pr = dPr.get();
+        kp.Pi = dPi.get();
+    }
+    if (model.method == M_PME) {
+        for (int d = 0; d < 3; d++) {
+            kp.ng[d] = b.ngrid[d];
+            vector<T> tw(2 * b.ngrid[d]);
+            for (int k = 0; k < b.ngrid[d]; k++) {
+                tw[2 * k] = (T) cos(2 * M_PI * k / b.ngrid[d]);
+                tw[2 * k + 1] = (T) sin(2 * M_PI * k / b.ngrid[d]);
+            }
+            dTw[d].upload(tw, stream);
+            kp.tw[d] = dTw[d].get();
+        }
+        kp.total = (long long) b.ngrid[0] * b.ngrid[1] * b.ngrid[2];
+        dGrid.resize(2 * kp.total * G);
+        dTmp.resize(2 * kp.total * G);
+        dPot.resize(2 * kp.total * G);
+        dInfluence.upload(convert<T>(b.influence), stream);
+        kp.grid = dGrid.get();
+        kp.tmp = dTmp.get();
+        kp.pot = dPot.get();
+        kp.influence = dInfluence.get();
+    }
+}
+
+/* Potentials phi and position gradients of all sites from the site arrays. */
+template <class T> void Engine<T>::electrostatics() {
+    int nS = kp.nS;
+    bool ewaldLike = (kp.method == M_EWALD || kp.method == M_PME);
+    if (ewaldLike) {
+        pqZero(dGroupQ.get(), kp.G * sizeof(double), stream);
+        PQ_LAUNCH(kGroupCharges<T>, nS, kp);
+    }
+    PQ_LAUNCH(kRealSpace<T>, nS, kp);
+    if (kp.method == M_EWALD && kp.nk > 0) {
+        PQ_LAUNCH(kEwaldStructure<T>, kp.nk, kp);
+        PQ_LAUNCH(kEwaldPotential<T>, nS, kp);
+    }
+    else if (kp.method == M_PME) {
+        long long count = kp.total * kp.G;
+        pqZero(kp.grid, 2 * count * sizeof(T), stream);
+        PQ_LAUNCH(kPmeSpread<T>, nS, kp);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.grid, kp.tmp, 2, 1);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.tmp, kp.grid, 1, 1);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.grid, kp.tmp, 0, 1);
+        PQ_LAUNCH(kPmeConvolve<T>, kp.total, kp, kp.tmp, kp.pot);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.pot, kp.tmp, 2, -1);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.tmp, kp.pot, 1, -1);
+        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.pot, kp.tmp, 0, -1);
+        PQ_LAUNCH(kPmeGather<T>, nS, kp, (const T*) kp.tmp);
+    }
+}
+
+template <class T> void Engine<T>::readScalars(int first, int count) {
+    pqToHost(scalars + first, dScalars.get() + first, count * sizeof(double), stream);
+}
+
+/* E(x) and g = dE/dx into g (device arrays); the energy is read back only when asked for. */
+template <class T> double Engine<T>::evaluate(double* x, double* g, bool wantEnergy) {
+    PQ_LAUNCH(kSites<T>, kp.N, kp, (const double*) x);
+    electrostatics();
+    zeroScalars(S_EC, 5);
+    PQ_LAUNCH(kGradient<T>, kp.nq + kp.P, kp, g);
+    PQ_LAUNCH(kEnergyDipole<T>, max(kp.nS, kp.N), kp);
+    if (!wantEnergy)
+        return 0.0;
+    readScalars(S_EC, 5);
+    for (int c = 0; c < 3; c++)
+        dipole[c] = scalars[S_MU + c];
+    return scalars[S_EC] + scalars[S_ESELF] - (kp.field[0] * dipole[0] + kp.field[1] * dipole[1] + kp.field[2] * dipole[2]);
+}
+
+/* Residuals (eV/e, eV/A) of a gradient; fills fragSum (sum of g per fragment) and fragWg (sum g/eta). */
+template <class T> double Engine<T>::residual(const double* g, double& rq, double& rd) {
+    int F = max(kp.nfrag, 1);
+    pqZero(dFragSum.get(), F * sizeof(double), stream);
+    pqZero(dFragWg.get(), F * sizeof(double), stream);
+    PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, g, dFragSum.get(), dFragWg.get());
+    zeroScalars(S_RQ, 3);
+    PQ_LAUNCH(kResiduals<T>, kp.n, kp, g);
+    readScalars(S_RQ, 3);
+    if (scalars[S_NAN] != 0)
+        throw OpenMMException("PQEqForce: the charge/shell solver produced NaN.");
+    rq = scalars[S_RQ] / EV_TO_KJ_PER_MOL;
+    rd = scalars[S_RD] / (EV_TO_KJ_PER_MOL * 10.0);
+    return max(rq, rd);
+}
+
+template <class T> double Engine<T>::compute(const Vec3* box, const Vec3& field) {
+    const PQEqSystemModel& m = model;
+    if (m.periodic && box == NULL)
+        throw OpenMMException("PQEqForce: periodic method without box vectors.");
+    if (boxModel.setup(m, m.periodic ? box : NULL))
+        uploadBox();
+    for (int c = 0; c < 3; c++)
+        kp.field[c] = field[c];
+    if (!haveRef) {
+        pqCopy(dRef.get(), dPos.get(), 3 * m.N * sizeof(double), stream);
+        haveRef = true;
+    }
+    PQ_LAUNCH(kUnwrap<T>, m.N, kp);
+    // warm start projected onto the fragment constraints
+    if (kp.nfrag > 0) {
+        pqZero(dFragSum.get(), kp.nfrag * sizeof(double), stream);
+        PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, (const double*) dX.get(), dFragSum.get(), (double*) nullptr);
+        PQ_LAUNCH(kProjectCharges<T>, kp.nq, kp, dX.get());
+    }
+    int n = kp.n;
+    // single/mixed precision: the solver stops at a floor set by float rounding of the potentials
+    double tol = m.solverTolerance;
+    if (sizeof(T) < sizeof(double))
+        tol = max(tol, 1e-4);
+    double* x = dX.get();
+    double* g = dG.get();
+    double E = evaluate(x, g, true);
+    bool exact = true, havePrev = false;
+    int sinceExact = 0;
+    lastIterations = 0;
+    double rq = 0, rd = 0;
+    try {
+        if (n > 0) {
+            int it;
+            for (it = 0; it <= m.maxIterations; it++) {
+                double res = residual(g, rq, rd);
+                if (res < tol) {
+                    if (exact)
+                        break;
+                    E = evaluate(x, g, true);
+                    exact = true;
+                    havePrev = false;
+                    sinceExact = 0;
+                    continue;
+                }
+                if (it == m.maxIterations)
+                    break;
+                int F = max(kp.nfrag, 1);
+                pqZero(dFragSz.get(), F * sizeof(double), stream);
+                PQ_LAUNCH(kPrecondition<T>, n, kp, (const double*) g, dGp.get(), dZv.get());
+                zeroScalars(S_ZG, 4);
+                PQ_LAUNCH(kFixZDots<T>, n, kp, dZv.get(), (const double*) dGp.get(), (const double*) dZPrev.get(),
+                          (const double*) dGPrev.get(), havePrev ? 1 : 0);
+                readScalars(S_ZG, 3);
+                double zg = scalars[S_ZG], betaCG = 0;
+                if (havePrev) {
+                    double num = scalars[S_NUM], den = scalars[S_DEN];
+                    betaCG = (den > 0 ? max(0.0, num / den) : 0.0);
+                }
+                PQ_LAUNCH(kDirection<T>, n, kp, dP.get(), (const double*) dZv.get(), (const double*) dGp.get(), betaCG);
+                readScalars(S_PG, 1);
+                double pg = scalars[S_PG];
+                if (!(pg < 0)) {
+                    pg = -zg;
+                    zeroScalars(S_PG, 1);
+                    PQ_LAUNCH(kDirection<T>, n, kp, dP.get(), (const double*) dZv.get(), (const double*) dGp.get(), 0.0);
+                }
+                if (!(pg < 0))
+                    break;   // no descent direction left at this precision
+                PQ_LAUNCH(kAxpy<T>, n, kp, dXt.get(), (const double*) x, (const double*) dP.get(), 1.0);
+                evaluate(dXt.get(), dGt.get(), false);
+                zeroScalars(S_CURV, 2);
+                PQ_LAUNCH(kCurvature<T>, n, kp, (const double*) dP.get(), (const double*) g, (const double*) dGt.get());
+                readScalars(S_CURV, 2);
+                double curv = scalars[S_CURV], pp = scalars[S_PP];
+                if (!(curv > 0)) {
+                    stringstream msg;
+                    msg << "PQEqForce: the charge/shell energy is not positive definite (curvature " << curv / pp
+                        << " along the search direction): polarisation catastrophe or unphysical parameters "
+                        << "(too soft springs, too small eta).";
+                    throw OpenMMException(msg.str());
+                }
+                double t = -pg / curv;
+                havePrev = true;
+                E += t * pg + 0.5 * t * t * curv;
+                PQ_LAUNCH(kUpdate<T>, n, kp, x, g, (const double*) dP.get(), (const double*) dGt.get(), t,
+                          (const double*) dZv.get(), (const double*) dGp.get(), dZPrev.get(), dGPrev.get());
+                exact = false;
+                if (m.P > 0 && ++sinceExact >= 4) {
+                    E = evaluate(x, g, true);
+                    exact = true;
+                    sinceExact = 0;
+                }
+                if (m.P > 0) {
+                    zeroScalars(S_DMAX, 1);
+                    PQ_LAUNCH(kShellMax<T>, m.P, kp, (const double*) x);
+                    readScalars(S_DMAX, 1);
+                    if (scalars[S_DMAX] > 0.3 * 0.3) {
+                        vector<double> xh;
+                        dX.download(xh, stream);
+                        int worst = 0;
+                        double best = -1;
+                        for (int s = 0; s < m.P; s++) {
+                            const double* d = &xh[m.nq + 3 * s];
+                            double d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
+                            if (d2 > best) {
+                                best = d2;
+                                worst = s;
+                            }
+                        }
+                        stringstream msg;
+                        msg << "PQEqForce: shell of particle " << m.polAtoms[worst]
+                            << " ran away (|d| > 0.3 nm): polarisation catastrophe or unphysical parameters.";
+                        throw OpenMMException(msg.str());
+                    }
+                }
+            }
+            lastIterations = it;
+            if (!exact)
+                E = evaluate(x, g, true);
+            if (residual(g, rq, rd) >= tol) {
+                stringstream msg;
+                msg << "PQEqForce: the charge/shell solver did not converge in " << m.maxIterations
+                    << " iterations (residual " << rq << " eV/e, " << rd << " eV/A; tolerance " << tol
+                    << "). Increase setSolverMaxIterations or the tolerance.";
+                throw OpenMMException(msg.str());
+            }
+        }
+    }
+    catch (...) {
+        resetState();
+        throw;
+    }
+    haveState = true;
+    PQ_LAUNCH(kForces<T>, m.N, kp);
+    return E;
+}
+
+template <class T> void Engine<T>::addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) {
+    PQ_LAUNCH(kAddFixedPointForces, numAtoms, (const double*) dForces.get(), atomIndex, numAtoms, padded, buffer);
+}
+
+template <class T> void Engine<T>::addForces(vector<Vec3>& forces) {
+    vector<double> f;
+    dForces.download(f, stream);
+    for (int i = 0; i < model.N; i++)
+        forces[i] += Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
+}
+
+template <class T> void Engine<T>::getCharges(vector<double>& q) {
+    dQAtom.download(q, stream);
+}
+
+template <class T> void Engine<T>::getShellDisplacements(vector<Vec3>& d) {
+    vector<double> f;
+    dDAtom.download(f, stream);
+    d.resize(model.N);
+    for (int i = 0; i < model.N; i++)
+        d[i] = Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
+}
+
+} // namespace
+
+PQEqCudaEngine* PQEqCudaEngine::create(bool doublePrecision, void* stream) {
+    if (doublePrecision)
+        return new Engine<double>(stream);
+    return new Engine<float>(stream);
+}

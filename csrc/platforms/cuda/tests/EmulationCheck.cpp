@@ -1,0 +1,162 @@
+/* Serial emulation check of the CUDA PQEq kernels (no GPU needed): the engine's device code compiled
+ * as plain C++ (POLARML_CUDA_EMULATION) against the Reference calculator, for every nonbonded method,
+ * with fragments, fixed charges, exclusions and a field, in double (tight) and float (loose) arithmetic.
+ * Exit status 0 when every case agrees. Build: cmake -DPOLARML_CUDA_EMULATION_CHECK=ON (see docs/cuda.md). */
+
+#include "PQEqCalculator.h"
+#include "PQEqCudaEngine.h"
+#include "openmm/OpenMMException.h"
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace OpenMM;
+using namespace PolarML;
+using namespace std;
+
+struct Element { double chi, eta, radius, k; };
+static const Element NA = {274.30779922657035, 443.06064511023953, 0.2085, 5762.564624};
+static const Element CL = {826.300384304027, 954.4329053637827, 0.0994, 63731.85952};
+static const Element O = {801.6107526669931, 1414.5984701528425, 0.0669, 173236.222984};
+static const Element H = {455.87775662950014, 1502.6027415825138, 0.0371, 852364.735224};
+
+struct Case {
+    string name;
+    PQEqForce force;
+    vector<Vec3> pos;
+    bool periodic;
+    Vec3 box[3];
+    Vec3 field;
+};
+
+static void add(PQEqForce& f, const Element& e, bool pol = true) {
+    f.addParticle(e.chi, e.eta, e.radius, e.k, -1.0, pol);
+}
+
+static Case nacl(int method, double jitter, unsigned seed) {
+    Case c;
+    c.name = string("NaCl method ") + to_string(method);
+    double a = 0.564;
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, jitter);
+    const double base[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+    for (int s = 0; s < 2; s++)
+        for (auto& b : base) {
+            add(c.force, s == 0 ? NA : CL);
+            c.pos.push_back(Vec3((b[0] + 0.5 * s) * a + nd(rng), b[1] * a + nd(rng), b[2] * a + nd(rng)));
+        }
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.force.setSolverTolerance(1e-10);
+    c.periodic = true;
+    c.box[0] = Vec3(a, 0, 0);
+    c.box[1] = Vec3(0.02, a, 0);   // triclinic
+    c.box[2] = Vec3(-0.03, 0.01, a);
+    if (method == PQEqForce::Ewald || method == PQEqForce::PME)
+        c.force.setCutoffDistance(0.25);
+    c.field = Vec3(20.0, -10.0, 5.0);
+    return c;
+}
+
+static Case water(int method, unsigned seed) {
+    Case c;
+    c.name = string("water cluster method ") + to_string(method);
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, 0.01);
+    const double W[3][3] = {{0, 0, 0}, {0.09572, 0, 0}, {-0.02399, 0.09266, 0}};
+    int m = 0;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            Vec3 shift(i * 0.31 + nd(rng), j * 0.31 + nd(rng), nd(rng));
+            vector<int> frag;
+            for (int k = 0; k < 3; k++) {
+                add(c.force, k == 0 ? O : H, k != 2 || m != 1);   // one non-polarisable H
+                c.pos.push_back(shift + Vec3(W[k][0], W[k][1], W[k][2]));
+                frag.push_back(3 * m + k);
+            }
+            c.force.addFragment(frag, m == 0 ? 0.1 : 0.0);
+            c.force.addExclusion(3 * m, 3 * m + 1);
+            m++;
+        }
+    // one fixed-charge point (an MM site) and one fixed Gaussian
+    c.force.addFixedChargeParticle(0.4, 0.0);
+    c.pos.push_back(Vec3(0.8, 0.7, 0.5));
+    c.force.addFixedChargeParticle(-0.3, 0.1);
+    c.pos.push_back(Vec3(-0.5, 0.2, 0.4));
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.force.setSolverTolerance(1e-10);
+    c.periodic = (method != PQEqForce::NoCutoff && method != PQEqForce::TaperNonPeriodic);
+    double L = 1.3;
+    c.box[0] = Vec3(L, 0, 0);
+    c.box[1] = Vec3(0, L, 0);
+    c.box[2] = Vec3(0, 0, L);
+    if (c.periodic && method != PQEqForce::Taper)
+        c.force.setCutoffDistance(0.6);
+    c.field = Vec3(30.0, 0.0, -15.0);
+    return c;
+}
+
+static int check(Case& c, bool doublePrecision) {
+    PQEqCalculator ref;
+    ref.setup(c.force, false);
+    vector<Vec3> fRef(c.pos.size());
+    double eRef = ref.compute(c.pos, c.periodic ? c.box : NULL, c.field, &fRef);
+    unique_ptr<PQEqCudaEngine> eng(PQEqCudaEngine::create(doublePrecision, nullptr));
+    eng->setup(c.force, false);
+    eng->setPositions(c.pos);
+    double e = eng->compute(c.periodic ? c.box : NULL, c.field);
+    vector<Vec3> f(c.pos.size());
+    eng->addForces(f);
+    vector<double> q, qRef = ref.getCharges();
+    eng->getCharges(q);
+    double fmaxRef = 0, df = 0, dq = 0;
+    for (size_t i = 0; i < f.size(); i++) {
+        fmaxRef = max(fmaxRef, sqrt(fRef[i].dot(fRef[i])));
+        Vec3 d = f[i] - fRef[i];
+        df = max(df, sqrt(d.dot(d)));
+        dq = max(dq, fabs(q[i] - qRef[i]));
+    }
+    Vec3 dmu = eng->getDipole() - ref.getDipole();
+    double de = fabs(e - eRef) / max(1.0, fabs(eRef));
+    double relF = df / max(fmaxRef, 1.0);
+    double tolE = doublePrecision ? 1e-8 : 2e-4, tolF = doublePrecision ? 1e-6 : 5e-3, tolQ = doublePrecision ? 1e-7 : 2e-3;
+    bool ok = de < tolE && relF < tolF && dq < tolQ && sqrt(dmu.dot(dmu)) < 10 * tolQ;
+    printf("%-28s %-6s E=%.10f dE/E=%.2e |dF|/Fmax=%.2e |dq|=%.2e |dmu|=%.2e iters=%d/%d %s\n", c.name.c_str(),
+           doublePrecision ? "double" : "float", eRef, de, relF, dq, sqrt(dmu.dot(dmu)), eng->getLastIterations(),
+           ref.getLastIterations(), ok ? "ok" : "FAIL");
+    // warm start: a second evaluation at displaced positions
+    for (auto& p : c.pos)
+        p += Vec3(0.001, -0.0005, 0.0007);
+    ref.compute(c.pos, c.periodic ? c.box : NULL, c.field, NULL);
+    eng->setPositions(c.pos);
+    double e2 = eng->compute(c.periodic ? c.box : NULL, c.field);
+    double e2Ref = ref.compute(c.pos, c.periodic ? c.box : NULL, c.field, NULL);
+    bool ok2 = fabs(e2 - e2Ref) / max(1.0, fabs(e2Ref)) < tolE;
+    if (!ok2)
+        printf("  warm-start evaluation FAIL: %.10f vs %.10f\n", e2, e2Ref);
+    return (ok && ok2) ? 0 : 1;
+}
+
+int main() {
+    int failures = 0;
+    try {
+        for (int prec = 1; prec >= 0; prec--) {
+            for (int method : {PQEqForce::NoCutoff, PQEqForce::TaperNonPeriodic, PQEqForce::Taper, PQEqForce::Ewald, PQEqForce::PME}) {
+                Case w = water(method, 3);
+                failures += check(w, prec == 1);
+            }
+            for (int method : {PQEqForce::Taper, PQEqForce::Ewald, PQEqForce::PME}) {
+                Case c = nacl(method, 0.01, 7);
+                failures += check(c, prec == 1);
+            }
+        }
+    }
+    catch (const OpenMMException& e) {
+        printf("exception: %s\n", e.what());
+        return 2;
+    }
+    printf("%d failed\n", failures);
+    return failures == 0 ? 0 : 1;
+}
