@@ -223,12 +223,10 @@ def plot_md(summary: dict, path: str | Path, equilibration: dict | None = None) 
         symbols = sorted(summary["charges_e"])
         sym = np.array(summary["symbols"])
         for el in symbols:
-            sel = q["charges"][:, sym == el]
-            mean, std = sel.mean(axis=1), sel.std(axis=1)
-            ax.plot(q["time_ps"], mean, label=el)
-            ax.fill_between(q["time_ps"], mean - std, mean + std, alpha=0.3)
-        ax.set_xlabel("time (ps)")
-        ax.set_ylabel("PQEq charge (e), mean ± std over atoms")
+            sel = q["charges"][:, sym == el].ravel()  # every atom of el in every frame
+            ax.hist(sel, bins=40, alpha=0.7, label=f"{el}: {sel.mean():+.4f} ± {sel.std():.4f} e")
+        ax.set_xlabel("PQEq charge (e)")
+        ax.set_ylabel("count (atoms x frames)")
         ax.legend()
         ax.set_title("PQEq charges along the trajectory")
     else:

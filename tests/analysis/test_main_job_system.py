@@ -1,0 +1,58 @@
+"""The main job's MD builder: its OpenMM System (TorchForce + PQEqForce) equals the eager model."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openmm_polarml import units
+
+pytest.importorskip("openmmtorch")
+pytest.importorskip("openmm_polarml.openmm")
+
+MAIN_JOB = Path(__file__).resolve().parents[2] / "examples" / "main_job.py"
+
+
+def _main_job():
+    spec = importlib.util.spec_from_file_location("main_job", MAIN_JOB)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_main_job_system_equals_the_eager_shipped_model(tmp_path):
+    import openmm
+
+    from openmm_polarml.data_io import atoms_to_frame, collate
+    from openmm_polarml.model.serialization import load_pretrained
+
+    job = _main_job()
+    atoms = job.rocksalt_crystal("NaF", repeat=1, rattle=0.1, seed=3)  # 8 atoms
+    model = load_pretrained()
+    job.export_artifact(atoms, tmp_path / "m.pt", model=model)
+    system, pqeq = job.build_system(
+        atoms, tmp_path / "m.pt", ewald_error_tolerance=1e-8, solver_tolerance=1e-10
+    )
+    assert system.getNumParticles() == len(atoms) and system.usesPeriodicBoundaryConditions()
+    assert system.getNumForces() == 2
+
+    out = model(collate([atoms_to_frame(atoms)]), compute_forces=True)
+    e_eager = float(out["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
+    f_eager = out["forces"].detach().numpy() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
+
+    ctx = openmm.Context(
+        system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
+    )
+    ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    e_mm = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    f_mm = st.getForces(asNumpy=True).value_in_unit(
+        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+    )
+    assert abs(e_mm - e_eager) < 1e-5 * abs(e_eager)
+    assert np.abs(f_mm - f_eager).max() < 1e-4 * np.abs(f_eager).max()
+    charges = np.array(pqeq.getCharges(ctx))
+    assert charges.sum() == pytest.approx(0.0, abs=1e-8)
+    na = atoms.numbers == 11
+    assert np.all(charges[na] > 0.5) and np.all(charges[~na] < -0.5)
