@@ -299,3 +299,33 @@ def test_create_from_topology():
     ctx = make_context(f, pos)
     q = np.array(f.getCharges(ctx))
     assert q[6] == pytest.approx(1.0) and abs(q[:3].sum()) < 1e-12
+
+
+def test_pme_md_steps_converge_and_conserve():
+    """Short NVE run of a periodic water box with PME: the solver converges at every step (shells crossing
+    the real-space cutoff sphere must not stall it) and the total energy is conserved."""
+    symbols, pos = water_cluster(8, seed=2)
+    box = np.eye(3) * 0.62
+    f = make_force(symbols, PF.PME, tol=1e-8, ewald_tol=1e-5, cutoff=0.3)
+    for m in range(8):
+        f.addFragment([3 * m, 3 * m + 1, 3 * m + 2], 0.0)
+    system = make_system(f, len(symbols), box)
+    masses = {"O": 15.999, "H": 1.008}
+    for i, s in enumerate(symbols):
+        system.setParticleMass(i, masses[s])
+    bonds = mm.HarmonicBondForce()
+    for m in range(8):
+        for h in (1, 2):
+            bonds.addBond(3 * m, 3 * m + h, 0.09572, 4.6e5)
+    system.addForce(bonds)
+    integ = mm.VerletIntegrator(0.25e-3)
+    ctx = mm.Context(system, integ, mm.Platform.getPlatformByName("CPU"), {"Threads": "1"})
+    ctx.setPeriodicBoxVectors(*[mm.Vec3(*row) for row in box])
+    ctx.setPositions(pos + 0.05)
+    ctx.setVelocitiesToTemperature(300, 3)
+    energies = []
+    for _ in range(20):
+        integ.step(10)
+        st = ctx.getState(getEnergy=True)
+        energies.append(st.getPotentialEnergy()._value + st.getKineticEnergy()._value)
+    assert np.ptp(energies) < 0.3  # kJ/mol (measured 0.075): Verlet fluctuation only, no drift or jumps
