@@ -36,7 +36,14 @@ if [ -z "${OPENMM_DIR:-}" ] || [ ! -d "$OPENMM_DIR/include" ]; then
 fi
 echo "OpenMM: $OPENMM_DIR"
 ls "$OPENMM_DIR/lib/plugins" | tr '\n' ' '; echo
-[ -f "$OPENMM_DIR/lib/plugins/libOpenMMCUDA.so" ] || echo "warning: no libOpenMMCUDA.so (the openmm-cuda-13 wheel of the same version)"
+# the CUDA platform library: OpenMM's plugin folder, or wherever the openmm-cuda wheel put it
+OMM_PLUGINS="$OPENMM_DIR/lib/plugins"
+if [ ! -f "$OMM_PLUGINS/libOpenMMCUDA.so" ]; then
+  found=$(find "$(dirname "$OPENMM_DIR")" -maxdepth 5 -name "libOpenMMCUDA.so" 2>/dev/null | head -1)
+  if [ -n "$found" ]; then OMM_PLUGINS=$(dirname "$found"); else
+    echo "warning: no libOpenMMCUDA.so (the openmm-cuda-13 wheel of the same version)"; fi
+fi
+echo "OpenMM plugins: $OMM_PLUGINS"
 
 # --- CUDA toolchain and runtime libraries (cuFFT/NVRTC for OpenMM's CUDA platform, e.g. from torch's nvidia wheels) ---
 NVCC=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
@@ -88,6 +95,6 @@ echo "build: $(( $(date +%s) - t0 )) s"
 echo; echo "== CPU emulation of the CUDA kernels vs Reference =="
 "$BUILD/EmulationCheck"; emu=$?
 echo; echo "== GPU: Reference vs CUDA =="
-"$BUILD/CudaParityCheck" "$OPENMM_DIR/lib/plugins" "$BUILD/plugins" "$@"; gpu=$?
+"$BUILD/CudaParityCheck" "$OMM_PLUGINS" "$BUILD/plugins" "$@"; gpu=$?
 echo; echo "emulation check rc=$emu, GPU check rc=$gpu (77 = skipped: no CUDA platform/device)"
 [ $emu -eq 0 ] && { [ $gpu -eq 0 ] || [ $gpu -eq 77 ]; }
