@@ -21,7 +21,7 @@ from .solver import (
 #: Atoms closer than this are rejected as overlapping (Å).
 MIN_ATOM_DISTANCE = 0.5
 #: Above this many atoms the automatic solver choice is the matrix-free one.
-DENSE_SOLVER_MAX_ATOMS = 400
+DENSE_SOLVER_MAX_ATOMS = 64
 
 
 class PQEq(torch.nn.Module):
@@ -39,11 +39,11 @@ class PQEq(torch.nn.Module):
         Solver threshold on the charge (eV/e) and shell (eV/Å) gradients; default 1e-8 in float64,
         1e-4 in float32.
     solver : str
-        ``auto`` (dense up to 400 atoms), ``dense`` or ``iterative``.
+        ``auto`` (dense up to 64 atoms; beyond that the matrix-free solver is faster), ``dense`` or ``iterative``.
     accuracy : float
         Target relative accuracy of Ewald/PME.
     cutoff : float or None
-        Real-space cutoff (Å) for Ewald/PME (default min(8 Å, half the smallest cell width)).
+        Real-space cutoff (Å) for Ewald/PME (default min(6 Å, half the smallest cell width)).
     parameters : ElementParameters or None
         Element table (default: the shipped ReaxNet table, not trainable).
     neutralizing_background : bool
@@ -229,6 +229,7 @@ class PQEq(torch.nn.Module):
             positions.detach(),
             cell.detach() if pbc else None,
             terms,
+            params["alpha"].detach(),
             coulomb,
             field,
             reference,
@@ -257,7 +258,7 @@ class PQEq(torch.nn.Module):
             return self.tolerance
         return 1e-8 if dtype == torch.float64 else 1e-4
 
-    def _solve(self, positions, cell, terms, coulomb, field, reference, frags, q0, d0):
+    def _solve(self, positions, cell, terms, alpha, coulomb, field, reference, frags, q0, d0):
         detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
 
         objective = solver_objective(positions, cell, detached, coulomb, field, reference)

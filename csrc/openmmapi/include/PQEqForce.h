@@ -74,7 +74,7 @@ public:
     NonbondedMethod getNonbondedMethod() const { return method; }
     void setNonbondedMethod(NonbondedMethod m) { method = m; }
     /** Real-space cutoff (Ewald, PME) or taper radius (Taper*), nm. A value <= 0 (the default) selects
-     *  min(0.9 nm, half the smallest perpendicular box width) for Ewald/PME and 1.25 nm for Taper. */
+     *  min(0.6 nm, half the smallest perpendicular box width) for Ewald/PME and 1.25 nm for Taper. */
     double getCutoffDistance() const { return cutoff; }
     void setCutoffDistance(double distance) { cutoff = distance; }
     /** Target relative accuracy delta of the lattice sum (default 1e-6). */

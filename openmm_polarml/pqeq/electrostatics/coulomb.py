@@ -84,8 +84,12 @@ class SiteCoulomb:
             i, j = torch.triu_indices(n, n, offset=1, device=positions.device)
             shifts = torch.zeros(i.shape[0], 3, dtype=positions.dtype, device=positions.device)
         else:
-            reach = self.taper_cutoff if self.method == "taper" else self.settings.cutoff
-            i, j, shifts = neighbor_pairs(positions, cell, cell is not None, reach + SHELL_SKIN)
+            # taper: sites move with the shells inside a smooth kernel, so the list carries a skin;
+            # Ewald/PME: pairs are defined by core distance < r_c (the kernel is ~δ there)
+            reach = (
+                self.taper_cutoff + SHELL_SKIN if self.method == "taper" else self.settings.cutoff
+            )
+            i, j, shifts = neighbor_pairs(positions, cell, cell is not None, reach)
         return SitePairs(i, j, shifts, n, self.has_shell)
 
     def set_widths(self, alpha: torch.Tensor) -> None:

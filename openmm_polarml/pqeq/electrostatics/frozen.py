@@ -99,9 +99,15 @@ class FrozenCoreCoulomb:
             alpha[keep],
         )
         self.k_cc, _ = self._kernel(torch.linalg.norm(self.vec, dim=-1), self.alpha)
-        self.cs = has_shell[self.j]  # pair (core i, shell j)
-        self.sc = has_shell[self.i]  # pair (shell i, core j)
-        self.ss = self.cs & self.sc
+        cs, sc = has_shell[self.j], has_shell[self.i]  # (core i, shell j), (shell i, core j)
+        # every core–shell pair as (core a, shell b, x_b − x_a at d = 0, α)
+        self.cs_core = torch.cat([self.i[cs], self.j[sc]])
+        self.cs_shell = torch.cat([self.j[cs], self.i[sc]])
+        self.cs_vec = torch.cat([self.vec[cs], -self.vec[sc]])
+        self.cs_alpha = torch.cat([self.alpha[cs], self.alpha[sc]])
+        ss = cs & sc
+        self.ss_i, self.ss_j = self.i[ss], self.j[ss]
+        self.ss_vec, self.ss_alpha = self.vec[ss], self.alpha[ss]
         self.shell_atoms = torch.nonzero(has_shell).flatten()
         self.pme = self.ewald = None
         if coulomb.settings is None:
@@ -147,21 +153,18 @@ class FrozenCoreCoulomb:
         )
         phi_s = torch.zeros_like(qs)
         grad = torch.zeros_like(d)
-        # (core a, shell b) with separation vector v = x_b − x_a, shell b displaced by d_b
-        for a_idx, b_idx, v0, alpha in (
-            (i[self.cs], j[self.cs], self.vec[self.cs], self.alpha[self.cs]),
-            (j[self.sc], i[self.sc], -self.vec[self.sc], self.alpha[self.sc]),
-        ):
-            v = v0 + d[b_idx]
-            r = torch.linalg.norm(v, dim=-1)
-            k, dk = self._kernel(r, alpha)
-            phi_c.index_add_(0, a_idx, k * qs[b_idx])
-            phi_s.index_add_(0, b_idx, k * qc[a_idx])
-            grad.index_add_(0, b_idx, (dk * qc[a_idx] * qs[b_idx] / r)[:, None] * v)
-        si, sj = i[self.ss], j[self.ss]
-        v = self.vec[self.ss] + d[sj] - d[si]
+        a_idx, b_idx = self.cs_core, self.cs_shell
+        v = self.cs_vec + d[b_idx]  # [Pcs, 3]
         r = torch.linalg.norm(v, dim=-1)
-        k, dk = self._kernel(r, self.alpha[self.ss])
+        k, dk = self._kernel(r, self.cs_alpha)
+        qa, qb = qc[a_idx], qs[b_idx]
+        phi_c.index_add_(0, a_idx, k * qb)
+        phi_s.index_add_(0, b_idx, k * qa)
+        grad.index_add_(0, b_idx, (dk * qa * qb / r)[:, None] * v)
+        si, sj = self.ss_i, self.ss_j
+        v = self.ss_vec + d[sj] - d[si]
+        r = torch.linalg.norm(v, dim=-1)
+        k, dk = self._kernel(r, self.ss_alpha)
         phi_s.index_add_(0, si, k * qs[sj]).index_add_(0, sj, k * qs[si])
         g = (dk * qs[si] * qs[sj] / r)[:, None] * v  # ∂/∂d_j, and −g for d_i
         grad.index_add_(0, sj, g).index_add_(0, si, -g)

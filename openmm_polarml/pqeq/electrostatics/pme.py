@@ -170,45 +170,43 @@ def bspline_weights_and_derivatives(
 
 
 class Stencil:
-    """Flat mesh indices ``[M, p³]``, weights ``[M, p³]`` and (optionally) weight gradients
-    ``[M, p³, 3]`` (Å⁻¹, Cartesian) of M sites on a mesh; no autograd."""
+    """B-spline stencil of M sites on a mesh (no autograd): flat mesh indices ``[M, p³]``, product
+    weights ``[M, p³]``, and per-axis values/derivatives ``[M, 3, p]`` for separable gathering."""
 
-    def __init__(self, sites, inv_cell, mesh, order: int, gradients: bool = False):
-        n = torch.tensor(mesh, dtype=sites.dtype, device=sites.device)
-        u = (sites @ inv_cell) * n  # [M, 3] scaled fractional coordinates
+    def __init__(self, sites, inv_cell, mesh, order: int):
+        self.scale = torch.tensor(mesh, dtype=sites.dtype, device=sites.device)
+        u = (sites @ inv_cell) * self.scale  # [M, 3] scaled fractional coordinates
         base = torch.floor(u)
-        w = u - base
-        value, deriv = bspline_weights_and_derivatives(w, order)  # [M, 3, p] each
+        self.value, self.derivative = bspline_weights_and_derivatives(u - base, order)  # [M, 3, p]
         j = torch.arange(order, device=sites.device)
         idx = (base.long()[:, :, None] - j) % torch.tensor(mesh, device=sites.device)[None, :, None]
         nx, ny, nz = mesh
         flat = (idx[:, 0, :, None, None] * ny + idx[:, 1, None, :, None]) * nz + idx[
             :, 2, None, None, :
         ]
-        vx, vy, vz = (
-            value[:, 0, :, None, None],
-            value[:, 1, None, :, None],
-            value[:, 2, None, None, :],
-        )
-        m = sites.shape[0]
+        v = self.value
+        m, p = sites.shape[0], order
         self.flat = flat.reshape(m, -1)
-        self.weight = (vx * vy * vz).reshape(m, -1)
-        self.gradient = None
-        if gradients:
-            dx, dy, dz = (
-                deriv[:, 0, :, None, None],
-                deriv[:, 1, None, :, None],
-                deriv[:, 2, None, None, :],
-            )
-            du = torch.stack(
-                [
-                    (dx * vy * vz).reshape(m, -1),
-                    (vx * dy * vz).reshape(m, -1),
-                    (vx * vy * dz).reshape(m, -1),
-                ],
-                dim=-1,
-            )  # [M, p³, 3] d/du
-            self.gradient = (du * n) @ inv_cell.T  # chain rule u = r·inv(cell)·n → d/dr
+        self.weight = (
+            v[:, 0, :, None, None] * v[:, 1, None, :, None] * v[:, 2, None, None, :]
+        ).reshape(m, -1)
+        self.order, self.inv_cell = p, inv_cell
+
+    def gather_with_gradient(self, values: torch.Tensor):
+        """Interpolated value ``[M]`` and Cartesian gradient ``[M, 3]`` (per Å) of mesh ``values``
+        ``[M, p³]`` already gathered at the stencil points (separable contraction)."""
+        p = self.order
+        v = values.reshape(-1, p, p, p)
+        wx, wy, wz = self.value.unbind(1)  # [M, p] each
+        dx, dy, dz = self.derivative.unbind(1)
+        t_z = torch.einsum("mijk,mk->mij", v, wz)
+        t_dz = torch.einsum("mijk,mk->mij", v, dz)
+        t_yz = torch.einsum("mij,mj->mi", t_z, wy)
+        t_dyz = torch.einsum("mij,mj->mi", t_z, dy)
+        t_ydz = torch.einsum("mij,mj->mi", t_dz, wy)
+        value = (t_yz * wx).sum(1)
+        du = torch.stack([(t_yz * dx).sum(1), (t_dyz * wx).sum(1), (t_ydz * wx).sum(1)], dim=-1)
+        return value, (du * self.scale) @ self.inv_cell.T  # chain rule u = r·inv(cell)·n
 
 
 class FrozenCorePME:
@@ -238,6 +236,7 @@ class FrozenCorePME:
         self.core = Stencil(cores, self.inv_cell, mesh, order)
         self.n_points = mesh[0] * mesh[1] * mesh[2]
         self.site_offset = site_group * self.n_points  # [2N]
+        self.core_index = self.core.flat + self.site_offset[: self.n_atoms, None]  # [N, p³]
         self.n_groups = group_gamma.shape[0]
         nx, ny, nz = mesh
         dtype, device = cores.dtype, cores.device
@@ -263,11 +262,11 @@ class FrozenCorePME:
         """Potential ``[2N]`` and shell gradient ``[S, 3]`` for site charges ``[2N]`` and the
         positions ``[S, 3]`` of the shells of ``shell_atoms`` ``[S]``."""
         n = self.n_atoms
-        shell = Stencil(shells, self.inv_cell, self.mesh, self.order, gradients=True)
+        shell = Stencil(shells, self.inv_cell, self.mesh, self.order)
         shell_sites = shell_atoms + n
         total = self.n_groups * self.n_points
         rho = torch.zeros(total, dtype=charges.dtype, device=charges.device)
-        core_idx = self.core.flat + self.site_offset[:n, None]  # [N, p³]
+        core_idx = self.core_index
         shell_idx = shell.flat + self.site_offset[shell_sites, None]  # [S, p³]
         rho.index_add_(0, core_idx.reshape(-1), (self.core.weight * charges[:n, None]).reshape(-1))
         rho.index_add_(
@@ -278,7 +277,5 @@ class FrozenCorePME:
         phi = torch.fft.irfftn(phi_hat, s=self.mesh, dim=(1, 2, 3)).reshape(-1)  # [G·n_points]
         potential = torch.zeros_like(charges)
         potential[:n] = (self.core.weight * phi[core_idx]).sum(1)
-        at_shell = phi[shell_idx]  # [S, p³]
-        potential[shell_sites] = (shell.weight * at_shell).sum(1)
-        gradient = (shell.gradient * at_shell[:, :, None]).sum(1)  # [S, 3]
+        potential[shell_sites], gradient = shell.gather_with_gradient(phi[shell_idx])  # [S], [S, 3]
         return potential, gradient

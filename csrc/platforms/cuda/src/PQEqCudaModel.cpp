@@ -220,7 +220,7 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
     if (m.method == PQEqForce::Taper)
         rc = (m.cutoffUser > 0 ? m.cutoffUser : 1.25);
     else {
-        rc = (m.cutoffUser > 0 ? m.cutoffUser : min(0.9, 0.5 * minWidth));
+        rc = (m.cutoffUser > 0 ? m.cutoffUser : min(0.6, 0.5 * minWidth));
         if (rc > 0.5 * minWidth * (1 + 1e-12)) {
             stringstream msg;
             msg << "PQEqForce (CellTooSmallError): the cutoff " << rc << " nm exceeds half the smallest perpendicular box width ("

@@ -196,7 +196,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
         rc = (cutoffUser > 0 ? cutoffUser : 1.25);
         return;
     }
-    rc = (cutoffUser > 0 ? cutoffUser : min(0.9, 0.5 * minWidth));
+    rc = (cutoffUser > 0 ? cutoffUser : min(0.6, 0.5 * minWidth));
     if (rc > 0.5 * minWidth * (1 + 1e-12)) {
         stringstream msg;
         msg << "PQEqForce (CellTooSmallError): the cutoff " << rc << " nm exceeds half the smallest perpendicular box width ("
