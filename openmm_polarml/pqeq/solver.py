@@ -14,6 +14,7 @@ The shell block is preconditioned by the springs Ks_i.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,6 +72,10 @@ class SolverResult:
     residual_charge: float
     residual_shell: float
     energy: float
+
+
+#: Print one line per solver iteration (debugging aid).
+_TRACE = bool(os.environ.get("POLARML_SOLVER_TRACE"))
 
 
 class DiagonalChargePreconditioner:
@@ -134,6 +139,9 @@ class _History:
             alphas.append(a)
             v = v - a * y
         r = precondition(v)
+        if self.pairs:  # scale the preconditioner to the latest curvature (Nocedal & Wright 7.20)
+            s_last, y_last, rho_last = self.pairs[-1]
+            r = r * (1.0 / rho_last) / torch.dot(y_last, precondition(y_last))
         for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
             b = rho * torch.dot(y, r)
             r = r + (a - b) * s
@@ -214,10 +222,15 @@ def minimize(
             memory = _History(history)
             p = -precondition(g)
             slope = torch.dot(g, p)
-        step, energy_new, gq_new, gd_new = _line_search(objective, x, p, energy, slope, n)
+        step, energy_new, gq_new, gd_new, g_new = _line_search(
+            objective, project, x, p, energy, slope, n
+        )
+        if _TRACE:
+            print(
+                f"it {iteration} step {step:.3g} res {res_q:.2e} {res_d:.2e} hist {len(memory.pairs)}"
+            )
         s = step * p
         x = x + s
-        g_new = project(gq_new, gd_new)
         y = g_new - g
         sy = torch.dot(s, y)
         concavity = energy_new - energy - torch.dot(g, s)  # < 0 along negative curvature
@@ -245,27 +258,37 @@ def minimize(
     )
 
 
-def _line_search(objective, x, p, energy, slope, n, c1=1e-4, max_trials=30):
-    """Backtracking Armijo search with quadratic interpolation; returns step and new E, gradients."""
+def _line_search(objective, project, x, p, energy, slope, n, c1=1e-4, max_trials=30):
+    """Backtracking Armijo search along ``p``; returns step, new E, gradients and projected gradient.
+
+    Where the expected decrease c1·t·slope is below the rounding noise of E (large systems near
+    convergence), sufficient decrease is judged on the trapezoid estimate ½t(E'(0) + E'(t)), exact for
+    a quadratic and free of cancellation. Rejected steps are shortened to the secant minimiser of E'
+    along ``p`` (exact for a quadratic), else by quadratic interpolation of E.
+    """
     step = 1.0
-    # energy differences below this are rounding noise: the (accurate) gradient then decides
     noise = 64.0 * torch.finfo(x.dtype).eps * max(1.0, abs(float(energy)))
     for _ in range(max_trials):
         trial = x + step * p
         e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
-        if torch.isfinite(e_new) and (
-            e_new <= energy + c1 * step * slope
-            or (-slope * step < noise and e_new <= energy + noise)
-        ):
-            return step, e_new, gq, gd
-        # minimiser of the quadratic through E(0), E'(0), E(step)
-        if not torch.isfinite(e_new):
+        if not bool(torch.isfinite(e_new)):
             step *= 0.1
             continue
-        curvature = (e_new - energy - slope * step) / step**2
-        quadratic = float(-slope / (2.0 * curvature)) if curvature > 0 else 0.1 * step
-        step = min(max(quadratic, 0.1 * step), 0.5 * step)
-    # Armijo failed: either numerical noise at the minimum or genuinely no descent
+        g_new = project(gq, gd)
+        slope_new = torch.dot(g_new, p)
+        if -c1 * step * slope > noise:
+            accepted = e_new <= energy + c1 * step * slope
+        else:
+            accepted = 0.5 * (slope + slope_new) <= c1 * slope
+        if accepted:
+            return step, e_new, gq, gd, g_new
+        if slope_new > slope:  # positive curvature along p: secant minimiser of E'
+            secant = float(-slope / (slope_new - slope))
+            step = step * min(max(secant, 0.1), 0.9)
+        else:
+            curvature = (e_new - energy - slope * step) / step**2
+            quadratic = float(-slope / (2.0 * curvature)) if curvature > 0 else 0.1 * step
+            step = min(max(quadratic, 0.1 * step), 0.5 * step)
     trial = x + step * p
     e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
-    return step, e_new, gq, gd
+    return step, e_new, gq, gd, project(gq, gd)
