@@ -157,9 +157,9 @@ def run_md(atoms, system, pqeq, out: Path, args) -> dict:
 
     dt_ps = args.dt_fs * 1e-3
     integrator = openmm.CompoundIntegrator()
-    integrator.addIntegrator(
-        openmm.LangevinMiddleIntegrator(args.temperature, args.friction, dt_ps)
-    )
+    langevin = openmm.LangevinMiddleIntegrator(args.temperature, args.friction, dt_ps)
+    langevin.setRandomNumberSeed(args.seed)  # reproducible runs
+    integrator.addIntegrator(langevin)
     integrator.addIntegrator(openmm.VerletIntegrator(dt_ps))
     platform = openmm.Platform.getPlatformByName(args.platform)
     props = {"Threads": str(args.threads)} if args.platform == "CPU" else {}

@@ -136,8 +136,8 @@ def format_summary(summary: dict) -> str:
         f"{summary['duration_ps']:.3f} ps",
         f"  temperature        {t['mean_k']:8.1f} ± {t['std_k']:.1f} K   "
         f"(min {t['min_k']:.1f}, max {t['max_k']:.1f})",
-        f"  total-energy drift {e['drift_mev_per_atom_per_ps']:+8.3f} meV/atom/ps   "
-        f"(fluctuation {e['fluctuation_mev_per_atom']:.3f} meV/atom)",
+        f"  total-energy drift {e['drift_mev_per_atom_per_ps']:+8.4f} meV/atom/ps   "
+        f"(fluctuation {e['fluctuation_mev_per_atom']:.4f} meV/atom)",
         "  RDF first peaks    pair      r (Å)      g(r)",
     ]
     for pair, p in summary["rdf_first_peaks"].items():
