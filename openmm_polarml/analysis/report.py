@@ -224,8 +224,9 @@ def plot_md(summary: dict, path: str | Path, equilibration: dict | None = None) 
         sym = np.array(summary["symbols"])
         for el in symbols:
             sel = q["charges"][:, sym == el].ravel()  # every atom of el in every frame
-            ax.hist(sel, bins=40, alpha=0.7, label=f"{el}: {sel.mean():+.4f} ± {sel.std():.4f} e")
-        ax.set_xlabel("PQEq charge (e)")
+            label = f"{el}: {sel.mean():+.4f} ± {sel.std():.4f} e"
+            ax.hist(sel - sel.mean(), bins=40, alpha=0.6, label=label)
+        ax.set_xlabel("PQEq charge − element mean (e)")
         ax.set_ylabel("count (atoms x frames)")
         ax.legend()
         ax.set_title("PQEq charges along the trajectory")
