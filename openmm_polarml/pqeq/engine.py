@@ -10,6 +10,7 @@ from . import compat
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
 from .energy import AtomTerms, dipole, field_positions, pqeq_energy, solver_objective
 from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
+from .implicit import differentiable_solution
 from .parameters import ElementParameters
 from .solver import (
     DenseChargePreconditioner,
@@ -55,6 +56,9 @@ class PQEq(torch.nn.Module):
         Allow periodic cells with a net charge (a uniform background compensates it).
     max_iterations : int
         Solver iteration limit.
+    differentiable_solution : bool
+        When autograd is on and an input requires grad, return charges, shells and dipole with
+        their implicit derivatives (:mod:`.implicit`; a Hessian solve per backward pass).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class PQEq(torch.nn.Module):
         parameters: ElementParameters | None = None,
         neutralizing_background: bool = False,
         max_iterations: int = 1000,
+        differentiable_solution: bool = True,
     ):
         super().__init__()
         if long_range not in LONG_RANGE_METHODS:
@@ -81,6 +86,7 @@ class PQEq(torch.nn.Module):
         self.element_parameters = parameters if parameters is not None else ElementParameters()
         self.neutralizing_background = neutralizing_background
         self.max_iterations = max_iterations
+        self.differentiable_solution = differentiable_solution
 
     # ------------------------------------------------------------------ input handling
     def _validate(self, positions, numbers, cell, pbc):
@@ -254,9 +260,19 @@ class PQEq(torch.nn.Module):
             q,
             d,
             solution,
+            frags,
             compute_forces,
             compute_stress,
         )
+
+    def _differentiate_solution(self, positions, terms, alpha, field) -> bool:
+        """Charges/shells/dipole carry implicit derivatives when any input is differentiated."""
+        if not (self.differentiable_solution and torch.is_grad_enabled()):
+            return False
+        inputs = [positions, alpha, *vars(terms).values()]
+        if field is not None:
+            inputs.append(field)
+        return any(t.requires_grad for t in inputs)
 
     def _tolerance(self, dtype) -> float:
         if self.tolerance is not None:
@@ -314,6 +330,7 @@ class PQEq(torch.nn.Module):
         q,
         d,
         solution,
+        frags,
         compute_forces,
         compute_stress,
     ):
@@ -341,16 +358,22 @@ class PQEq(torch.nn.Module):
                 if wrt
                 else []
             )
-        u = (
-            field_positions(positions.detach(), cell, reference)
-            if cell is not None
-            else positions.detach()
-        )
+        if self._differentiate_solution(positions, terms, alpha, field):
+            q, d = differentiable_solution(
+                q, d, positions, cell, terms, coulomb, field, reference, frags
+            )
+            u = field_positions(positions, cell, reference) if cell is not None else positions
+        else:
+            u = (
+                field_positions(positions.detach(), cell, reference)
+                if cell is not None
+                else positions.detach()
+            )
         out = {
             "energy": energy,
             "charges": q,
             "shell_displacements": d,
-            "dipole": dipole(q, d, u, terms).detach(),
+            "dipole": dipole(q, d, u, terms),
             "chemical_potential": solution.mu,
             "iterations": torch.tensor(solution.iterations),
         }
