@@ -89,3 +89,44 @@ def test_parity_with_engine(case, platform):
     mu = np.array(f.getDipole(ctx)) * 10.0
     if not pbc:
         assert np.abs(mu - out["dipole"].detach().numpy()).max() <= 1e-8 * max(1.0, np.abs(mu).max())
+
+
+def _straddling_site_pairs(atoms, d, rc):
+    """Site pairs with a shell whose site distance and core-core distance lie on opposite sides of rc (Å)."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, shifts = neighbor_list("ijS", atoms, rc + 1.0)
+    x, cell = atoms.positions, atoms.cell.array
+    off = shifts @ cell
+    r_cc = np.linalg.norm(x[j] - x[i] + off, axis=1)
+    s = x + d
+    n = 0
+    for r_site in (np.linalg.norm(s[j] - x[i] + off, axis=1), np.linalg.norm(s[j] - s[i] + off, axis=1)):
+        n += int(((r_cc < rc) != (r_site < rc)).sum())
+    return n
+
+
+@pytest.mark.parametrize("platform", ["Reference", "CPU"])
+@pytest.mark.parametrize("lr", ["pme", "ewald"])
+def test_parity_pairs_straddling_cutoff(lr, platform):
+    """Real-space pairs by core-core distance (docs/conventions.md): a water box whose cutoff (4.3 Å) has
+    dozens of atom pairs with the core distance on one side of r_c and a shell-site distance on the other.
+    A site-distance criterion would differ from the engine by ~δ per such pair."""
+    torch.set_num_threads(1)
+    rc = 4.3
+    atoms = S.water_box(3)
+    pos, num, cell, pbc = S.tensors(atoms)
+    out = PQEq(long_range=lr, tolerance=1e-10, cutoff=rc)(pos, num, cell=cell, pbc=pbc)
+    d_engine = out["shell_displacements"].detach().numpy()
+    assert _straddling_site_pairs(atoms, d_engine, rc) >= 40
+    f = make_force(atoms.get_chemical_symbols(), METHOD[lr], tol=1e-10, cutoff=rc * 0.1)
+    ctx = make_context(f, pos.numpy() * 0.1, cell.numpy() * 0.1, platform=platform)
+    E, F = energy_forces(ctx)
+    q = np.array(f.getCharges(ctx))
+    d = np.array(f.getShellDisplacements(ctx)) * 10.0
+    Ee = out["energy"].item() * EV
+    Fe = out["forces"].detach().numpy() * EV * 10.0
+    assert abs(E - Ee) <= 1e-8 * abs(Ee)
+    assert np.abs(F - Fe).max() <= 1e-8 * max(np.abs(Fe).max(), abs(Ee) / len(atoms))
+    assert np.abs(q - out["charges"].detach().numpy()).max() <= 1e-8 * max(1.0, np.abs(q).max())
+    assert np.abs(d - d_engine).max() <= 1e-8 * max(1e-2, np.abs(d).max())

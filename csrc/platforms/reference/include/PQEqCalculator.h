@@ -44,11 +44,18 @@ private:
         int n;
         std::vector<double> c;
     };
-    /** A neighbour b > a of site a in the real-space list: b's image is shiftVec[shift] from its wrapped position. */
+    /** A neighbour atom b > a of atom a in the real-space list: b's image is shiftVec[shift] from its wrapped position. */
     struct Neighbour {
         int b;
         short table;    // index into tables, or -1: point charges (computed directly)
         short shift;    // 0..26
+    };
+    /** An atom pair of the current solve (core-core distance < rc): cores i < j, their shell sites (-1: none),
+     *  the cached core-core kernel K. */
+    struct ActivePair {
+        int i, j, si, sj;
+        short table, shift;
+        double K;
     };
     void setupBox(const OpenMM::Vec3* box);
     double evaluate(const std::vector<double>& x, std::vector<double>& g, bool forces);
@@ -57,8 +64,9 @@ private:
                    std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void realSpaceList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
+    void sitePair(int a, int b, int table, const OpenMM::Vec3& shift, const std::vector<double>& Q,
+                  std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad) const;
     void coreCoreGradient(const std::vector<double>& Q, std::vector<OpenMM::Vec3>& grad);
-    bool updateCutoffSet(const std::vector<OpenMM::Vec3>& x);
     void buildKernelTables();
     void buildPairList(const std::vector<OpenMM::Vec3>& x, double rlist);
     void reciprocalEwald(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
@@ -94,20 +102,19 @@ private:
     std::vector<double> groupGamma;                // [g1*G+g2]
     std::vector<OpenMM::Vec3> kvecs;               // Ewald half-space k vectors
     std::vector<double> kfac;                      // 8 pi ke / V / k^2 per k
-    // real space (Ewald/PME): kernel tables, neighbour list with a skin, core-core kernel cache
+    // real space (Ewald/PME): kernel tables, atom neighbour list with a skin, pairs of the solve
     std::vector<KernelTable> tables;
     std::vector<int> classTable;                   // [c1*C+c2] -> table, -1 point charges, -2 reciprocal only
-    // per site a (CSR): core neighbours of a core (fixed during a solve), shell neighbours of any site
-    std::vector<int> ccStart, mvStart;
-    std::vector<Neighbour> ccList, mvList;
+    double tableSmax;                              // tables cover s = r^2 in [0, tableSmax)
+    std::vector<int> nbStart;                      // per atom (CSR): neighbour atoms within rc + skin
+    std::vector<Neighbour> nbList;
+    std::vector<ActivePair> active;                // atom pairs with core-core distance < rc (this solve)
+    std::vector<int> shellSite;                    // atom -> its shell site, -1: none
     std::vector<const double*> tableCoef;
     std::vector<double> tableInvh;
     std::vector<OpenMM::Vec3> listX, siteOffset, xw;
     OpenMM::Vec3 shiftVec[27];
     double listSkin;
-    std::vector<double> ccK;                       // core-core kernels at the current core positions
-    std::vector<char> mvInside;                    // pairs with a shell counted as r < rc during this solve
-    bool mvInsideValid;
     bool ccValid, coreGradPending;
     // PME
     int ngrid[3];

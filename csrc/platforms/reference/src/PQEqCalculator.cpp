@@ -22,7 +22,7 @@ double PQEqCalculator::coulombConstant() {
 PQEqCalculator::PQEqCalculator() : N(0), P(0), nq(0), nS(0), method(0), maxIterations(1000), cutoffUser(-1),
         ewaldTolerance(1e-6), solverTolerance(1e-6), ke(coulombConstant()), periodic(false), numClasses(0),
         numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
-        lastIterations(0), numEvaluations(0), listSkin(0.05), ccValid(false), mvInsideValid(false), coreGradPending(false),
+        lastIterations(0), numEvaluations(0), tableSmax(0), listSkin(0.05), ccValid(false), coreGradPending(false),
         coreSplinesValid(false), lastPredictionOrder(0), profile(getenv("POLARML_PQEQ_PROFILE") != NULL), timeReal(0), timeRecip(0) {}
 
 void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
@@ -356,7 +356,6 @@ double PQEqCalculator::evaluate(const vector<double>& xv, vector<double>& g, boo
 
 namespace {
 const int MAX_HISTORY = 4;
-const int MAX_CUTOFF_ROUNDS = 3;
 /* Polynomial extrapolation to the next point of equally spaced samples (newest first), orders 0-3. */
 const double EXTRAPOLATION[4][4] = {{1, 0, 0, 0}, {2, -1, 0, 0}, {3, -3, 1, 0}, {4, -6, 4, -1}};
 }
@@ -365,8 +364,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     double tStart = (profile ? nowSeconds() : 0.0);
     int evaluationsBefore = numEvaluations;
     timeReal = timeRecip = 0;
-    ccValid = false;            // the cores moved: core-core kernels and core B-splines are stale
-    mvInsideValid = false;
+    ccValid = false;            // the cores moved: the pairs of the solve, core-core kernels and core B-splines are stale
     coreSplinesValid = false;
     coreGradPending = false;
     pos = positions;
@@ -405,7 +403,6 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     const double EV_PER_A = EV_TO_KJ_PER_MOL * 10.0;
     double E = evaluate(x, g, false);
     bool exact = true, havePrev = false;
-    int cutoffRounds = 0;
     int sinceExact = 0;
     lastIterations = 0;
     if (n > 0) {
@@ -434,19 +431,8 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
             if (!(res == res))
                 throw OpenMMException("PQEqForce: the charge/shell solver produced NaN.");
             if (res < solverTolerance) {
-                if (exact) {
-                    // converged for this solve's set of shell pairs inside rc: if the final shells crossed the
-                    // cutoff sphere, continue with the corrected set (at most MAX_CUTOFF_ROUNDS times; a shell
-                    // sitting exactly on the sphere would otherwise flip forever)
-                    if (cutoffRounds < MAX_CUTOFF_ROUNDS && updateCutoffSet(siteX)) {
-                        cutoffRounds++;
-                        E = evaluate(x, g, false);
-                        havePrev = false;
-                        sinceExact = 0;
-                        continue;
-                    }
+                if (exact)
                     break;
-                }
                 E = evaluate(x, g, false);
                 exact = true;
                 havePrev = false;
@@ -518,13 +504,6 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
                 E = evaluate(x, g, false);
                 exact = true;
                 sinceExact = 0;
-                // close to the solution the shells are within ~1e-6 nm of their final positions: bring the set
-                // of shell pairs inside rc up to date now rather than after convergence (saves a restart there)
-                if (res < 100 * solverTolerance && cutoffRounds < MAX_CUTOFF_ROUNDS && updateCutoffSet(siteX)) {
-                    cutoffRounds++;
-                    E = evaluate(x, g, false);
-                    havePrev = false;
-                }
             }
             for (int k = 0; k < P; k++) {
                 double dx = x[nq + 3 * k], dy = x[nq + 3 * k + 1], dz = x[nq + 3 * k + 2];
@@ -566,8 +545,8 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     haveState = true;
     recordSolution();
     if (profile)
-        fprintf(stderr, "PQEqForce profile: %d evaluations, %d iterations (start order %d, cutoff rounds %d), %.4f s (real space %.4f s, reciprocal %.4f s)\n",
-                numEvaluations - evaluationsBefore, lastIterations, lastPredictionOrder, cutoffRounds, nowSeconds() - tStart, timeReal, timeRecip);
+        fprintf(stderr, "PQEqForce profile: %d evaluations, %d iterations (start order %d), %.4f s (real space %.4f s, reciprocal %.4f s)\n",
+                numEvaluations - evaluationsBefore, lastIterations, lastPredictionOrder, nowSeconds() - tStart, timeReal, timeRecip);
     if (forces != NULL) {
         coreCoreGradient(siteQ, gradBuf);
         vector<Vec3>& f = *forces;

@@ -1,13 +1,17 @@
 /* Real-space pair sums of PQEqCalculator.
  *
  * Direct and taper kernels: plain double loops (all periodic images inside the taper radius).
- * Ewald/PME: a neighbour list with a skin over wrapped site positions (rebuilt when a site moved
- * more than half the skin), split into core-core, core-shell and shell-shell pairs, and the kernel
- * ke [erf(a r) - erf(beta r)]/r tabulated per class pair as a cubic Hermite polynomial in s = r^2
- * (relative error below 1e-12 in the value; the gradient is the exact derivative of the tabulated
- * energy, so forces stay conservative). Cores do not move while charges and shells are solved, so
- * core-core kernels are computed once per solve and only their potentials are summed per iteration;
- * their gradient is added once, after convergence (coreCoreGradient). */
+ * Ewald/PME (docs/conventions.md): an atom pair contributes iff its core-core distance is below rc
+ * (a core-core criterion: the pair set does not change while shells move), and then with all four
+ * site pairs (core-core, core-shell, shell-core, shell-shell). Atoms are found with a neighbour list
+ * over wrapped core positions with a skin (rebuilt when a core moved more than half the skin, so it
+ * is reused across MD steps); the pairs with core distance < rc are selected once per solve (cores do
+ * not move while charges and shells are solved). The kernel ke [erf(a r) - erf(beta r)]/r is tabulated
+ * per class pair as a cubic Hermite polynomial in s = r^2 (relative error below 1e-12 in the value;
+ * the gradient is the exact derivative of the tabulated energy, so forces stay conservative) up to
+ * (rc + SHELL_REACH)^2; shell pairs farther apart (a shell displaced by more than ~0.5 A) are computed
+ * directly. Core-core kernels are cached per solve and only their potentials are summed per
+ * iteration; their gradient is added once, after convergence (coreCoreGradient). */
 
 #include "PQEqCalculator.h"
 #include "PQEqMath.h"
@@ -157,6 +161,8 @@ namespace {
  * its derivative near 1e-10 (relative to the kernel's scale) for the sharpest pair exponent a. */
 const double TABLE_H_ALPHA2 = 0.004;
 const int TABLE_MAX_INTERVALS = 1 << 18;
+/* Tabulated reach beyond rc (nm): shell pairs of atoms closer than rc lie within rc + |d_i| + |d_j|. */
+const double SHELL_REACH = 0.05;
 
 /* g(s) = ke [erf(a r) - erf(b r)] / r and dg/ds, s = r^2 (a may be inf: ke erfc(b r)/r is not tabulated). */
 void ewaldKernelS(double a, double b, double ke, double s, double& g, double& dg) {
@@ -199,7 +205,8 @@ void PQEqCalculator::buildKernelTables() {
     int C = numClasses;
     tables.clear();
     classTable.assign(C * C, -2);
-    double smax = (rc + listSkin) * (rc + listSkin);   // every listed pair stays inside the table
+    tableSmax = (rc + SHELL_REACH) * (rc + SHELL_REACH);   // shell pairs of atoms closer than rc
+    double smax = tableSmax;
     for (int c1 = 0; c1 < C; c1++)
         for (int c2 = c1; c2 < C; c2++) {
             double a = pairAlpha[c1 * C + c2];
@@ -238,30 +245,39 @@ void PQEqCalculator::buildKernelTables() {
 }
 
 void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
-    ccList.clear();
-    mvList.clear();
-    ccStart.assign(nS + 1, 0);
-    mvStart.assign(nS + 1, 0);
-    listX = x;
+    // neighbour list of atoms (cores): pairs (i, j > i) with |x_j + shift - x_i| < rlist
+    nbList.clear();
+    nbStart.assign(N + 1, 0);
+    listX.assign(x.begin(), x.begin() + N);
     ccValid = false;
-    mvInsideValid = false;
     int C = numClasses;
-    // wrap every site into the unit cell; remember the lattice vector removed
+    // wrap every core into the unit cell; remember the lattice vector removed (a shell uses its atom's)
     siteOffset.resize(nS);
     xw.resize(nS);
-    for (int a = 0; a < nS; a++) {
+    for (int a = 0; a < N; a++) {
         Vec3 off;
         for (int k = 0; k < 3; k++)
             off += boxVec[k] * floor(x[a].dot(recip[k]));
         siteOffset[a] = off;
         xw[a] = x[a] - off;
     }
+    for (int a = N; a < nS; a++)
+        siteOffset[a] = siteOffset[siteAtom[a]];
+    shellSite.assign(N, -1);
+    for (int k = 0; k < P; k++)
+        shellSite[polAtoms[k]] = N + k;
     for (int n0 = -1; n0 <= 1; n0++)
         for (int n1 = -1; n1 <= 1; n1++)
             for (int n2 = -1; n2 <= 1; n2++)
                 shiftVec[(n0 + 1) * 9 + (n1 + 1) * 3 + (n2 + 1)] = boxVec[0] * n0 + boxVec[1] * n1 + boxVec[2] * n2;
     double rl2 = rlist * rlist;
-    vector<char> excluded(nS, 0);
+    // atom exclusions: the user's (they exclude all four site pairs of the two atoms)
+    vector<char> excluded(N, 0);
+    auto markExcl = [&](int a, char v) {
+        for (int e : siteExclusions[a])
+            if (e < N)
+                excluded[e] = v;
+    };
     auto add = [&](int a, int b, int shift) {
         int t = classTable[siteClass[a] * C + siteClass[b]];
         if (t == -2)
@@ -273,19 +289,7 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         nb.b = b;
         nb.table = (short) t;
         nb.shift = (short) shift;
-        if (b < N)
-            ccList.push_back(nb);   // a < b < N: core-core
-        else
-            mvList.push_back(nb);   // b is a shell (a < b): the pair moves with the shells
-    };
-    // every loop below visits a in increasing order and adds only pairs (a, b > a)
-    auto open = [&](int a) {
-        ccStart[a] = (int) ccList.size();
-        mvStart[a] = (int) mvList.size();
-    };
-    auto close = [&]() {
-        ccStart[nS] = (int) ccList.size();
-        mvStart[nS] = (int) mvList.size();
+        nbList.push_back(nb);
     };
     int nc[3];
     for (int k = 0; k < 3; k++) {
@@ -298,15 +302,14 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         double lim[3];
         for (int k = 0; k < 3; k++)
             lim[k] = rlist * sqrt(recip[k].dot(recip[k]));
-        vector<double> frac(3 * nS);
-        for (int a = 0; a < nS; a++)
+        vector<double> frac(3 * N);
+        for (int a = 0; a < N; a++)
             for (int k = 0; k < 3; k++)
                 frac[3 * a + k] = xw[a].dot(recip[k]);
-        for (int a = 0; a < nS; a++) {
-            open(a);
-            for (int e : siteExclusions[a])
-                excluded[e] = 1;
-            for (int b = a + 1; b < nS; b++) {
+        for (int a = 0; a < N; a++) {
+            nbStart[a] = (int) nbList.size();
+            markExcl(a, 1);
+            for (int b = a + 1; b < N; b++) {
                 if (excluded[b])
                     continue;
                 int cand[3][3], nc3[3] = {0, 0, 0};
@@ -321,18 +324,17 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
                         for (int i2 = 0; i2 < nc3[2]; i2++)
                             add(a, b, (cand[0][i0] + 1) * 9 + (cand[1][i1] + 1) * 3 + (cand[2][i2] + 1));
             }
-            for (int e : siteExclusions[a])
-                excluded[e] = 0;
+            markExcl(a, 0);
         }
-        close();
+        nbStart[N] = (int) nbList.size();
         return;
     }
     // cell list in fractional coordinates (cell widths >= rlist: neighbours lie in the 27 adjacent cells)
     int ncell = nc[0] * nc[1] * nc[2];
-    vector<int> cellStart(ncell + 1, 0), cellOf(nS), order(nS);
+    vector<int> cellStart(ncell + 1, 0), cellOf(N), order(N);
     int cidx[3];
-    vector<int> cellCoord(3 * nS);
-    for (int a = 0; a < nS; a++) {
+    vector<int> cellCoord(3 * N);
+    for (int a = 0; a < N; a++) {
         for (int k = 0; k < 3; k++) {
             double f = xw[a].dot(recip[k]);
             cidx[k] = min(nc[k] - 1, max(0, (int) (f * nc[k])));
@@ -345,15 +347,14 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         cellStart[c + 1] += cellStart[c];
     {
         vector<int> fill(cellStart.begin(), cellStart.end() - 1);
-        for (int a = 0; a < nS; a++)
+        for (int a = 0; a < N; a++)
             order[fill[cellOf[a]]++] = a;
     }
     vector<pair<int, int> > found;   // (b, shift) of a, sorted by b for memory locality
-    for (int a = 0; a < nS; a++) {
-        open(a);
+    for (int a = 0; a < N; a++) {
+        nbStart[a] = (int) nbList.size();
         found.clear();
-        for (int e : siteExclusions[a])
-            excluded[e] = 1;
+        markExcl(a, 1);
         const int* ca = &cellCoord[3 * a];
         for (int d0 = -1; d0 <= 1; d0++)
             for (int d1 = -1; d1 <= 1; d1++)
@@ -374,23 +375,40 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
         sort(found.begin(), found.end());
         for (auto& bs : found)
             add(a, bs.first, bs.second);
-        for (int e : siteExclusions[a])
-            excluded[e] = 0;
+        markExcl(a, 0);
     }
-    close();
+    nbStart[N] = (int) nbList.size();
+}
+
+inline void PQEqCalculator::sitePair(int a, int b, int table, const Vec3& shift, const vector<double>& Q,
+                                     vector<double>& phi, vector<Vec3>& grad) const {
+    Vec3 dr = xw[b] - xw[a] + shift;
+    double s = dr.dot(dr), g, dg;
+    if (table >= 0 && s < tableSmax)
+        tableEval(tableCoef[table], tableInvh[table], s, g, dg);
+    else {
+        double r = sqrt(s);
+        pairKernel(a, b, r, g, dg);
+        dg /= 2 * r;
+    }
+    phi[a] += Q[b] * g;
+    phi[b] += Q[a] * g;
+    Vec3 gvec = dr * (2 * Q[a] * Q[b] * dg);
+    grad[b] += gvec;
+    grad[a] -= gvec;
 }
 
 void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
-    bool rebuild = (listX.size() != (size_t) nS);
+    bool rebuild = (listX.size() != (size_t) N);
     double lim2 = 0.25 * listSkin * listSkin;
-    for (int a = 0; a < nS && !rebuild; a++) {
+    for (int a = 0; a < N && !rebuild; a++) {
         Vec3 dx = x[a] - listX[a];
         rebuild = (dx.dot(dx) > lim2);
     }
     if (rebuild) {
         buildPairList(x, rc + listSkin);
         if (profile)
-            fprintf(stderr, "PQEqForce profile: pair list rebuilt (%zu core-core, %zu shell pairs)\n", ccList.size(), mvList.size());
+            fprintf(stderr, "PQEqForce profile: atom pair list rebuilt (%zu pairs)\n", nbList.size());
     }
     tableCoef.resize(tables.size());
     tableInvh.resize(tables.size());
@@ -401,126 +419,68 @@ void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& 
     for (int a = 0; a < nS; a++)
         xw[a] = x[a] - siteOffset[a];
     const double rc2 = rc * rc;
-    // core-core: kernels fixed during a solve (cores do not move); gradient added after convergence
+    // the atom pairs of this solve: core-core distance < rc (cores do not move during a solve), with their
+    // core-core kernels; the gradient of those is added after convergence (coreCoreGradient)
     if (!ccValid) {
-        ccK.resize(ccList.size());
+        active.clear();
         for (int a = 0; a < N; a++) {
             Vec3 xa = xw[a];
-            for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
-                const Neighbour& nb = ccList[n];
+            for (int n = nbStart[a]; n < nbStart[a + 1]; n++) {
+                const Neighbour& nb = nbList[n];
                 Vec3 dr = xw[nb.b] - xa + shiftVec[nb.shift];
-                double s = dr.dot(dr), g = 0, dg;
-                if (s < rc2) {
-                    if (nb.table >= 0)
-                        tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
-                    else
-                        pairKernel(a, nb.b, sqrt(s), g, dg);
-                }
-                ccK[n] = g;
+                double s = dr.dot(dr), g, dg;
+                if (!(s < rc2))
+                    continue;
+                if (nb.table >= 0)
+                    tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
+                else
+                    pairKernel(a, nb.b, sqrt(s), g, dg);
+                ActivePair p;
+                p.i = a;
+                p.j = nb.b;
+                p.si = shellSite[a];
+                p.sj = shellSite[nb.b];
+                p.table = nb.table;
+                p.shift = nb.shift;
+                p.K = g;
+                active.push_back(p);
             }
         }
         ccValid = true;
     }
-    for (int a = 0; a < N; a++) {
-        double pa = 0, Qa = Q[a];
-        for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
-            int b = ccList[n].b;
-            pa += Q[b] * ccK[n];
-            phi[b] += Qa * ccK[n];
+    for (const ActivePair& p : active) {
+        phi[p.i] += Q[p.j] * p.K;
+        phi[p.j] += Q[p.i] * p.K;
+        if (p.si < 0 && p.sj < 0)
+            continue;
+        const Vec3& sh = shiftVec[p.shift];
+        if (p.sj >= 0)
+            sitePair(p.i, p.sj, p.table, sh, Q, phi, grad);
+        if (p.si >= 0) {
+            sitePair(p.si, p.j, p.table, sh, Q, phi, grad);
+            if (p.sj >= 0)
+                sitePair(p.si, p.sj, p.table, sh, Q, phi, grad);
         }
-        phi[a] += pa;
     }
     coreGradPending = true;
-    // pairs with a shell: kernels and gradients at every evaluation. Which of them lie inside rc is fixed
-    // for the solve (from the positions of its first evaluation, then updated by updateCutoffSet after
-    // convergence): the truncated kernel jumps at rc by ~delta, which no solver tolerance below that
-    // jump could otherwise meet when a shell sits on the cutoff sphere.
-    if (!mvInsideValid) {
-        mvInside.resize(mvList.size());
-        for (int a = 0; a < nS; a++)
-            for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
-                const Neighbour& nb = mvList[n];
-                Vec3 dr = xw[nb.b] - xw[a] + shiftVec[nb.shift];
-                mvInside[n] = (dr.dot(dr) < rc2);
-            }
-        mvInsideValid = true;
-    }
-    for (int a = 0; a < nS; a++) {
-        Vec3 xa = xw[a], ga;
-        double pa = 0, Qa = Q[a];
-        for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
-            const Neighbour& nb = mvList[n];
-            int b = nb.b;
-            if (!mvInside[n])
-                continue;
-            Vec3 dr = xw[b] - xa + shiftVec[nb.shift];
-            double s = dr.dot(dr);
-            double g, dg;
-            if (nb.table >= 0)
-                tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
-            else {
-                double r = sqrt(s);
-                pairKernel(a, b, r, g, dg);
-                dg /= 2 * r;
-            }
-            pa += Q[b] * g;
-            phi[b] += Qa * g;
-            Vec3 gvec = dr * (2 * Qa * Q[b] * dg);
-            grad[b] += gvec;
-            ga -= gvec;
-        }
-        phi[a] += pa;
-        grad[a] += ga;
-    }
 }
 
 void PQEqCalculator::coreCoreGradient(const vector<double>& Q, vector<Vec3>& grad) {
     if (!coreGradPending)
         return;
     coreGradPending = false;
-    const double rc2 = rc * rc;
-    for (int a = 0; a < N; a++) {
-        Vec3 xa = xw[a], ga;
-        for (int n = ccStart[a]; n < ccStart[a + 1]; n++) {
-            const Neighbour& nb = ccList[n];
-            Vec3 dr = xw[nb.b] - xa + shiftVec[nb.shift];
-            double s = dr.dot(dr);
-            if (s >= rc2)
-                continue;
-            double g, dg;
-            if (nb.table >= 0)
-                tableEval(tableCoef[nb.table], tableInvh[nb.table], s, g, dg);
-            else {
-                double r = sqrt(s);
-                pairKernel(a, nb.b, r, g, dg);
-                dg /= 2 * r;
-            }
-            Vec3 gvec = dr * (2 * Q[a] * Q[nb.b] * dg);
-            grad[nb.b] += gvec;
-            ga -= gvec;
+    for (const ActivePair& p : active) {
+        Vec3 dr = xw[p.j] - xw[p.i] + shiftVec[p.shift];
+        double s = dr.dot(dr), g, dg;
+        if (p.table >= 0)
+            tableEval(tableCoef[p.table], tableInvh[p.table], s, g, dg);
+        else {
+            double r = sqrt(s);
+            pairKernel(p.i, p.j, r, g, dg);
+            dg /= 2 * r;
         }
-        grad[a] += ga;
+        Vec3 gvec = dr * (2 * Q[p.i] * Q[p.j] * dg);
+        grad[p.j] += gvec;
+        grad[p.i] -= gvec;
     }
-}
-
-bool PQEqCalculator::updateCutoffSet(const vector<Vec3>& x) {
-    // After convergence: make the set of shell pairs inside rc agree with the final positions. Returns true
-    // when it changed (the caller then continues the solve with the corrected set).
-    if (!periodic || !(method == PQEqForce::Ewald || method == PQEqForce::PME) || !mvInsideValid)
-        return false;
-    const double rc2 = rc * rc;
-    bool changed = false;
-    for (int a = 0; a < nS; a++) {
-        Vec3 xa = x[a] - siteOffset[a];
-        for (int n = mvStart[a]; n < mvStart[a + 1]; n++) {
-            const Neighbour& nb = mvList[n];
-            Vec3 dr = x[nb.b] - siteOffset[nb.b] - xa + shiftVec[nb.shift];
-            char inside = (dr.dot(dr) < rc2);
-            if (inside != mvInside[n]) {
-                mvInside[n] = inside;
-                changed = true;
-            }
-        }
-    }
-    return changed;
 }
