@@ -7,7 +7,9 @@ The drift is the slope of a linear fit of the total energy (meV/atom) against ti
 
 Usage: python benchmarks/nve_drift.py --atoms 650 --ps 20 --tolerances 1e-5 1e-6 1e-8
 Each run checkpoints to --workdir every --checkpoint-every reports and resumes from there when the
-command is repeated; finished runs are skipped. Results: --json (and the log).
+command is repeated; finished runs are skipped. Results: --json (and the log), rewritten at every
+checkpoint: a run still in progress appears with "complete": false and its drift fitted over the time
+simulated so far ("ps"), so an interrupted run still leaves a result.
 """
 
 from __future__ import annotations
@@ -48,7 +50,22 @@ def make_context(atoms, tol, dt_fs, cutoff, ewald_tol, seed, threads):
     return ctx, integ, system.getNumParticles()
 
 
-def run_one(args, tol, log):
+def summarize(args, tol, data, n_atoms, complete):
+    """Result record of one run from its samples so far."""
+    step = int(round(data["times"][-1] * 1000 / args.dt))
+    slope, fluct = drift_fit(data["times"], data["energies"], n_atoms)
+    keep = [i for i, t in enumerate(data["times"]) if t >= args.equilibrate_ps - 1e-12]
+    slope_eq, fluct_eq = drift_fit([data["times"][i] for i in keep], [data["energies"][i] for i in keep], n_atoms)
+    return dict(atoms=n_atoms, solver_tolerance=tol, ewald_tolerance=args.ewald_tol, cutoff_nm=args.cutoff,
+                dt_fs=args.dt, target_ps=args.ps, ps=data["times"][-1], complete=complete,
+                drift_meV_per_atom_per_ps=slope, fluctuation_meV_per_atom=fluct,
+                equilibrate_ps=args.equilibrate_ps, drift_after_equilibration_meV_per_atom_per_ps=slope_eq,
+                fluctuation_after_equilibration_meV_per_atom=fluct_eq,
+                ms_per_step=data["wall"] / max(step, 1) * 1000, times_ps=data["times"],
+                total_energy_kj_mol=data["energies"])
+
+
+def run_one(args, tol, log, save_partial=lambda res: None):
     tag = f"tol{tol:.0e}"
     ckpt_state = os.path.join(args.workdir, f"{tag}.state.xml")
     ckpt_data = os.path.join(args.workdir, f"{tag}.json")
@@ -83,18 +100,12 @@ def run_one(args, tol, log):
                 fh.write(mm.XmlSerializer.serialize(ctx.getState(getPositions=True, getVelocities=True)))
             with open(ckpt_data, "w") as fh:
                 json.dump(data, fh)
-            slope, fluct = drift_fit(data["times"], data["energies"], n_atoms)
-            log(f"{tag}: {data['times'][-1]:.3f} ps, drift {slope:+.5f} meV/atom/ps, fluctuation {fluct:.5f} "
-                f"meV/atom, {data['wall'] / max(step, 1) * 1000:.1f} ms/step")
-    slope, fluct = drift_fit(data["times"], data["energies"], n_atoms)
-    keep = [i for i, t in enumerate(data["times"]) if t >= args.equilibrate_ps - 1e-12]
-    slope_eq, fluct_eq = drift_fit([data["times"][i] for i in keep], [data["energies"][i] for i in keep], n_atoms)
-    return dict(atoms=n_atoms, solver_tolerance=tol, ewald_tolerance=args.ewald_tol, cutoff_nm=args.cutoff,
-                dt_fs=args.dt, ps=data["times"][-1], drift_meV_per_atom_per_ps=slope,
-                fluctuation_meV_per_atom=fluct, equilibrate_ps=args.equilibrate_ps,
-                drift_after_equilibration_meV_per_atom_per_ps=slope_eq,
-                fluctuation_after_equilibration_meV_per_atom=fluct_eq, ms_per_step=data["wall"] / max(step, 1) * 1000,
-                times_ps=data["times"], total_energy_kj_mol=data["energies"])
+            res = summarize(args, tol, data, n_atoms, step >= n_steps)
+            save_partial(res)
+            log(f"{tag}: {res['ps']:.3f} ps, drift {res['drift_meV_per_atom_per_ps']:+.5f} meV/atom/ps "
+                f"(after {args.equilibrate_ps:g} ps: {res['drift_after_equilibration_meV_per_atom_per_ps']:+.5f}), "
+                f"fluctuation {res['fluctuation_meV_per_atom']:.5f} meV/atom, {res['ms_per_step']:.1f} ms/step")
+    return summarize(args, tol, data, n_atoms, True)
 
 
 def main():
@@ -103,7 +114,7 @@ def main():
     ap.add_argument("--ps", type=float, default=20.0)
     ap.add_argument("--dt", type=float, default=0.5, help="time step (fs)")
     ap.add_argument("--tolerances", type=float, nargs="+", default=[1e-5, 1e-6, 1e-8])
-    ap.add_argument("--cutoff", type=float, default=0.7, help="real-space cutoff (nm)")
+    ap.add_argument("--cutoff", type=float, default=0.6, help="real-space cutoff (nm)")
     ap.add_argument("--ewald-tol", type=float, default=1e-5)
     ap.add_argument("--equilibrate-ps", type=float, default=0.5,
                     help="also fit the drift over t >= this (the unminimised start relaxes first)")
@@ -125,12 +136,18 @@ def main():
 
     log(f"NVE drift: {args}")
     results = []
+
+    def save(runs):
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump(dict(platform="CPU", threads=args.threads, runs=runs), fh, indent=1)
+        os.replace(tmp, args.json)
+
     for tol in args.tolerances:
-        res = run_one(args, tol, log)
+        res = run_one(args, tol, log, save_partial=lambda r: save(results + [r]))
         results.append(res)
         log(f"done tol {tol:.0e}: drift {res['drift_meV_per_atom_per_ps']:+.5f} meV/atom/ps over {res['ps']:.3f} ps")
-        with open(args.json, "w") as fh:
-            json.dump(dict(platform="CPU", threads=args.threads, runs=results), fh, indent=1)
+        save(results)
     print(f"\n{'tol':>8s} {'ps':>7s} {'drift meV/atom/ps':>18s} {'after equil.':>13s} {'fluct meV/atom':>15s} "
           f"{'ms/step':>8s}")
     for r in results:
