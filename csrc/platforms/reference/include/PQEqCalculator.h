@@ -35,6 +35,11 @@ public:
     double electrostatics(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                           std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     static double coulombConstant();   // kJ/mol nm / e^2
+    /** Threads of the OpenMP loops (real-space pairs, PME splines/spreading/FFT/convolution/gather, Ewald
+     *  k-vectors); 1 = serial. Without OpenMP support in the build this is ignored. Results do not depend on
+     *  it, bitwise: every mesh point, structure factor and site sum is accumulated in the serial order. */
+    void setNumThreads(int n) { numThreads = (n > 1 ? n : 1); }
+    int getNumThreads() const { return numThreads; }
 private:
     typedef std::complex<double> cplx;
     /** Cubic Hermite table of an Ewald real-space kernel g(s) = ke [erf(a r) - erf(beta r)]/r, s = r^2,
@@ -64,8 +69,13 @@ private:
                    std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void realSpaceList(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
-    void sitePair(int a, int b, int table, const OpenMM::Vec3& shift, const std::vector<double>& Q,
-                  std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad) const;
+    void siteTerm(int a, int b, int table, const OpenMM::Vec3& shift, const double* Q, double& g,
+                  OpenMM::Vec3& gvec) const;
+    void sitePair(int a, int b, int table, const OpenMM::Vec3& shift, const double* Q,
+                  double* phi, OpenMM::Vec3* grad) const;
+    void activePairs(const double* Q, double* phi, OpenMM::Vec3* grad) const;
+    void buildTermIncidence();
+    void activePairsThreaded(const double* Q, double* phi, OpenMM::Vec3* grad);
     void coreCoreGradient(const std::vector<double>& Q, std::vector<OpenMM::Vec3>& grad);
     void buildKernelTables();
     void buildPairList(const std::vector<OpenMM::Vec3>& x, double rlist);
@@ -105,7 +115,7 @@ private:
     // real space (Ewald/PME): kernel tables, atom neighbour list with a skin, pairs of the solve
     std::vector<KernelTable> tables;
     std::vector<int> classTable;                   // [c1*C+c2] -> table, -1 point charges, -2 reciprocal only
-    double tableSmax;                              // tables cover s = r^2 in [0, tableSmax)
+    double tableSmax = 0;                          // tables cover s = r^2 in [0, tableSmax)
     std::vector<int> nbStart;                      // per atom (CSR): neighbour atoms within rc + skin
     std::vector<Neighbour> nbList;
     std::vector<ActivePair> active;                // atom pairs with core-core distance < rc (this solve)
@@ -116,6 +126,13 @@ private:
     OpenMM::Vec3 shiftVec[27];
     double listSkin;
     bool ccValid, coreGradPending;
+    int numThreads = 1;
+    // threaded real space: terms of the active pairs (4 per pair) and, per site, its terms in serial order
+    std::vector<int> termSite, termStart, termInc;
+    std::vector<double> termG;
+    std::vector<OpenMM::Vec3> termGrad;
+    bool termsValid = false;
+    std::vector<double> ewaldP;                    // threaded Ewald: [k][2G] screened structure factors
     // PME
     int ngrid[3];
     std::vector<double> bmod[3];

@@ -7,11 +7,32 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace PolarML {
 namespace pqeq_detail {
 
 using std::numeric_limits;
+
+/* Thread index inside an OpenMP parallel region (0 without OpenMP). */
+inline int threadIndex() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Number of threads of the current team (1 outside a parallel region or without OpenMP). */
+inline int threadCount() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
 
 
 const double PQEQ_LAMBDA = 0.462770;

@@ -7,7 +7,9 @@
 namespace PolarML {
 
 /** Reference implementation (double precision); registered for every ReferencePlatform-derived
- *  platform, so it also serves the CPU platform. */
+ *  platform, so it also serves the CPU platform. On the CPU platform its OpenMP loops use the platform's
+ *  Threads property, capped by OMP_NUM_THREADS when that is set (POLARML_PQEQ_THREADS overrides both);
+ *  on Reference they run serially. The results do not depend on the thread count (bitwise). */
 class ReferenceCalcPQEqForceKernel : public CalcPQEqForceKernel {
 public:
     ReferenceCalcPQEqForceKernel(std::string name, const OpenMM::Platform& platform) : CalcPQEqForceKernel(name, platform) {}
@@ -20,6 +22,7 @@ public:
 private:
     PQEqCalculator calc;
     bool periodic;
+    bool threadsSet = false;
 };
 
 } // namespace PolarML

@@ -22,7 +22,7 @@ double PQEqCalculator::coulombConstant() {
 PQEqCalculator::PQEqCalculator() : N(0), P(0), nq(0), nS(0), method(0), maxIterations(1000), cutoffUser(-1),
         ewaldTolerance(1e-6), solverTolerance(1e-6), ke(coulombConstant()), periodic(false), numClasses(0),
         numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
-        lastIterations(0), numEvaluations(0), tableSmax(0), listSkin(0.05), ccValid(false), coreGradPending(false),
+        lastIterations(0), numEvaluations(0), listSkin(0.05), ccValid(false), coreGradPending(false),
         coreSplinesValid(false), lastPredictionOrder(0), profile(getenv("POLARML_PQEQ_PROFILE") != NULL), timeReal(0), timeRecip(0) {}
 
 void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
@@ -545,8 +545,8 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     haveState = true;
     recordSolution();
     if (profile)
-        fprintf(stderr, "PQEqForce profile: %d evaluations, %d iterations (start order %d), %.4f s (real space %.4f s, reciprocal %.4f s)\n",
-                numEvaluations - evaluationsBefore, lastIterations, lastPredictionOrder, nowSeconds() - tStart, timeReal, timeRecip);
+        fprintf(stderr, "PQEqForce profile: %d evaluations, %d iterations (start order %d), %d threads, %.4f s (real space %.4f s, reciprocal %.4f s)\n",
+                numEvaluations - evaluationsBefore, lastIterations, lastPredictionOrder, numThreads, nowSeconds() - tStart, timeReal, timeRecip);
     if (forces != NULL) {
         coreCoreGradient(siteQ, gradBuf);
         vector<Vec3>& f = *forces;

@@ -380,10 +380,11 @@ void PQEqCalculator::buildPairList(const vector<Vec3>& x, double rlist) {
     nbStart[N] = (int) nbList.size();
 }
 
-inline void PQEqCalculator::sitePair(int a, int b, int table, const Vec3& shift, const vector<double>& Q,
-                                     vector<double>& phi, vector<Vec3>& grad) const {
+/* Kernel g of the site pair (a, b) and its gradient vector gvec = dE/dx_b = -dE/dx_a for charges Q. */
+inline void PQEqCalculator::siteTerm(int a, int b, int table, const Vec3& shift, const double* Q, double& g,
+                                     Vec3& gvec) const {
     Vec3 dr = xw[b] - xw[a] + shift;
-    double s = dr.dot(dr), g, dg;
+    double s = dr.dot(dr), dg;
     if (table >= 0 && s < tableSmax)
         tableEval(tableCoef[table], tableInvh[table], s, g, dg);
     else {
@@ -391,11 +392,110 @@ inline void PQEqCalculator::sitePair(int a, int b, int table, const Vec3& shift,
         pairKernel(a, b, r, g, dg);
         dg /= 2 * r;
     }
+    gvec = dr * (2 * Q[a] * Q[b] * dg);
+}
+
+inline void PQEqCalculator::sitePair(int a, int b, int table, const Vec3& shift, const double* Q,
+                                     double* phi, Vec3* grad) const {
+    double g;
+    Vec3 gvec;
+    siteTerm(a, b, table, shift, Q, g, gvec);
     phi[a] += Q[b] * g;
     phi[b] += Q[a] * g;
-    Vec3 gvec = dr * (2 * Q[a] * Q[b] * dg);
     grad[b] += gvec;
     grad[a] -= gvec;
+}
+
+void PQEqCalculator::activePairs(const double* Q, double* phi, Vec3* grad) const {
+    for (const ActivePair& p : active) {
+        phi[p.i] += Q[p.j] * p.K;
+        phi[p.j] += Q[p.i] * p.K;
+        if (p.si < 0 && p.sj < 0)
+            continue;
+        const Vec3& sh = shiftVec[p.shift];
+        if (p.sj >= 0)
+            sitePair(p.i, p.sj, p.table, sh, Q, phi, grad);
+        if (p.si >= 0) {
+            sitePair(p.si, p.j, p.table, sh, Q, phi, grad);
+            if (p.sj >= 0)
+                sitePair(p.si, p.sj, p.table, sh, Q, phi, grad);
+        }
+    }
+}
+
+void PQEqCalculator::buildTermIncidence() {
+    // terms 4n + t of active pair n: t = 0 core-core, 1 core i - shell j, 2 shell i - core j, 3 shell-shell;
+    // per site (CSR) its terms in the order of the serial loop (activePairs), 2 e + 1 when it is the b side
+    size_t M = active.size();
+    termSite.assign(8 * M, -1);
+    termStart.assign(nS + 1, 0);
+    for (size_t n = 0; n < M; n++) {
+        const ActivePair& p = active[n];
+        int a[4] = {p.i, p.i, p.si, p.si}, b[4] = {p.j, p.sj, p.j, p.sj};
+        for (int t = 0; t < 4; t++)
+            if (a[t] >= 0 && b[t] >= 0) {
+                termSite[2 * (4 * n + t)] = a[t];
+                termSite[2 * (4 * n + t) + 1] = b[t];
+                termStart[a[t] + 1]++;
+                termStart[b[t] + 1]++;
+            }
+    }
+    for (int x = 0; x < nS; x++)
+        termStart[x + 1] += termStart[x];
+    termInc.resize(termStart[nS]);
+    vector<int> fill(termStart.begin(), termStart.end() - 1);
+    for (size_t e = 0; e < 4 * M; e++)
+        if (termSite[2 * e] >= 0) {
+            termInc[fill[termSite[2 * e]]++] = (int) (2 * e);
+            termInc[fill[termSite[2 * e + 1]]++] = (int) (2 * e + 1);
+        }
+    termG.resize(4 * M);
+    termGrad.resize(4 * M);
+}
+
+void PQEqCalculator::activePairsThreaded(const double* Q, double* phi, Vec3* grad) {
+    // the serial sums, bitwise: the terms are computed in parallel over pairs, then every site adds its own
+    // terms in the serial order (parallel over sites)
+    [[maybe_unused]] const int T = numThreads;
+    const long M = (long) active.size();
+#pragma omp parallel num_threads(T)
+    {
+#pragma omp for schedule(static)
+        for (long n = 0; n < M; n++) {
+            const ActivePair& p = active[n];
+            termG[4 * n] = p.K;
+            if (p.si < 0 && p.sj < 0)
+                continue;
+            const Vec3& sh = shiftVec[p.shift];
+            if (p.sj >= 0)
+                siteTerm(p.i, p.sj, p.table, sh, Q, termG[4 * n + 1], termGrad[4 * n + 1]);
+            if (p.si >= 0) {
+                siteTerm(p.si, p.j, p.table, sh, Q, termG[4 * n + 2], termGrad[4 * n + 2]);
+                if (p.sj >= 0)
+                    siteTerm(p.si, p.sj, p.table, sh, Q, termG[4 * n + 3], termGrad[4 * n + 3]);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int x = 0; x < nS; x++) {
+            double px = phi[x];
+            Vec3 gx = grad[x];
+            for (int k = termStart[x]; k < termStart[x + 1]; k++) {
+                int inc = termInc[k], e = inc >> 1;
+                if ((inc & 1) == 0) {
+                    px += Q[termSite[2 * e + 1]] * termG[e];
+                    if (e % 4 != 0)
+                        gx -= termGrad[e];
+                }
+                else {
+                    px += Q[termSite[2 * e]] * termG[e];
+                    if (e % 4 != 0)
+                        gx += termGrad[e];
+                }
+            }
+            phi[x] = px;
+            grad[x] = gx;
+        }
+    }
 }
 
 void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
@@ -447,20 +547,16 @@ void PQEqCalculator::realSpaceList(const vector<Vec3>& x, const vector<double>& 
             }
         }
         ccValid = true;
+        termsValid = false;
     }
-    for (const ActivePair& p : active) {
-        phi[p.i] += Q[p.j] * p.K;
-        phi[p.j] += Q[p.i] * p.K;
-        if (p.si < 0 && p.sj < 0)
-            continue;
-        const Vec3& sh = shiftVec[p.shift];
-        if (p.sj >= 0)
-            sitePair(p.i, p.sj, p.table, sh, Q, phi, grad);
-        if (p.si >= 0) {
-            sitePair(p.si, p.j, p.table, sh, Q, phi, grad);
-            if (p.sj >= 0)
-                sitePair(p.si, p.sj, p.table, sh, Q, phi, grad);
+    if (numThreads <= 1 || active.size() < 256)
+        activePairs(Q.data(), phi.data(), grad.data());
+    else {
+        if (termStart.size() != (size_t) nS + 1 || !termsValid) {
+            buildTermIncidence();
+            termsValid = true;
         }
+        activePairsThreaded(Q.data(), phi.data(), grad.data());
     }
     coreGradPending = true;
 }

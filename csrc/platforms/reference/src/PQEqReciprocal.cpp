@@ -15,13 +15,13 @@ using namespace PolarML::pqeq_detail;
 using namespace std;
 
 void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
-    int G = numGroups;
-    vector<double> c(nS), s(nS);
-    vector<double> Sr(G), Si(G), Pr(G), Pi(G);
-    for (size_t kk = 0; kk < kvecs.size(); kk++) {
+    const int G = numGroups;
+    const int K = (int) kvecs.size();
+    // screened structure factors P_g(k) = kfac sum_h w_gh(k) S_h(k), each k summed over sites in order
+    auto structure = [&](int kk, double* c, double* s, double* Sr, double* Si, double* Pr, double* Pi) {
         const Vec3& k = kvecs[kk];
-        fill(Sr.begin(), Sr.end(), 0.0);
-        fill(Si.begin(), Si.end(), 0.0);
+        for (int g = 0; g < G; g++)
+            Sr[g] = Si[g] = 0.0;
         for (int a = 0; a < nS; a++) {
             double arg = k.dot(x[a]);
             c[a] = cos(arg);
@@ -41,10 +41,46 @@ void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>
             Pr[g] *= kfac[kk];
             Pi[g] *= kfac[kk];
         }
+    };
+    if (numThreads <= 1 || K < 64) {
+        vector<double> c(nS), s(nS);
+        vector<double> Sr(G), Si(G), Pr(G), Pi(G);
+        for (int kk = 0; kk < K; kk++) {
+            const Vec3& k = kvecs[kk];
+            structure(kk, c.data(), s.data(), Sr.data(), Si.data(), Pr.data(), Pi.data());
+            for (int a = 0; a < nS; a++) {
+                int g = siteGroup[a];
+                phi[a] += c[a] * Pr[g] + s[a] * Pi[g];
+                grad[a] += k * (Q[a] * (c[a] * Pi[g] - s[a] * Pr[g]));
+            }
+        }
+        return;
+    }
+    // threads: structure factors in parallel over k, then every site adds its k terms in the serial order
+    // (its phases recomputed: bitwise the serial result)
+    [[maybe_unused]] const int T = numThreads;
+    ewaldP.resize((size_t) K * 2 * G);
+#pragma omp parallel num_threads(T)
+    {
+        vector<double> c(nS), s(nS), Sr(G), Si(G);
+#pragma omp for schedule(static)
+        for (int kk = 0; kk < K; kk++)
+            structure(kk, c.data(), s.data(), Sr.data(), Si.data(), &ewaldP[(size_t) kk * 2 * G], &ewaldP[(size_t) kk * 2 * G + G]);
+#pragma omp for schedule(static)
         for (int a = 0; a < nS; a++) {
             int g = siteGroup[a];
-            phi[a] += c[a] * Pr[g] + s[a] * Pi[g];
-            grad[a] += k * (Q[a] * (c[a] * Pi[g] - s[a] * Pr[g]));
+            double pa = phi[a];
+            Vec3 ga = grad[a];
+            for (int kk = 0; kk < K; kk++) {
+                const Vec3& k = kvecs[kk];
+                double arg = k.dot(x[a]);
+                double ca = cos(arg), sa = sin(arg);
+                double Pr = ewaldP[(size_t) kk * 2 * G + g], Pi = ewaldP[(size_t) kk * 2 * G + G + g];
+                pa += ca * Pr + sa * Pi;
+                ga += k * (Q[a] * (ca * Pi - sa * Pr));
+            }
+            phi[a] = pa;
+            grad[a] = ga;
         }
     }
 }
@@ -142,16 +178,26 @@ void stockham(complex<double>* xc, complex<double>* yc, int n, int sign, const v
 } // namespace
 
 void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
-    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
-    int nmax = max(n0, max(n1, n2));
+    // every line is transformed by one thread with the serial arithmetic: the result does not depend on
+    // the thread count
+    const int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
+    const int nmax = max(n0, max(n1, n2));
     const int B = 8;   // lines gathered together along the strided axes
-    vector<cplx> lines((size_t) B * nmax), work(nmax);
-    // last axis: contiguous lines
-    for (int i = 0; i < n0 * n1; i++)
-        stockham(&data[(size_t) i * n2], work.data(), n2, sign, twiddle[2]);
-    // middle axis (stride n2): blocks of B adjacent lines
-    for (int i0 = 0; i0 < n0; i0++)
-        for (int i2 = 0; i2 < n2; i2 += B) {
+    [[maybe_unused]] const int T = numThreads;
+    const size_t plane = (size_t) n1 * n2;
+    const int nBlock2 = (n2 + B - 1) / B;
+    const long nPlaneBlocks = (long) ((plane + B - 1) / B);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        vector<cplx> lines((size_t) B * nmax), work(nmax);
+        // last axis: contiguous lines
+#pragma omp for schedule(static)
+        for (int i = 0; i < n0 * n1; i++)
+            stockham(&data[(size_t) i * n2], work.data(), n2, sign, twiddle[2]);
+        // middle axis (stride n2): blocks of B adjacent lines
+#pragma omp for schedule(static)
+        for (int ib = 0; ib < n0 * nBlock2; ib++) {
+            int i0 = ib / nBlock2, i2 = (ib % nBlock2) * B;
             int nb = min(B, n2 - i2);
             size_t base = (size_t) i0 * n1 * n2 + i2;
             for (int k = 0; k < n1; k++)
@@ -163,18 +209,20 @@ void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
                 for (int b = 0; b < nb; b++)
                     data[base + (size_t) k * n2 + b] = lines[(size_t) b * nmax + k];
         }
-    // first axis (stride n1 n2)
-    size_t plane = (size_t) n1 * n2;
-    for (size_t i = 0; i < plane; i += B) {
-        int nb = (int) min((size_t) B, plane - i);
-        for (int k = 0; k < n0; k++)
+        // first axis (stride n1 n2)
+#pragma omp for schedule(static)
+        for (long ib = 0; ib < nPlaneBlocks; ib++) {
+            size_t i = (size_t) ib * B;
+            int nb = (int) min((size_t) B, plane - i);
+            for (int k = 0; k < n0; k++)
+                for (int b = 0; b < nb; b++)
+                    lines[(size_t) b * nmax + k] = data[i + b + (size_t) k * plane];
             for (int b = 0; b < nb; b++)
-                lines[(size_t) b * nmax + k] = data[i + b + (size_t) k * plane];
-        for (int b = 0; b < nb; b++)
-            stockham(&lines[(size_t) b * nmax], work.data(), n0, sign, twiddle[0]);
-        for (int k = 0; k < n0; k++)
-            for (int b = 0; b < nb; b++)
-                data[i + b + (size_t) k * plane] = lines[(size_t) b * nmax + k];
+                stockham(&lines[(size_t) b * nmax], work.data(), n0, sign, twiddle[0]);
+            for (int k = 0; k < n0; k++)
+                for (int b = 0; b < nb; b++)
+                    data[i + b + (size_t) k * plane] = lines[(size_t) b * nmax + k];
+        }
     }
 }
 
@@ -253,7 +301,9 @@ void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& 
     splineIdx.resize(nS * per);
     splineW.resize(nS * per);
     splineDW.resize(nS * per);
+    [[maybe_unused]] const int T = numThreads;
     // B-spline weights and mesh indices (cores: once per solve; shells: every evaluation)
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
     for (int a = (coreSplinesValid ? N : 0); a < nS; a++)
         for (int dd = 0; dd < 3; dd++) {
             double f = x[a].dot(recip[dd]);
@@ -269,64 +319,79 @@ void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& 
             }
         }
     coreSplinesValid = true;
-    // spread: group g goes to the real (even g) or imaginary (odd g) part of packed mesh g/2
+    // spread: group g goes to the real (even g) or imaginary (odd g) part of packed mesh g/2. With threads,
+    // thread t owns the mesh planes k0 in [n0 t/T, n0 (t+1)/T) and adds the sites' contributions to them in
+    // the serial order (bitwise the serial result, no write conflicts)
     for (auto& m : meshes)
         fill(m.begin(), m.end(), cplx(0, 0));
-    for (int a = 0; a < nS; a++) {
-        if (Q[a] == 0)
-            continue;
-        int g = siteGroup[a];
-        double* mesh = reinterpret_cast<double*>(meshes[g / 2].data()) + (g % 2);
-        const double* w0 = &splineW[a * per];
-        const double* w1 = w0 + p;
-        const double* w2 = w1 + p;
-        const int* k0 = &splineIdx[a * per];
-        const int* k1 = k0 + p;
-        const int* k2 = k1 + p;
-        for (int j0 = 0; j0 < p; j0++)
-            for (int j1 = 0; j1 < p; j1++) {
-                double w01 = Q[a] * w0[j0] * w1[j1];
-                double* row = mesh + 2 * ((size_t) k0[j0] * n1 + k1[j1]) * n2;
-                for (int j2 = 0; j2 < p; j2++)
-                    row[2 * k2[j2]] += w01 * w2[j2];
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        int t = threadIndex(), nt = threadCount();
+        int lo = n0 * t / nt, hi = n0 * (t + 1) / nt;
+        for (int a = 0; a < nS; a++) {
+            if (Q[a] == 0)
+                continue;
+            int g = siteGroup[a];
+            double* mesh = reinterpret_cast<double*>(meshes[g / 2].data()) + (g % 2);
+            const double* w0 = &splineW[a * per];
+            const double* w1 = w0 + p;
+            const double* w2 = w1 + p;
+            const int* k0 = &splineIdx[a * per];
+            const int* k1 = k0 + p;
+            const int* k2 = k1 + p;
+            for (int j0 = 0; j0 < p; j0++) {
+                if (k0[j0] < lo || k0[j0] >= hi)
+                    continue;
+                for (int j1 = 0; j1 < p; j1++) {
+                    double w01 = Q[a] * w0[j0] * w1[j1];
+                    double* row = mesh + 2 * ((size_t) k0[j0] * n1 + k1[j1]) * n2;
+                    for (int j2 = 0; j2 < p; j2++)
+                        row[2 * k2[j2]] += w01 * w2[j2];
+                }
             }
+        }
     }
-    int nPacked = (G + 1) / 2;
+    const int nPacked = (G + 1) / 2;
     for (int m = 0; m < nPacked; m++)
         fft3d(meshes[m], 1);
     // convolution: rho_g(k) from the packed spectra, pot_g = sum_h I_gh rho_h, packed again
-    vector<cplx> rho(G);
     const cplx I(0, 1);
-    for (int m0 = 0; m0 < n0; m0++) {
-        int r0 = (n0 - m0) % n0;
-        for (int m1 = 0; m1 < n1; m1++) {
-            int r1 = (n1 - m1) % n1;
-            for (int m2 = 0; m2 < n2; m2++) {
-                int r2 = (n2 - m2) % n2;
-                size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
-                size_t ridx = ((size_t) r0 * n1 + r1) * n2 + r2;
-                for (int m = 0; m < nPacked; m++) {
-                    cplx z = meshes[m][idx], zr = conj(meshes[m][ridx]);
-                    rho[2 * m] = 0.5 * (z + zr);
-                    if (2 * m + 1 < G)
-                        rho[2 * m + 1] = -0.5 * I * (z - zr);
-                }
-                for (int m = 0; m < nPacked; m++) {
-                    cplx acc(0, 0);
-                    for (int gg = 2 * m; gg < min(G, 2 * m + 2); gg++) {
-                        cplx pot(0, 0);
-                        for (int h = 0; h < G; h++)
-                            pot += influence[gammaIndex[gg * G + h] * total + idx] * rho[h];
-                        acc += (gg % 2 ? I * pot : pot);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        vector<cplx> rho(G);
+#pragma omp for schedule(static)
+        for (int m0 = 0; m0 < n0; m0++) {
+            int r0 = (n0 - m0) % n0;
+            for (int m1 = 0; m1 < n1; m1++) {
+                int r1 = (n1 - m1) % n1;
+                for (int m2 = 0; m2 < n2; m2++) {
+                    int r2 = (n2 - m2) % n2;
+                    size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
+                    size_t ridx = ((size_t) r0 * n1 + r1) * n2 + r2;
+                    for (int m = 0; m < nPacked; m++) {
+                        cplx z = meshes[m][idx], zr = conj(meshes[m][ridx]);
+                        rho[2 * m] = 0.5 * (z + zr);
+                        if (2 * m + 1 < G)
+                            rho[2 * m + 1] = -0.5 * I * (z - zr);
                     }
-                    potMeshes[m][idx] = acc;
+                    for (int m = 0; m < nPacked; m++) {
+                        cplx acc(0, 0);
+                        for (int gg = 2 * m; gg < min(G, 2 * m + 2); gg++) {
+                            cplx pot(0, 0);
+                            for (int h = 0; h < G; h++)
+                                pot += influence[gammaIndex[gg * G + h] * total + idx] * rho[h];
+                            acc += (gg % 2 ? I * pot : pot);
+                        }
+                        potMeshes[m][idx] = acc;
+                    }
                 }
             }
         }
     }
     for (int m = 0; m < nPacked; m++)
         fft3d(potMeshes[m], -1);
-    // gather potentials and gradients
+    // gather potentials and gradients (one site per iteration: independent of the thread count)
+#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
     for (int a = 0; a < nS; a++) {
         int g = siteGroup[a];
         const double* mesh = reinterpret_cast<const double*>(potMeshes[g / 2].data()) + (g % 2);
