@@ -12,6 +12,7 @@ from .energy import AtomTerms, dipole, field_positions, pqeq_energy, solver_obje
 from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
 from .implicit import differentiable_solution
 from .parameters import ElementParameters
+from .preconditioners import LongWaveChargePreconditioner
 from .solver import (
     DenseChargePreconditioner,
     DiagonalChargePreconditioner,
@@ -304,6 +305,8 @@ class PQEq(torch.nn.Module):
         if use_dense:
             hessian = charge_hessian(positions, cell, detached, coulomb)
             pre = DenseChargePreconditioner(hessian, frags)
+        elif coulomb.settings is not None:  # Ewald/PME: long-wavelength Coulomb modes
+            pre = LongWaveChargePreconditioner(positions, cell, detached.eta, frags, coulomb.beta)
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
         return minimize(
