@@ -43,8 +43,15 @@ def _cases():
     return [
         ("water4-direct", lambda: S.water_cluster(4), "direct", {}),
         ("water4-taper", lambda: S.water_cluster(4), "taper", {}),
-        ("water4-direct-field-fragments", lambda: S.water_cluster(4), "direct",
-         {"fragments": [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]], "field": [0.0, 0.05, -0.02]}),
+        (
+            "water4-direct-field-fragments",
+            lambda: S.water_cluster(4),
+            "direct",
+            {
+                "fragments": [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]],
+                "field": [0.0, 0.05, -0.02],
+            },
+        ),
         ("waterbox8-ewald", lambda: S.water_box(2), "ewald", {}),
         ("waterbox8-pme", lambda: S.water_box(2), "pme", {"accuracy": 1e-4}),
         ("nacl2-ewald", lambda: S.nacl(2), "ewald", {}),
@@ -64,17 +71,30 @@ def test_parity_with_engine(case, platform):
     engine = PQEq(long_range=lr, tolerance=1e-10, **kw)
     field = opts.get("field")
     frags = opts.get("fragments")
-    out = engine(pos, num, cell=cell, pbc=pbc, fragments=frags,
-                 fragment_charges=[0.0] * len(frags) if frags else None,
-                 external_field=torch.tensor(field, dtype=torch.float64) if field else None)
+    out = engine(
+        pos,
+        num,
+        cell=cell,
+        pbc=pbc,
+        fragments=frags,
+        fragment_charges=[0.0] * len(frags) if frags else None,
+        external_field=torch.tensor(field, dtype=torch.float64) if field else None,
+    )
     symbols = atoms.get_chemical_symbols()
     if lr == "taper":
         method = po.PQEqForce.Taper if pbc else po.PQEqForce.TaperNonPeriodic
     else:
         method = METHOD[lr]
-    f = make_force(symbols, method, tol=1e-10,
-                   fragments=[(g, 0.0) for g in frags] if frags else None, **({"ewald_tol": kw["accuracy"]} if kw else {}))
-    ctx = make_context(f, pos.numpy() * 0.1, None if cell is None else cell.numpy() * 0.1, platform=platform)
+    f = make_force(
+        symbols,
+        method,
+        tol=1e-10,
+        fragments=[(g, 0.0) for g in frags] if frags else None,
+        **({"ewald_tol": kw["accuracy"]} if kw else {}),
+    )
+    ctx = make_context(
+        f, pos.numpy() * 0.1, None if cell is None else cell.numpy() * 0.1, platform=platform
+    )
     if field:
         po.set_external_field(ctx, field, unit="V/A")
     E, F = energy_forces(ctx)
@@ -85,10 +105,14 @@ def test_parity_with_engine(case, platform):
     assert abs(E - Ee) <= 1e-8 * abs(Ee)
     assert np.abs(F - Fe).max() <= 1e-8 * max(np.abs(Fe).max(), abs(Ee) / len(symbols))
     assert np.abs(q - out["charges"].detach().numpy()).max() <= 1e-8 * max(1.0, np.abs(q).max())
-    assert np.abs(d - out["shell_displacements"].detach().numpy()).max() <= 1e-8 * max(1e-2, np.abs(d).max())
+    assert np.abs(d - out["shell_displacements"].detach().numpy()).max() <= 1e-8 * max(
+        1e-2, np.abs(d).max()
+    )
     mu = np.array(f.getDipole(ctx)) * 10.0
     if not pbc:
-        assert np.abs(mu - out["dipole"].detach().numpy()).max() <= 1e-8 * max(1.0, np.abs(mu).max())
+        assert np.abs(mu - out["dipole"].detach().numpy()).max() <= 1e-8 * max(
+            1.0, np.abs(mu).max()
+        )
 
 
 def _straddling_site_pairs(atoms, d, rc):
@@ -101,7 +125,10 @@ def _straddling_site_pairs(atoms, d, rc):
     r_cc = np.linalg.norm(x[j] - x[i] + off, axis=1)
     s = x + d
     n = 0
-    for r_site in (np.linalg.norm(s[j] - x[i] + off, axis=1), np.linalg.norm(s[j] - s[i] + off, axis=1)):
+    for r_site in (
+        np.linalg.norm(s[j] - x[i] + off, axis=1),
+        np.linalg.norm(s[j] - s[i] + off, axis=1),
+    ):
         n += int(((r_cc < rc) != (r_site < rc)).sum())
     return n
 
