@@ -24,6 +24,11 @@ from .solver import (
 MIN_ATOM_DISTANCE = 0.5
 #: Above this many atoms the automatic solver choice is the matrix-free one.
 DENSE_SOLVER_MAX_ATOMS = 64
+#: Cold starts displace the shells at random by about this much (Å, seeded): a symmetric crystal is
+#: otherwise stationary at d = 0 by symmetry, and a saddle there (the published taper kernel in
+#: cells shorter than 2 r_t has negative shell curvature, e.g. -0.55 eV/Å² in NaCl 4×4×4) would be
+#: returned as converged instead of being reported.
+COLD_START_SHELL_DISPLACEMENT = 1e-5
 #: Default solver thresholds on the gradients (eV/e, eV/Å) per dtype.
 DEFAULT_TOLERANCE_FLOAT64 = 1e-6
 DEFAULT_TOLERANCE_FLOAT32 = 1e-4
@@ -292,11 +297,13 @@ class PQEq(torch.nn.Module):
             if q0 is None
             else torch.as_tensor(q0, dtype=positions.dtype)
         )
-        d0 = (
-            torch.zeros_like(positions)
-            if d0 is None
-            else torch.as_tensor(d0, dtype=positions.dtype)
-        )
+        if d0 is None:  # cold start: break the symmetry (see COLD_START_SHELL_DISPLACEMENT)
+            gen = torch.Generator().manual_seed(0)
+            d0 = COLD_START_SHELL_DISPLACEMENT * torch.randn(
+                positions.shape, dtype=positions.dtype, generator=gen
+            ).to(positions.device)
+        else:
+            d0 = torch.as_tensor(d0, dtype=positions.dtype)
         use_dense = self.solver == "dense" or (
             self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
         )

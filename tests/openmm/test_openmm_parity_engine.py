@@ -55,7 +55,8 @@ def _cases():
         ("waterbox8-ewald", lambda: S.water_box(2), "ewald", {}),
         ("waterbox8-pme", lambda: S.water_box(2), "pme", {"accuracy": 1e-4}),
         ("nacl2-ewald", lambda: S.nacl(2), "ewald", {}),
-        ("nacl2-taper", lambda: S.nacl(2), "taper", {}),
+        # taper in ionic cells < 2 r_t is indefinite (a saddle; see tests/pqeq/test_large_cells.py)
+        ("waterbox8-taper", lambda: S.water_box(2), "taper", {}),
         ("batio3-ewald", lambda: S.batio3(2), "ewald", {}),
     ]
 

@@ -23,7 +23,7 @@ def two_site_reference(r: float):
     a = math.sqrt(alpha[0] * alpha[1] / (alpha[0] + alpha[1]))
     ke = units.COULOMB_EV_ANGSTROM
     j = ke * math.erf(a * r) / r
-    dj = ke * (2 * a / math.sqrt(math.pi) * math.exp(-(a * r) ** 2) / r - math.erf(a * r) / r**2)
+    dj = ke * (2 * a / math.sqrt(math.pi) * math.exp(-((a * r) ** 2)) / r - math.erf(a * r) / r**2)
     curvature = eta[0] + eta[1] - 2 * j  # E(q) = Δχ q + ½ curvature q², q = q_Na = −q_Cl
     dchi = chi[0] - chi[1]
     q = -dchi / curvature
@@ -57,7 +57,9 @@ def test_gaussian_to_point_charge_limit():
         out = engine(pos, numbers)
         q = float(out["charges"][0])
         p = params.per_atom(numbers)
-        self_energy = float((p["chi"] * out["charges"] + 0.5 * p["eta"] * out["charges"] ** 2).sum())
+        self_energy = float(
+            (p["chi"] * out["charges"] + 0.5 * p["eta"] * out["charges"] ** 2).sum()
+        )
         coulomb = float(out["energy"]) - self_energy
         deviation = 1.0 - coulomb / (-units.COULOMB_EV_ANGSTROM * q * q / r)
         a = math.sqrt(float(p["alpha"][0] * p["alpha"][1] / (p["alpha"][0] + p["alpha"][1])))
@@ -71,5 +73,7 @@ def test_shell_system_fd_forces_and_stationarity():
     numbers = torch.tensor([11, 17, 8])
     engine = PQEq("direct", tolerance=1e-11)
     out = engine(pos, numbers)
-    fd = central_difference_forces(lambda p: float(engine(p, numbers, compute_forces=False)["energy"]), pos, range(3))
+    fd = central_difference_forces(
+        lambda p: float(engine(p, numbers, compute_forces=False)["energy"]), pos, range(3)
+    )
     assert torch.allclose(out["forces"], fd, rtol=0, atol=1e-7)

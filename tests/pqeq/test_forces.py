@@ -41,13 +41,21 @@ CASES = [
 
 
 @pytest.mark.parametrize("field", [None, FIELD], ids=["nofield", "field"])
-@pytest.mark.parametrize("method,atoms", CASES, ids=[f"{m}-{'pbc' if a.pbc.all() else 'open'}" for m, a in CASES])
+@pytest.mark.parametrize(
+    "method,atoms", CASES, ids=[f"{m}-{'pbc' if a.pbc.all() else 'open'}" for m, a in CASES]
+)
 def test_forces_match_finite_differences(method, atoms, field):
     pos, z, cell, pbc = tensors(atoms)
-    engine = PQEq(method, tolerance=1e-10, accuracy=1e-4, cutoff=3.0 if method in ("ewald", "pme") else None)
-    kw = dict(cell=cell, pbc=pbc, external_field=field, field_reference=pos.clone() if pbc else None)
+    engine = PQEq(
+        method, tolerance=1e-10, accuracy=1e-4, cutoff=3.0 if method in ("ewald", "pme") else None
+    )
+    kw = dict(
+        cell=cell, pbc=pbc, external_field=field, field_reference=pos.clone() if pbc else None
+    )
     out = engine(pos, z, **kw)
-    fd = central_difference_forces(lambda p: float(engine(p, z, compute_forces=False, **kw)["energy"]), pos, [0, 1, 5])
+    fd = central_difference_forces(
+        lambda p: float(engine(p, z, compute_forces=False, **kw)["energy"]), pos, [0, 1, 5]
+    )
     assert torch.allclose(out["forces"][[0, 1, 5]], fd, rtol=0, atol=2e-7)
 
 
@@ -59,7 +67,9 @@ def test_stress_matches_finite_differences(method):
     engine = PQEq(method, tolerance=1e-10, accuracy=1e-4, cutoff=2.8 if method != "taper" else None)
     out = engine(pos, z, cell=cell, pbc=True, compute_stress=True)
     fd = central_difference_stress(
-        lambda p, c: float(engine(p, z, cell=c, pbc=True, compute_forces=False)["energy"]), pos, cell
+        lambda p, c: float(engine(p, z, cell=c, pbc=True, compute_forces=False)["energy"]),
+        pos,
+        cell,
     )
     assert torch.allclose(out["stress"], fd, rtol=0, atol=1e-8)
 
@@ -71,6 +81,17 @@ def test_energy_derivative_wrt_field_is_minus_dipole(method, atoms):
     ref = pos.clone() if pbc else None
     out = engine(pos, z, cell=cell, pbc=pbc, external_field=FIELD, field_reference=ref)
     de_df = central_difference_field(
-        lambda f: float(engine(pos, z, cell=cell, pbc=pbc, external_field=f, field_reference=ref,
-                               compute_forces=False)["energy"]), FIELD)
+        lambda f: float(
+            engine(
+                pos,
+                z,
+                cell=cell,
+                pbc=pbc,
+                external_field=f,
+                field_reference=ref,
+                compute_forces=False,
+            )["energy"]
+        ),
+        FIELD,
+    )
     assert torch.allclose(de_df, -out["dipole"], rtol=0, atol=1e-8)

@@ -8,7 +8,11 @@ from openmm_polarml import units
 from openmm_polarml.pqeq.electrostatics.coulomb import SiteCoulomb
 
 # Madelung constants referred to the nearest-neighbour distance (e.g. Johnston, Birkbeck 1999)
-MADELUNG = {"rocksalt": 1.747564594633, "cesiumchloride": 1.762674773070, "zincblende": 1.638055053388}
+MADELUNG = {
+    "rocksalt": 1.747564594633,
+    "cesiumchloride": 1.762674773070,
+    "zincblende": 1.638055053388,
+}
 
 
 def crystal(kind: str, a: float = 5.0):
@@ -22,7 +26,12 @@ def crystal(kind: str, a: float = 5.0):
         frac, nn = np.vstack([fcc, fcc + 0.25]), a * np.sqrt(3) / 4
     n = len(frac)
     charges = torch.tensor([1.0] * (n // 2) + [-1.0] * (n // 2), dtype=torch.float64)
-    return torch.tensor(frac * a, dtype=torch.float64), charges, torch.eye(3, dtype=torch.float64) * a, nn
+    return (
+        torch.tensor(frac * a, dtype=torch.float64),
+        charges,
+        torch.eye(3, dtype=torch.float64) * a,
+        nn,
+    )
 
 
 @pytest.mark.parametrize("kind", sorted(MADELUNG))
@@ -31,7 +40,9 @@ def test_madelung_constant(kind, method):
     pos, q, cell, nn = crystal(kind)
     n = len(q)
     point_like = torch.full((n,), 1e6, dtype=torch.float64)  # α = 1e6 Å⁻²: width 1e-3 Å
-    coulomb = SiteCoulomb(method, pos, point_like, torch.zeros(n, dtype=torch.bool), cell, accuracy=1e-8)
+    coulomb = SiteCoulomb(
+        method, pos, point_like, torch.zeros(n, dtype=torch.bool), cell, accuracy=1e-8
+    )
     sites = torch.cat([pos, pos])
     charges = torch.cat([q, torch.zeros(n, dtype=torch.float64)])
     energy = 0.5 * torch.dot(charges, coulomb.potential(sites, charges, cell))

@@ -30,7 +30,9 @@ def test_direct_ewald_pme_agree_as_vacuum_grows():
         for box in (12.0, 18.0, 27.0):
             shift = torch.full((3,), box / 2, dtype=torch.float64) - pos.mean(0)
             cell = torch.eye(3, dtype=torch.float64) * box
-            out = PQEq(method, tolerance=1e-10, accuracy=1e-7)(pos + shift, z, cell=cell, pbc=True, compute_forces=False)
+            out = PQEq(method, tolerance=1e-10, accuracy=1e-7)(
+                pos + shift, z, cell=cell, pbc=True, compute_forces=False
+            )
             gaps[method].append(abs(float(out["energy"]) - e_direct))
         assert gaps[method][0] > gaps[method][1] > gaps[method][2]
         assert gaps[method][2] < 2e-4  # dipolar images decay as L⁻³
@@ -45,7 +47,9 @@ def test_direct_and_ewald_agree_in_vacuum_padded_cell():
     for box in (10.0, 16.0):
         shift = torch.full((3,), box / 2, dtype=torch.float64) - pos.mean(0)
         cell = torch.eye(3, dtype=torch.float64) * box
-        out = PQEq("ewald", tolerance=1e-10)(pos + shift, z, cell=cell, pbc=True, compute_forces=False)
+        out = PQEq("ewald", tolerance=1e-10)(
+            pos + shift, z, cell=cell, pbc=True, compute_forces=False
+        )
         gaps.append(abs(float(out["energy"]) - e_direct))
     assert gaps[1] < gaps[0] / 3 and gaps[1] < 1e-3
 
@@ -118,7 +122,9 @@ def polarizability(engine, pos, z, fragments=None, h=1e-3):
         f = torch.zeros(3, dtype=torch.float64)
         f[c] = h
         plus = engine(pos, z, external_field=f, fragments=fragments, compute_forces=False)["dipole"]
-        minus = engine(pos, z, external_field=-f, fragments=fragments, compute_forces=False)["dipole"]
+        minus = engine(pos, z, external_field=-f, fragments=fragments, compute_forces=False)[
+            "dipole"
+        ]
         cols.append((plus - minus) / (2 * h))
     return torch.stack(cols, dim=1)  # [3, 3] e·Å²/V
 
@@ -173,7 +179,9 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(InvalidInputError):
         PQEq("ewald")(pos, z)
     soft = ElementParameters()
-    soft.spring_raw.fill_(-30.0)  # springs at the stability floor: shells run away in a strong field
+    soft.spring_raw.fill_(
+        -30.0
+    )  # springs at the stability floor: shells run away in a strong field
     with pytest.raises(PolarizationCatastropheError):
         PQEq("direct", parameters=soft)(pos, z, external_field=[0.0, 0.0, 2.0])
     from openmm_polarml.pqeq import ConvergenceError
