@@ -5,11 +5,14 @@ is stable, so it is found with a projected, preconditioned L-BFGS on the joint v
 every search direction keeps Σ_{i∈f} q_i fixed, steps are line-searched (Armijo), and non-positive
 curvature along a step is reported as a polarisation catastrophe instead of being followed.
 
-Two preconditioners for the charge block:
+Preconditioners for the charge block:
 - ``dense``: the exact inverse of ∂²E/∂q² under the constraints (Cholesky of the (N×N) matrix); the
   charge part is then solved exactly at every step (direct solver, O(N²) memory, O(N³) time).
-- ``iterative``: the diagonal η_i (matrix-free; every step costs one energy+gradient evaluation).
-The shell block is preconditioned by the springs Ks_i.
+- ``iterative``: matrix-free, every step costs one energy+gradient evaluation. Ewald/PME use
+  diag(η) plus the long-wavelength Coulomb modes (:mod:`.preconditioners`, iteration count
+  independent of N); direct/taper use the diagonal η_i.
+The shell block is preconditioned by the springs Ks_i; the whole preconditioner is rescaled to the
+latest curvature pair, and the line search judges tiny steps on gradients (rounding-free).
 """
 
 from __future__ import annotations
