@@ -242,19 +242,16 @@ class PQEq(torch.nn.Module):
             self.accuracy,
             self.cutoff,
         )
-        solution = self._solve(
-            positions.detach(),
-            cell.detach() if pbc else None,
-            terms,
-            params["alpha"].detach(),
-            coulomb,
-            field,
-            reference,
-            frags,
-            initial_charges,
-            initial_shells,
-        )
-        q, d = solution.q.detach(), solution.d.detach()
+        if dtype == torch.float64:
+            solve_args = (positions.detach(), cell.detach() if pbc else None, terms)
+            solve_args += (params["alpha"].detach(), coulomb, field, reference, frags)
+        else:  # float32 sums stall near 1e-4 eV/e beyond ~2,000 atoms: solve in float64
+            solve_args = self._float64_problem(
+                positions, cell, terms, params["alpha"], has_shell, field, reference, frags
+            )
+        solution = self._solve(*solve_args, initial_charges, initial_shells, self._tolerance(dtype))
+        q, d = solution.q.detach().to(dtype), solution.d.detach().to(dtype)
+        solution.mu = solution.mu.to(dtype)
         return self._outputs(
             positions,
             cell,
@@ -285,7 +282,24 @@ class PQEq(torch.nn.Module):
             return self.tolerance
         return DEFAULT_TOLERANCE_FLOAT64 if dtype == torch.float64 else DEFAULT_TOLERANCE_FLOAT32
 
-    def _solve(self, positions, cell, terms, alpha, coulomb, field, reference, frags, q0, d0):
+    def _float64_problem(self, positions, cell, terms, alpha, has_shell, field, reference, frags):
+        """The solver's inputs promoted to float64 (a fresh operator at the same settings)."""
+        f64 = torch.float64
+        pos = positions.detach().to(f64)
+        cell64 = None if cell is None else cell.detach().to(f64)
+        terms64 = AtomTerms(*(t.detach().to(f64) for t in vars(terms).values()))
+        alpha64 = alpha.detach().to(f64)
+        coulomb = SiteCoulomb(
+            self.long_range, pos, alpha64, has_shell, cell64, self.accuracy, self.cutoff
+        )
+        field64 = None if field is None else field.detach().to(f64)
+        ref64 = None if reference is None else reference.to(f64)
+        frags64 = Fragments(frags.index, frags.charges.to(f64))
+        return pos, cell64, terms64, alpha64, coulomb, field64, ref64, frags64
+
+    def _solve(
+        self, positions, cell, terms, alpha, coulomb, field, reference, frags, q0, d0, tolerance
+    ):
         detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
 
         objective = solver_objective(positions, cell, detached, coulomb, field, reference)
@@ -293,9 +307,9 @@ class PQEq(torch.nn.Module):
         n = positions.shape[0]
         # the solver makes any guess feasible; zeros become the uniform fragment charges
         q0 = (
-            torch.zeros(n, dtype=positions.dtype)
+            torch.zeros(n, dtype=positions.dtype, device=positions.device)
             if q0 is None
-            else torch.as_tensor(q0, dtype=positions.dtype)
+            else torch.as_tensor(q0, dtype=positions.dtype, device=positions.device)
         )
         if d0 is None:  # cold start: break the symmetry (see COLD_START_SHELL_DISPLACEMENT)
             gen = torch.Generator().manual_seed(0)
@@ -303,7 +317,7 @@ class PQEq(torch.nn.Module):
                 positions.shape, dtype=positions.dtype, generator=gen
             ).to(positions.device)
         else:
-            d0 = torch.as_tensor(d0, dtype=positions.dtype)
+            d0 = torch.as_tensor(d0, dtype=positions.dtype, device=positions.device)
         use_dense = self.solver == "dense" or (
             self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
         )
@@ -324,7 +338,7 @@ class PQEq(torch.nn.Module):
             pre,
             detached.spring,
             detached.spring > 0,
-            self._tolerance(positions.dtype),
+            tolerance,
             self.max_iterations,
         )
 

@@ -188,3 +188,13 @@ def test_bad_inputs_raise_clear_errors():
 
     with pytest.raises(ConvergenceError):
         PQEq("direct", tolerance=1e-14, max_iterations=1, solver="iterative")(pos, z)
+
+
+def test_float32_inputs_are_solved_in_float64_and_returned_in_float32():
+    """float32 sums stall near 1e-4 eV/e in large cells; the solve runs in float64 instead."""
+    pos, z, cell, pbc = tensors(nacl(2))
+    out32 = PQEq("pme")(pos.float(), z, cell=cell.float(), pbc=pbc)
+    out64 = PQEq("pme", tolerance=1e-4)(pos, z, cell=cell, pbc=pbc)
+    assert out32["charges"].dtype == torch.float32 and out32["forces"].dtype == torch.float32
+    assert torch.allclose(out32["charges"].double(), out64["charges"], atol=1e-5)
+    assert float(out32["energy"]) == pytest.approx(float(out64["energy"]), rel=1e-6)
