@@ -45,6 +45,9 @@ class Trainer:
             p.requires_grad for p in self.model.pqeq.parameters()
         )
         self.delta = bool(t["delta"]) and not self.joint
+        if self.model.pqeq is not None:
+            # implicit derivatives of charges/dipole cost a Hessian solve: only for a dipole loss
+            self.model.pqeq.differentiable_solution = t["loss_weights"].get("dipole", 0.0) > 0
         self.dropped: dict = {}
         self.train_frames = self._targets(self.splits["train"], "train")
         self.val_frames = self._targets(self.splits["validation"], "validation")
