@@ -156,6 +156,7 @@ template <class T> PQ_GLOBAL void kRealSpace(KP<T> p) {
     for (int a = PQ_TID; a < p.nS; a += PQ_NTHREADS) {
         T xa = p.sx[a], ya = p.sy[a], za = p.sz[a], Qa = p.sq[a];
         int ca = p.siteClass[a];
+        int ia = (a < p.N ? a : p.polAtoms[a - p.N]);   // atom (= core site) of site a
         double phiA = 0, gx = 0, gy = 0, gz = 0;
         int e = p.exclStart[a], eEnd = p.exclStart[a + 1];
         for (int b = 0; b < p.nS; b++) {
@@ -169,14 +170,31 @@ template <class T> PQ_GLOBAL void kRealSpace(KP<T> p) {
             if (ewaldLike && !(aab > p.beta))
                 continue;   // broad pair: reciprocal space only
             T dx = p.sx[b] - xa, dy = p.sy[b] - ya, dz = p.sz[b] - za;
-            if (p.periodic)
+            T cx = 0, cy = 0, cz = 0;   // Ewald/PME: core-core vector, same image as the sites
+            if (ewaldLike) {
+                int ib = (b < p.N ? b : p.polAtoms[b - p.N]);
+                cx = p.sx[ib] - p.sx[ia];
+                cy = p.sy[ib] - p.sy[ia];
+                cz = p.sz[ib] - p.sz[ia];
+                if (p.periodic)
+                    minimumImage(p.box, p.recip, cx, cy, cz);
+                dx = cx + (p.sx[b] - p.sx[ib]) - (xa - p.sx[ia]);
+                dy = cy + (p.sy[b] - p.sy[ib]) - (ya - p.sy[ia]);
+                dz = cz + (p.sz[b] - p.sz[ib]) - (za - p.sz[ia]);
+            }
+            else if (p.periodic)
                 minimumImage(p.box, p.recip, dx, dy, dz);
             for (int s = 0; s < p.nshift; s++) {
                 if (s == 0 && (b == a || excluded))
                     continue;   // shift 0 is the zero shift
                 T rx = dx + p.shifts[3 * s], ry = dy + p.shifts[3 * s + 1], rz = dz + p.shifts[3 * s + 2];
                 T r2 = rx * rx + ry * ry + rz * rz;
-                if (r2 >= p.rc2)
+                if (ewaldLike) {   // pairs by core-core distance < rc (docs/conventions.md)
+                    T qx = cx + p.shifts[3 * s], qy = cy + p.shifts[3 * s + 1], qz = cz + p.shifts[3 * s + 2];
+                    if (qx * qx + qy * qy + qz * qz >= p.rc2)
+                        continue;
+                }
+                else if (r2 >= p.rc2)
                     continue;
                 T r = pqSqrt(r2), K, dK;
                 pairKernel(p, aab, r, K, dK);
