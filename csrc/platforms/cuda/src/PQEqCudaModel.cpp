@@ -1,4 +1,5 @@
 #include "PQEqCudaModel.h"
+#include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <cmath>
@@ -10,65 +11,10 @@ using namespace OpenMM;
 using namespace PolarML;
 using namespace std;
 
-namespace {
-
-const double PQEQ_LAMBDA = 0.462770;
-const double INF = numeric_limits<double>::infinity();
-const int PME_ORDER = 6;
-// CODATA 2018, the same arithmetic as openmm_polarml/units.py and PQEqCalculator.cpp
-const double ELEMENTARY_CHARGE_C = 1.602176634e-19;
-const double AVOGADRO_PER_MOL = 6.02214076e23;
-const double VACUUM_PERMITTIVITY = 8.8541878128e-12;
-
-double coulombConstant() {
-    double keEvA = ELEMENTARY_CHARGE_C / (4.0 * M_PI * VACUUM_PERMITTIVITY * 1e-10);
-    return keEvA * (ELEMENTARY_CHARGE_C * AVOGADRO_PER_MOL / 1000.0) * 0.1;
-}
-
-double pairExponent(double a, double b) {
-    if (a == INF && b == INF)
-        return INF;
-    if (a == INF)
-        return sqrt(b);
-    if (b == INF)
-        return sqrt(a);
-    return sqrt(a * b / (a + b));
-}
-
-int nextSmooth(int n) {
-    while (true) {
-        int m = n;
-        for (int f : {2, 3, 5})
-            while (m % f == 0)
-                m /= f;
-        if (m == 1)
-            return n;
-        n++;
-    }
-}
-
-/* Cardinal B-spline M_p at the integers 1..p-1 (M_p(j), j = 0..p-1). */
-void bsplineAtIntegers(int p, double* w) {
-    double prev[16], cur[16];
-    prev[0] = 0.0;
-    prev[1] = 1.0;
-    for (int n = 3; n <= p; n++) {
-        for (int j = 0; j < n; j++) {
-            double a = (j < n - 1 ? prev[j] : 0.0);
-            double b = (j > 0 ? prev[j - 1] : 0.0);
-            cur[j] = (j * a + (n - j) * b) / (n - 1);
-        }
-        for (int j = 0; j < n; j++)
-            prev[j] = cur[j];
-    }
-    for (int j = 0; j < p; j++)
-        w[j] = prev[j];
-}
-
-} // namespace
+using namespace PolarML::pqeq_detail;
 
 void PQEqSystemModel::setup(const PQEqForce& force) {
-    ke = coulombConstant();
+    ke = coulombConstantKJ();
     N = force.getNumParticles();
     method = force.getNonbondedMethod();
     periodic = force.usesPeriodicBoundaryConditions();
@@ -302,14 +248,11 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
     }
     else if (m.method == PQEqForce::PME) {
         vector<double> bmod[3];
-        double w[16];
-        bsplineAtIntegers(PME_ORDER, w);
+        double w[16], dw[16];
+        bspline(0.0, PME_ORDER, w, dw);   // w[j] = M_p(j)
         for (int k = 0; k < 3; k++) {
             double L = sqrt(box[k].dot(box[k]));
-            // calibrated spacing: c_6 (beta h)^6 <= delta, c_6 = 4.0e-3 (docs/conventions.md)
-            double spacing = pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
-            int n = (int) ceil(L / spacing);
-            ngrid[k] = nextSmooth(max(n, 2 * PME_ORDER));
+            ngrid[k] = pmeMeshSize(L, beta, delta);
             int ng = ngrid[k];
             bmod[k].resize(ng);
             for (int mm = 0; mm < ng; mm++) {

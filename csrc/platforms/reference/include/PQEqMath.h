@@ -47,6 +47,12 @@ const double AVOGADRO_PER_MOL = 6.02214076e23;
 const double VACUUM_PERMITTIVITY = 8.8541878128e-12;
 const double EV_TO_KJ_PER_MOL = ELEMENTARY_CHARGE_C * AVOGADRO_PER_MOL / 1000.0;
 
+/* Coulomb constant k_e in kJ/mol nm / e^2 (CODATA 2018, as openmm_polarml/units.py). */
+inline double coulombConstantKJ() {
+    double keEvA = ELEMENTARY_CHARGE_C / (4.0 * M_PI * VACUUM_PERMITTIVITY * 1e-10);
+    return keEvA * EV_TO_KJ_PER_MOL * 0.1;
+}
+
 /* f(r) = erf(a r)/r and df/dr; a = inf gives the point-charge kernel 1/r. */
 inline void erfOverR(double a, double r, double& f, double& df) {
     if (a == INF) {
@@ -86,6 +92,15 @@ inline int nextSmooth(int n) {
             return n;
         n++;
     }
+}
+
+/* PME mesh points along a lattice vector of length L (nm) for splitting beta (1/nm) and relative
+ * accuracy delta: the calibrated spacing h with c_6 (beta h)^6 <= delta, c_6 = 4.0e-3, rounded up
+ * to a 2-3-5-smooth size of at least 2p (docs/conventions.md; same rule as the PyTorch engine). */
+inline int pmeMeshSize(double L, double beta, double delta) {
+    double spacing = std::pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
+    int n = (int) std::ceil(L / spacing);
+    return nextSmooth(n > 2 * PME_ORDER ? n : 2 * PME_ORDER);
 }
 
 /* w[j] = M_p(fr + j), dw[j] = M_p'(fr + j), j = 0..p-1 (cardinal B-spline of order p). */

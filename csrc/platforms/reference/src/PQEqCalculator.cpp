@@ -15,8 +15,7 @@ using namespace PolarML::pqeq_detail;
 using namespace std;
 
 double PQEqCalculator::coulombConstant() {
-    double keEvA = ELEMENTARY_CHARGE_C / (4.0 * M_PI * VACUUM_PERMITTIVITY * 1e-10);
-    return keEvA * EV_TO_KJ_PER_MOL * 0.1;
+    return coulombConstantKJ();
 }
 
 PQEqCalculator::PQEqCalculator() : N(0), P(0), nq(0), nS(0), method(0), maxIterations(1000), cutoffUser(-1),

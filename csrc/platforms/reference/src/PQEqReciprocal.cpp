@@ -231,10 +231,7 @@ void PQEqCalculator::setupPME() {
     double delta = ewaldTolerance;
     for (int k = 0; k < 3; k++) {
         double L = sqrt(boxVec[k].dot(boxVec[k]));
-        // calibrated spacing: c_6 (beta h)^6 <= delta, c_6 = 4.0e-3 (docs/conventions.md)
-        double spacing = pow(delta / 4.0e-3, 1.0 / 6.0) / beta;
-        int n = (int) ceil(L / spacing);
-        ngrid[k] = nextSmooth(max(n, 2 * p));
+        ngrid[k] = pmeMeshSize(L, beta, delta);
         int ng = ngrid[k];
         double w[16], dw[16];
         bspline(0.0, p, w, dw);   // w[j] = M_p(j)
