@@ -17,7 +17,7 @@ import torch
 
 from .. import units
 from .electrostatics.ewald import half_space_kvectors
-from .solver import Fragments
+from .solver import ConstrainedInverse, Fragments
 
 #: At most this many half-space k-vectors in U (cost: N × 2K per application).
 MAX_WAVES = 400
@@ -53,14 +53,11 @@ class LongWaveChargePreconditioner:
             inner = inner + self.basis.T @ du  # [2K, 2K], SPD
             self.factor = torch.linalg.cholesky(inner)
             self.fragments = fragments
-            self.exact = fragments.count <= MAX_SCHUR_FRAGMENTS
-            if self.exact:
-                n = eta.shape[0]
-                c = torch.zeros(fragments.count, n, dtype=eta.dtype, device=eta.device)
-                c[fragments.index, torch.arange(n, device=eta.device)] = 1.0  # [F, N]
-                self.constraint = c
-                self.m_inv_ct = torch.stack([self._apply(row) for row in c], dim=1)  # [N, F]
-                self.schur = c @ self.m_inv_ct  # [F, F]
+            self.exact = None
+            if fragments.count <= MAX_SCHUR_FRAGMENTS:
+                self.exact = ConstrainedInverse(
+                    self._apply, fragments, eta.shape[0], eta.dtype, eta.device
+                )
 
     @staticmethod
     def _waves(positions, cell, beta):
@@ -80,18 +77,18 @@ class LongWaveChargePreconditioner:
         return torch.cat([torch.cos(phase) * root, torch.sin(phase) * root], dim=1)  # [N, 2K]
 
     def _apply(self, g: torch.Tensor) -> torch.Tensor:
-        """M⁻¹ g by the Woodbury identity."""
-        dg = self.inv_d * g
+        """M⁻¹ g by the Woodbury identity, for ``g`` ``[N]`` or ``[N, B]``."""
+        inv_d = self.inv_d if g.dim() == 1 else self.inv_d[:, None]
+        dg = inv_d * g
         if self.basis.shape[1] == 0:
             return dg
-        coef = torch.cholesky_solve((self.basis.T @ dg)[:, None], self.factor)[:, 0]  # [2K]
-        return dg - self.inv_d * (self.basis @ coef)
+        rhs = self.basis.T @ dg  # [2K] or [2K, B]
+        coef = torch.cholesky_solve(rhs.reshape(rhs.shape[0], -1), self.factor).reshape(rhs.shape)
+        return dg - inv_d * (self.basis @ coef)
 
     def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        if self.exact is not None:
+            return self.exact(g)
         f = self.fragments
-        if self.exact:
-            z = self._apply(g)
-            lam = torch.linalg.solve(self.schur, self.constraint @ z)
-            return z - self.m_inv_ct @ lam
         z = self._apply(g - f.mean(g)[f.index])
         return z - f.mean(z)[f.index]

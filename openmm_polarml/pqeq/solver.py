@@ -57,6 +57,12 @@ class Fragments:
         """Per-fragment means ``[F]``."""
         return self.sum(values) / self.sum(torch.ones_like(values))
 
+    def matrix(self, n: int, dtype: torch.dtype, device) -> torch.Tensor:
+        """Constraint matrix C ``[F, N]``: C_fi = 1 if atom i is in fragment f."""
+        c = torch.zeros(self.count, n, dtype=dtype, device=device)
+        c[self.index, torch.arange(n, device=device)] = 1.0
+        return c
+
     def feasible(self, q: torch.Tensor) -> torch.Tensor:
         """Shift q uniformly within each fragment so that its charges are met exactly."""
         excess = (self.sum(q) - self.charges) / self.sum(torch.ones_like(q))
@@ -94,32 +100,42 @@ class DiagonalChargePreconditioner:
         return self.inv * (g - lam[f.index])
 
 
-class DenseChargePreconditioner:
+class ConstrainedInverse:
+    """z = M⁻¹(g − Cᵀλ) with λ chosen so that C z = 0: the constrained Newton step of a symmetric
+    positive definite model Hessian M, given through ``apply_inverse`` (maps ``[N, B]`` to ``[N, B]``).
+    """
+
+    def __init__(self, apply_inverse: Callable, fragments: Fragments, n: int, dtype, device):
+        self.apply_inverse = apply_inverse
+        self.constraint = fragments.matrix(n, dtype, device)  # [F, N]
+        self.m_inv_ct = apply_inverse(self.constraint.T)  # [N, F]
+        self.schur = self.constraint @ self.m_inv_ct  # [F, F]
+
+    def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        z = self.apply_inverse(g[:, None])[:, 0]
+        lam = torch.linalg.solve(self.schur, self.constraint @ z)
+        return z - self.m_inv_ct @ lam
+
+
+class DenseChargePreconditioner(ConstrainedInverse):
     """Exact constrained inverse of the charge Hessian H = diag(η) + A_cc (Cholesky)."""
 
     def __init__(self, hessian: torch.Tensor, fragments: Fragments):
         n = hessian.shape[0]
-        constraint = torch.zeros(fragments.count, n, dtype=hessian.dtype, device=hessian.device)
-        constraint[fragments.index, torch.arange(n, device=hessian.device)] = 1.0  # [F, N]
+        constraint = fragments.matrix(n, hessian.dtype, hessian.device)  # [F, N]
         # H + ρ CᵀC has the same constrained solution and is positive definite exactly when H is
         # on the constraint subspace (periodic cells: the uniform charge mode can be negative).
         rho = hessian.abs().sum(1).max()
-        augmented = hessian + rho * constraint.T @ constraint
-        self.factor, info = torch.linalg.cholesky_ex(augmented)
+        factor, info = torch.linalg.cholesky_ex(hessian + rho * constraint.T @ constraint)
         if int(info) != 0:
             raise PolarizationCatastropheError(
                 "the charge Hessian diag(η) + J is not positive definite on the charge-constraint "
                 "subspace: the hardness parameters are too small for this geometry (charges would "
                 "run away)"
             )
-        self.h_inv_ct = torch.cholesky_solve(constraint.T, self.factor)  # [N, F]
-        self.schur = constraint @ self.h_inv_ct  # [F, F]
-        self.constraint = constraint
-
-    def __call__(self, g: torch.Tensor) -> torch.Tensor:
-        z = torch.cholesky_solve(g[:, None], self.factor)[:, 0]
-        lam = torch.linalg.solve(self.schur, self.constraint @ z)
-        return z - self.h_inv_ct @ lam
+        super().__init__(
+            lambda v: torch.cholesky_solve(v, factor), fragments, n, hessian.dtype, hessian.device
+        )
 
 
 class _History:

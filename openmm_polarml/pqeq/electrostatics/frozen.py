@@ -20,21 +20,16 @@ from .coulomb import SiteCoulomb
 from .ewald import half_space_kvectors
 from .pme import FrozenCorePME
 
-_SQRT_PI = math.sqrt(math.pi)
-
 
 def kernel_and_derivative(kind: str, r, alpha, beta: float, taper_cutoff: float):
     """Pair kernel K(r) and dK/dr (Å⁻¹, Å⁻²) for ``direct``/``taper``/``ewald`` (no Coulomb constant)."""
+    gauss = kernels.TWO_OVER_SQRT_PI * alpha * torch.exp(-((alpha * r) ** 2))  # d erf(αr)/dr
     if kind == "ewald":
-        value = (torch.erfc(beta * r) - torch.erfc(alpha * r)) / r
-        slope = (
-            2.0
-            / _SQRT_PI
-            * (alpha * torch.exp(-((alpha * r) ** 2)) - beta * torch.exp(-((beta * r) ** 2)))
-        ) / r - value / r
-        return value, slope
-    value = torch.erf(alpha * r) / r
-    slope = 2.0 / _SQRT_PI * alpha * torch.exp(-((alpha * r) ** 2)) / r - value / r
+        value = kernels.ewald_real_space(r, alpha, beta)
+        screen = kernels.TWO_OVER_SQRT_PI * beta * torch.exp(-((beta * r) ** 2))
+        return value, (gauss - screen - value) / r
+    value = kernels.gaussian_coulomb(r, alpha)
+    slope = (gauss - value) / r
     if kind == "direct":
         return value, slope
     x = (r / taper_cutoff).clamp(max=1.0)
@@ -48,15 +43,10 @@ def erf_over_norm_and_gradient(d: torch.Tensor, a: torch.Tensor):
     r2 = (d * d).sum(-1)
     x2 = a * a * r2
     small = x2 < 1e-4
-    r = torch.sqrt(torch.where(small, torch.ones_like(r2), r2))
-    exact = torch.erf(a * r) / r
-    exact_df_dr2 = (2.0 / _SQRT_PI * a * torch.exp(-((a * r) ** 2)) - exact) / (
-        2.0 * r2.clamp_min(1e-300)
-    )
-    lead = 2.0 / _SQRT_PI * a
-    series = lead * (1.0 - x2 / 3.0 + x2 * x2 / 10.0)
+    lead = kernels.TWO_OVER_SQRT_PI * a
+    value = kernels.erf_over_norm(d, a)  # the same f as SiteCoulomb's exclusion term
+    exact_df_dr2 = (lead * torch.exp(-x2) - value) / (2.0 * r2.clamp_min(1e-300))
     series_df_dr2 = lead * a * a * (-1.0 / 3.0 + x2 / 5.0 - x2 * x2 / 14.0)
-    value = torch.where(small, series, exact)
     df_dr2 = torch.where(small, series_df_dr2, exact_df_dr2)
     return value, 2.0 * df_dr2[:, None] * d
 
