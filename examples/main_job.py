@@ -142,6 +142,33 @@ def build_system(
     return system, pqeq
 
 
+def _state_reporters(csv_path, args, total_energy: bool) -> list:
+    """A CSV StateDataReporter (every ``report_every`` steps) and a short one on stdout."""
+    import openmm.app as app
+
+    full = dict(
+        step=True,
+        time=True,
+        potentialEnergy=True,
+        kineticEnergy=True,
+        totalEnergy=True,
+        temperature=True,
+    )
+    return [
+        app.StateDataReporter(str(csv_path), args.report_every, **full),
+        app.StateDataReporter(
+            sys.stdout,
+            args.print_every,
+            step=True,
+            time=True,
+            potentialEnergy=True,
+            totalEnergy=total_energy,
+            temperature=True,
+            speed=True,
+        ),
+    ]
+
+
 def run_md(atoms, system, pqeq, out: Path, args) -> dict:
     """Minimise, NVT-equilibrate (Langevin), NVE production (Verlet); write reporters' files.
 
@@ -190,28 +217,9 @@ def run_md(atoms, system, pqeq, out: Path, args) -> dict:
         f"{e_min.value_in_unit(u.kilojoule_per_mole):.1f} kJ/mol ({times['minimise_s']:.1f} s)"
     )
 
-    common = dict(
-        step=True,
-        time=True,
-        potentialEnergy=True,
-        kineticEnergy=True,
-        totalEnergy=True,
-        temperature=True,
-    )
     sim.context.setVelocitiesToTemperature(args.temperature, args.seed)
     integrator.setCurrentIntegrator(0)
-    sim.reporters = [
-        app.StateDataReporter(str(files["equilibration_csv"]), args.report_every, **common),
-        app.StateDataReporter(
-            sys.stdout,
-            args.print_every,
-            step=True,
-            time=True,
-            potentialEnergy=True,
-            temperature=True,
-            speed=True,
-        ),
-    ]
+    sim.reporters = _state_reporters(files["equilibration_csv"], args, total_energy=False)
     print(
         f"NVT equilibration: {args.equilibration_steps} steps of {args.dt_fs} fs, Langevin "
         f"{args.temperature} K, friction {args.friction}/ps"
@@ -222,17 +230,7 @@ def run_md(atoms, system, pqeq, out: Path, args) -> dict:
 
     integrator.setCurrentIntegrator(1)
     sim.reporters = [
-        app.StateDataReporter(str(files["csv"]), args.report_every, **common),
-        app.StateDataReporter(
-            sys.stdout,
-            args.print_every,
-            step=True,
-            time=True,
-            potentialEnergy=True,
-            totalEnergy=True,
-            temperature=True,
-            speed=True,
-        ),
+        *_state_reporters(files["csv"], args, total_energy=True),
         app.DCDReporter(str(files["dcd"]), args.report_every, enforcePeriodicBox=False),
     ]
     print(f"NVE production: {args.steps} steps of {args.dt_fs} fs (Verlet)")
