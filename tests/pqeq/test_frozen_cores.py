@@ -4,6 +4,7 @@ import pytest
 import torch
 from pqeq_structures import batio3, nacl, tensors, water_box, water_cluster
 
+from openmm_polarml.pqeq.electrostatics import native
 from openmm_polarml.pqeq.electrostatics.coulomb import SiteCoulomb
 from openmm_polarml.pqeq.electrostatics.frozen import FrozenCoreCoulomb
 from openmm_polarml.pqeq.parameters import ElementParameters
@@ -19,8 +20,14 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("evaluator", ["native", "tensor"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_frozen_core_potential_and_shell_gradient(case):
+def test_frozen_core_potential_and_shell_gradient(case, evaluator, monkeypatch):
+    """Both evaluators: the C kernels (float64 CPU) and the tensor code (every other device/dtype)."""
+    if evaluator == "tensor":
+        monkeypatch.setattr(native, "usable", lambda *tensors: False)
+    elif not native.usable(torch.zeros(1, dtype=torch.float64)):
+        pytest.fail("the native engine kernels are not built: run `pip install -e .`")
     build, method = CASES[case]
     pos, z, cell, pbc = tensors(build())
     cell = cell if pbc else None
@@ -36,7 +43,9 @@ def test_frozen_core_potential_and_shell_gradient(case):
     potential = coulomb.potential(torch.cat([pos, pos + d_graph]), site_charges, cell)
     energy = 0.5 * torch.dot(site_charges, potential)
     (grad,) = torch.autograd.grad(energy, d_graph)
-    fast_potential, fast_grad = FrozenCoreCoulomb(coulomb, pos, cell)(site_charges, d)
+    frozen = FrozenCoreCoulomb(coulomb, pos, cell)
+    assert frozen.native == (evaluator == "native")
+    fast_potential, fast_grad = frozen(site_charges, d)
     scale_v = float(potential.abs().max())
     scale_g = float(grad.abs().max())
     assert float((fast_potential - potential.detach()).abs().max()) < 1e-12 * scale_v

@@ -75,6 +75,7 @@ class SiteCoulomb:
         if method in ("ewald", "pme"):
             self.settings = resolve_ewald(cell, accuracy, cutoff, pme_order)
             self.beta = self.settings.beta
+            self._cell_for_mesh, self._accuracy = cell.detach(), accuracy
         self.pairs = self._build_pairs(positions, cell)
         self.set_widths(alpha)
 
@@ -108,6 +109,10 @@ class SiteCoulomb:
         self.class_pair_alpha = kernels.pair_exponent(class_alpha[:, None], class_alpha[None, :])
         if self.settings is not None:
             self.gamma = class_screening_table(self.class_pair_alpha, self.beta)  # [C, C]
+            s = self.settings  # k_max and mesh follow the largest γ (docs/conventions.md)
+            self.settings = resolve_ewald(
+                self._cell_for_mesh, self._accuracy, s.cutoff, s.order, float(self.gamma.max())
+            )
             self.self_gamma = torch.clamp(torch.sqrt(site_alpha / 2.0), max=self.beta)  # [2N]
 
     def potential(

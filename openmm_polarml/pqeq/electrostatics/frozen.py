@@ -15,10 +15,14 @@ import math
 import torch
 
 from ... import units
-from . import kernels
+from . import kernels, native
 from .coulomb import SiteCoulomb
 from .ewald import half_space_kvectors
 from .pme import FrozenCorePME
+
+#: Ewald real-space kernels are tabulated (native path) up to the cutoff plus this reach (Å): shell
+#: pairs of cores closer than the cutoff; pairs beyond (shells displaced that far) are exact.
+TABLE_SHELL_REACH = 0.5
 
 
 def kernel_and_derivative(kind: str, r, alpha, beta: float, taper_cutoff: float):
@@ -99,6 +103,16 @@ class FrozenCoreCoulomb:
         self.ss_i, self.ss_j = self.i[ss], self.j[ss]
         self.ss_vec, self.ss_alpha = self.vec[ss], self.alpha[ss]
         self.shell_atoms = torch.nonzero(has_shell).flatten()
+        self.native = native.usable(cores)  # C kernels for float64 CPU tensors (native.py)
+        self.tables = self.cs_table = self.ss_table = None
+        if self.native and self.kind == "ewald" and self.cs_alpha.numel() + self.ss_alpha.numel():
+            reach = coulomb.settings.cutoff + TABLE_SHELL_REACH
+            self.tables = native.KernelTables(
+                torch.cat([self.cs_alpha, self.ss_alpha]), coulomb.beta, reach * reach
+            )
+            n_cs = self.cs_alpha.numel()
+            self.cs_table = self.tables.pair_table[:n_cs]
+            self.ss_table = self.tables.pair_table[n_cs:]
         self.pme = self.ewald = None
         if coulomb.settings is None:
             return
@@ -134,6 +148,8 @@ class FrozenCoreCoulomb:
             return scale * potential, scale * grad
 
     def _real_space(self, charges, d):
+        if self.native:
+            return self._real_space_native(charges, d)
         n, i, j = self.n, self.i, self.j
         qc, qs = charges[:n], charges[n:]
         phi_c = (
@@ -158,6 +174,28 @@ class FrozenCoreCoulomb:
         phi_s.index_add_(0, si, k * qs[sj]).index_add_(0, sj, k * qs[si])
         g = (dk * qs[si] * qs[sj] / r)[:, None] * v  # ∂/∂d_j, and −g for d_i
         grad.index_add_(0, sj, g).index_add_(0, si, -g)
+        return torch.cat([phi_c, phi_s]), grad
+
+    def _real_space_native(self, charges, d):
+        """The same sums as :meth:`_real_space`, by the C kernels."""
+        qc, qs = charges[: self.n].contiguous(), charges[self.n :].contiguous()
+        phi_c, phi_s, grad = torch.zeros_like(qc), torch.zeros_like(qs), torch.zeros_like(d)
+        native.core_core_potential(self.i, self.j, self.k_cc, qc, phi_c)
+        c = self.coulomb
+        native.real_space_shells(
+            self.kind,
+            c.beta,
+            c.taper_cutoff,
+            (self.cs_core, self.cs_shell, self.cs_vec, self.cs_alpha, self.cs_table),
+            (self.ss_i, self.ss_j, self.ss_vec, self.ss_alpha, self.ss_table),
+            qc,
+            qs,
+            d,
+            phi_c,
+            phi_s,
+            grad,
+            self.tables,
+        )
         return torch.cat([phi_c, phi_s]), grad
 
     def _reciprocal(self, charges, d):

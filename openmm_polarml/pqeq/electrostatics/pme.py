@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from . import native
 from .ewald import reciprocal_basis
 
 _SMOOTH_PRIMES = (2, 3, 5)
@@ -26,6 +27,22 @@ def smooth_mesh_size(n: int) -> int:
         if m == 1:
             return n
         n += 1
+
+
+def inverse_real_fft(
+    spectrum: torch.Tensor, mesh: tuple[int, int, int], out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """irfftn over the last three axes of ``spectrum`` ``[B, nx, ny, nz//2+1]`` → ``[B, *mesh]``.
+
+    One 3-D transform per batch entry: on CPU (MKL) that is 2–3× faster than one batched
+    ``irfftn``, which torch splits into strided complex passes. ``out`` (no autograd) receives the
+    result in place.
+    """
+    if out is None:
+        return torch.stack([torch.fft.irfftn(s, s=mesh) for s in spectrum.unbind(0)])
+    for s, target in zip(spectrum.unbind(0), out.unbind(0), strict=True):
+        torch.fft.irfftn(s, s=mesh, out=target)
+    return out
 
 
 def bspline_weights(w: torch.Tensor, order: int) -> torch.Tensor:
@@ -151,7 +168,7 @@ def pme_reciprocal_potential(
             rho_hat[s] * (prefactor * torch.exp(-k2 / (4.0 * gamma[s, t] ** 2)))
             for s in range(n_cls)
         )  # [B, nx, ny, nzr]
-        phi = torch.fft.irfftn(field_hat, s=mesh, dim=(1, 2, 3))  # [B, nx, ny, nz]
+        phi = inverse_real_fft(field_hat, mesh)  # [B, nx, ny, nz]
         potential = potential.index_copy(0, members[t], spreader.gather(phi, members[t]))
     return potential if batched else potential[:, 0]
 
@@ -254,6 +271,19 @@ class FrozenCorePME:
         volume = torch.abs(torch.linalg.det(cell))
         base = (4.0 * math.pi / volume) * moduli / k2_safe * (k2 > 0) * self.n_points
         influence = base * torch.exp(-k2 / (4.0 * group_gamma[:, :, None, None, None] ** 2))
+        self.native = native.usable(cores)
+        if self.native:  # C spreading/convolution/gathering (native.py): real influence
+            self.influence = influence.contiguous()  # [G, G, nx, ny, nzr]
+            self.scale = self.core.scale
+            self.mesh_dims = native.mesh_array(mesh)
+            self._mesh_buffer = self._shell_order = None
+            # sites visited in mesh order (group, then cell) so spreading/gathering stay in cache
+            core_u = (cores @ self.inv_cell) * self.scale  # [N, 3]
+            self._cell_key = self.core.flat[:, 0]  # [N] a mesh point of each core's stencil
+            self.core_order = torch.argsort(self.site_offset[: self.n_atoms] + self._cell_key)
+            self.core_u = core_u[self.core_order].contiguous()
+            self.core_offset = self.site_offset[: self.n_atoms][self.core_order].contiguous()
+            return
         self.influence = influence.to(
             torch.complex128 if dtype == torch.float64 else torch.complex64
         )
@@ -261,6 +291,8 @@ class FrozenCorePME:
     def __call__(self, charges: torch.Tensor, shells: torch.Tensor, shell_atoms: torch.Tensor):
         """Potential ``[2N]`` and shell gradient ``[S, 3]`` for site charges ``[2N]`` and the
         positions ``[S, 3]`` of the shells of ``shell_atoms`` ``[S]``."""
+        if self.native:
+            return self._call_native(charges, shells, shell_atoms)
         n = self.n_atoms
         shell = Stencil(shells, self.inv_cell, self.mesh, self.order)
         shell_sites = shell_atoms + n
@@ -274,8 +306,37 @@ class FrozenCorePME:
         )
         rho_hat = torch.fft.rfftn(rho.reshape(self.n_groups, *self.mesh), dim=(1, 2, 3))
         phi_hat = torch.einsum("ghxyz,gxyz->hxyz", self.influence, rho_hat)
-        phi = torch.fft.irfftn(phi_hat, s=self.mesh, dim=(1, 2, 3)).reshape(-1)  # [G·n_points]
+        phi = inverse_real_fft(phi_hat, self.mesh).reshape(-1)  # [G·n_points]
         potential = torch.zeros_like(charges)
         potential[:n] = (self.core.weight * phi[core_idx]).sum(1)
         potential[shell_sites], gradient = shell.gather_with_gradient(phi[shell_idx])  # [S], [S, 3]
+        return potential, gradient
+
+    def _call_native(self, charges, shells, shell_atoms):
+        """:meth:`__call__` by the C kernels (same stencils and sums)."""
+        n, mesh, order, dims = self.n_atoms, self.mesh, self.order, self.mesh_dims
+        if self._shell_order is None or self._shell_order[0] is not shell_atoms:
+            key = self.site_offset[shell_atoms + n] + self._cell_key[shell_atoms]
+            order_s = torch.argsort(key)  # [S], shells in mesh order
+            self._shell_order = (shell_atoms, order_s, self.site_offset[shell_atoms + n][order_s])
+        _, order_s, shell_offset = self._shell_order
+        shell_sites = shell_atoms[order_s] + n
+        shell_u = ((shells[order_s] @ self.inv_cell) * self.scale).contiguous()  # [S, 3]
+        if self._mesh_buffer is None:  # reused: a fresh 10-100 MB mesh costs its page faults
+            self._mesh_buffer = torch.zeros(self.n_groups * self.n_points, dtype=charges.dtype)
+        rho = self._mesh_buffer.zero_()
+        core_q = charges[:n][self.core_order]
+        native.pme_spread(self.core_u, core_q, self.core_offset, dims, order, rho)
+        native.pme_spread(shell_u, charges[shell_sites], shell_offset, dims, order, rho)
+        rho_hat = torch.fft.rfftn(rho.reshape(self.n_groups, *mesh), dim=(1, 2, 3))
+        phi_hat = native.pme_convolve(self.influence, rho_hat)  # [G, nx, ny, nzr]
+        phi = inverse_real_fft(phi_hat, mesh, out=rho.reshape(self.n_groups, *mesh))  # reuse
+        phi = phi.reshape(-1)  # [G·n_points]
+        potential = torch.zeros_like(charges)
+        core_value, _ = native.pme_gather(self.core_u, self.core_offset, dims, order, phi, False)
+        potential[self.core_order] = core_value
+        value, du = native.pme_gather(shell_u, shell_offset, dims, order, phi, True)
+        potential[shell_sites] = value
+        gradient = torch.empty_like(du)
+        gradient[order_s] = (du * self.scale) @ self.inv_cell.T  # chain rule u = r·inv(cell)·n
         return potential, gradient

@@ -66,8 +66,14 @@ def resolve_ewald(
     accuracy: float = DEFAULT_ACCURACY,
     cutoff: float | None = None,
     order: int = DEFAULT_PME_ORDER,
+    screening: float | None = None,
 ) -> EwaldSettings:
     """Choose β, k_max and the PME mesh for relative accuracy ``accuracy`` (docs/conventions.md).
+
+    ``screening`` (Å⁻¹) is the largest class-pair exponent γ_st = min(α_st, β) the reciprocal sum
+    carries (default β). Every reciprocal kernel decays as exp(−k²/4γ_st²), so k_max and the mesh
+    spacing follow the largest γ: when all pairs are broader than the split (NaCl, BaTiO3: γ_max ≈
+    0.34 Å⁻¹ against β ≈ 0.6 Å⁻¹) the mesh is correspondingly coarser at the same accuracy.
 
     Raises
     ------
@@ -85,9 +91,10 @@ def resolve_ewald(
     if not 0.0 < accuracy < 0.5:
         raise ValueError(f"accuracy must be in (0, 0.5), got {accuracy}")
     beta = math.sqrt(-math.log(2.0 * accuracy)) / cutoff
-    k_max = 2.0 * beta * math.sqrt(-math.log(accuracy))
+    gamma_max = beta if screening is None else min(float(screening), beta)
+    k_max = 2.0 * gamma_max * math.sqrt(-math.log(accuracy))
     lengths = torch.linalg.norm(cell.detach(), dim=1).tolist()
-    spacing = pme_mesh_spacing(beta, accuracy, order)
+    spacing = pme_mesh_spacing(gamma_max, accuracy, order)
     mesh = tuple(
         smooth_mesh_size(max(math.ceil(length / spacing), 2 * order)) for length in lengths
     )
@@ -100,7 +107,8 @@ def pme_mesh_spacing(beta: float, accuracy: float, order: int) -> float:
     Parameters
     ----------
     beta : float
-        Ewald splitting parameter (Å⁻¹).
+        Largest screening exponent of the reciprocal sum (Å⁻¹): the Ewald splitting parameter, or
+        the largest class-pair γ when that is smaller.
     accuracy : float
         Target relative error δ.
     order : int

@@ -192,11 +192,12 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
         return true;
     double delta = m.ewaldTolerance;
     beta = sqrt(-log(2.0 * delta)) / rc;
-    kmax = 2.0 * beta * sqrt(-log(delta));
     int C = m.numClasses;
     vector<double> gamma(C * C);
     for (int i = 0; i < C * C; i++)
         gamma[i] = min(m.pairAlpha[i], beta);
+    double meshScreening = maxScreening(gamma.data(), C * C);
+    kmax = ewaldKMax(meshScreening, delta);
     selfGamma.resize(C);
     for (int c = 0; c < C; c++)
         selfGamma[c] = gamma[c * C + c];
@@ -252,7 +253,7 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
         bspline(0.0, PME_ORDER, w, dw);   // w[j] = M_p(j)
         for (int k = 0; k < 3; k++) {
             double L = sqrt(box[k].dot(box[k]));
-            ngrid[k] = pmeMeshSize(L, beta, delta);
+            ngrid[k] = pmeMeshSize(L, meshScreening, delta);
             int ng = ngrid[k];
             bmod[k].resize(ng);
             for (int mm = 0; mm < ng; mm++) {

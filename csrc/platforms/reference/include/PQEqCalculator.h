@@ -10,6 +10,7 @@
  * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT). */
 
 #include "PQEqForce.h"
+#include "PQEqKernelTable.h"
 #include "openmm/Vec3.h"
 #include <complex>
 #include <vector>
@@ -43,12 +44,8 @@ public:
 private:
     typedef std::complex<double> cplx;
     /** Cubic Hermite table of an Ewald real-space kernel g(s) = ke [erf(a r) - erf(beta r)]/r, s = r^2,
-     *  on [0, rc^2]; per interval the polynomial coefficients c0..c3 in t = s/h - i. */
-    struct KernelTable {
-        double invh;
-        int n;
-        std::vector<double> c;
-    };
+     *  on [0, rc^2] (PQEqKernelTable.h). */
+    typedef pqeq_detail::KernelTable KernelTable;
     /** A neighbour atom b > a of atom a in the real-space list: b's image is shiftVec[shift] from its wrapped position. */
     struct Neighbour {
         int b;
@@ -108,6 +105,7 @@ private:
     // geometry
     OpenMM::Vec3 boxVec[3], recip[3];
     double volume, rc, beta, kmax;
+    double meshScreening = 0.0;  // max class-pair gamma: sets kmax and the PME mesh
     bool boxValid;
     std::vector<double> groupGamma;                // [g1*G+g2]
     std::vector<OpenMM::Vec3> kvecs;               // Ewald half-space k vectors

@@ -94,8 +94,23 @@ inline int nextSmooth(int n) {
     }
 }
 
-/* PME mesh points along a lattice vector of length L (nm) for splitting beta (1/nm) and relative
- * accuracy delta: the calibrated spacing h with c_6 (beta h)^6 <= delta, c_6 = 4.0e-3, rounded up
+/* Largest class-pair screening exponent max_st gamma_st (gamma_st = min(alpha_st, beta)): the widest
+ * reciprocal kernel exp(-k^2 / 4 gamma^2) the mesh or k-sum must resolve. It is beta unless every
+ * pair is broader than the real-space split (e.g. NaCl, BaTiO3), then coarser meshes suffice. */
+inline double maxScreening(const double* gamma, int count) {
+    double g = 0.0;
+    for (int i = 0; i < count; i++)
+        g = (gamma[i] > g ? gamma[i] : g);
+    return g;
+}
+
+/* Reciprocal cutoff of the explicit Ewald sum for screening gammaMax (1/nm) and accuracy delta. */
+inline double ewaldKMax(double gammaMax, double delta) {
+    return 2.0 * gammaMax * std::sqrt(-std::log(delta));
+}
+
+/* PME mesh points along a lattice vector of length L (nm) for screening beta (1/nm; the largest
+ * class-pair gamma, see maxScreening) and relative accuracy delta: the calibrated spacing h with c_6 (beta h)^6 <= delta, c_6 = 4.0e-3, rounded up
  * to a 2-3-5-smooth size of at least 2p (docs/conventions.md; same rule as the PyTorch engine). */
 inline int pmeMeshSize(double L, double beta, double delta) {
     double spacing = std::pow(delta / 4.0e-3, 1.0 / 6.0) / beta;

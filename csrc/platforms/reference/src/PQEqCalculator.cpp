@@ -205,12 +205,13 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     }
     double delta = ewaldTolerance;
     beta = sqrt(-log(2.0 * delta)) / rc;
-    kmax = 2.0 * beta * sqrt(-log(delta));
     // groups of classes with identical gamma rows
     int C = numClasses;
     vector<double> gamma(C * C);
     for (int i = 0; i < C * C; i++)
         gamma[i] = min(pairAlpha[i], beta);
+    meshScreening = maxScreening(gamma.data(), C * C);
+    kmax = ewaldKMax(meshScreening, delta);
     classGroup.assign(C, -1);
     vector<int> rep;
     for (int c = 0; c < C; c++) {

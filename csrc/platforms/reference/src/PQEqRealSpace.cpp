@@ -157,47 +157,8 @@ void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, v
 
 namespace {
 
-/* Tabulation step in s = r^2: h a^2 <= 0.004 keeps the cubic Hermite error of the value near 1e-13 and of
- * its derivative near 1e-10 (relative to the kernel's scale) for the sharpest pair exponent a. */
-const double TABLE_H_ALPHA2 = 0.004;
-const int TABLE_MAX_INTERVALS = 1 << 18;
 /* Tabulated reach beyond rc (nm): shell pairs of atoms closer than rc lie within rc + |d_i| + |d_j|. */
 const double SHELL_REACH = 0.05;
-
-/* g(s) = ke [erf(a r) - erf(b r)] / r and dg/ds, s = r^2 (a may be inf: ke erfc(b r)/r is not tabulated). */
-void ewaldKernelS(double a, double b, double ke, double s, double& g, double& dg) {
-    double r = sqrt(s);
-    double fa, dfa, fb, dfb;
-    erfOverR(a, r, fa, dfa);
-    erfOverR(b, r, fb, dfb);
-    g = ke * (fa - fb);
-    // d/ds = (1/2r) d/dr; near r = 0 use the series of erf(x)/x in s
-    double x2 = max(a * a, b * b) * s;
-    if (x2 < 1e-2) {
-        // erf(c r)/r = (2c/sqrt(pi)) sum_k (-1)^k (c^2 s)^k / (k! (2k+1))
-        const double coef[6] = {1.0, -1.0 / 3.0, 1.0 / 10.0, -1.0 / 42.0, 1.0 / 216.0, -1.0 / 1320.0};
-        double da = 0, db = 0;
-        double a2 = a * a, b2 = b * b, pa = 1, pb = 1;
-        for (int k = 1; k < 6; k++) {
-            da += k * coef[k] * pa * a2;
-            db += k * coef[k] * pb * b2;
-            pa *= a2 * s;
-            pb *= b2 * s;
-        }
-        dg = ke * TWO_OVER_SQRT_PI * (a * da - b * db);
-    }
-    else
-        dg = ke * (dfa - dfb) / (2 * r);
-}
-
-inline void tableEval(const double* c, double invh, double s, double& g, double& dg) {
-    double u = s * invh;
-    int i = (int) u;
-    double t = u - i;
-    const double* ci = c + 4 * i;
-    g = ci[0] + t * (ci[1] + t * (ci[2] + t * ci[3]));
-    dg = (ci[1] + t * (2 * ci[2] + 3 * t * ci[3])) * invh;
-}
 
 } // namespace
 
@@ -219,23 +180,7 @@ void PQEqCalculator::buildKernelTables() {
                     if (classTable[c3] >= 0 && pairAlpha[c3] == a)
                         t = classTable[c3];
                 if (t < 0) {
-                    KernelTable T;
-                    T.n = (int) min((double) TABLE_MAX_INTERVALS, max(64.0, ceil(smax * a * a / TABLE_H_ALPHA2)));
-                    double h = smax / T.n;
-                    T.invh = 1.0 / h;
-                    // one extra interval: s = smax exactly (and rounding) stays inside the table
-                    int n = T.n + 1;
-                    vector<double> g(n + 1), dg(n + 1);
-                    for (int i = 0; i <= n; i++)
-                        ewaldKernelS(a, beta, ke, i * h, g[i], dg[i]);
-                    T.c.resize(4 * n);
-                    for (int i = 0; i < n; i++) {
-                        double m0 = h * dg[i], m1 = h * dg[i + 1];
-                        T.c[4 * i] = g[i];
-                        T.c[4 * i + 1] = m0;
-                        T.c[4 * i + 2] = 3 * (g[i + 1] - g[i]) - 2 * m0 - m1;
-                        T.c[4 * i + 3] = 2 * (g[i] - g[i + 1]) + m0 + m1;
-                    }
+                    KernelTable T = buildKernelTable(a, beta, ke, smax);
                     t = (int) tables.size();
                     tables.push_back(T);
                 }

@@ -231,7 +231,7 @@ void PQEqCalculator::setupPME() {
     double delta = ewaldTolerance;
     for (int k = 0; k < 3; k++) {
         double L = sqrt(boxVec[k].dot(boxVec[k]));
-        ngrid[k] = pmeMeshSize(L, beta, delta);
+        ngrid[k] = pmeMeshSize(L, meshScreening, delta);
         int ng = ngrid[k];
         double w[16], dw[16];
         bspline(0.0, p, w, dw);   // w[j] = M_p(j)
