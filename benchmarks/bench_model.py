@@ -51,8 +51,9 @@ def _time(fn, repeats: int) -> float:
 
 
 def bench_ours(preset, dtype, atoms, repeats, pqeq: str | None, d3: str | None):
-    model = build_model({"preset": preset, "dtype": dtype, "d3": d3,
-                         "pqeq": {"long_range": pqeq} if pqeq else None})
+    model = build_model(
+        {"preset": preset, "dtype": dtype, "d3": d3, "pqeq": {"long_range": pqeq} if pqeq else None}
+    )
     tdt = torch.float32 if dtype == "float32" else torch.float64
     data = collate([atoms_to_frame(atoms)], tdt)
 
@@ -60,8 +61,10 @@ def bench_ours(preset, dtype, atoms, repeats, pqeq: str | None, d3: str | None):
         out = model(data, compute_forces=True, **kw)
         return out["forces"]
 
-    row = {"total_ms": _time(lambda: run(), repeats),
-           "network_ms": _time(lambda: run(include_pqeq=False, include_d3=False), repeats)}
+    row = {
+        "total_ms": _time(lambda: run(), repeats),
+        "network_ms": _time(lambda: run(include_pqeq=False, include_d3=False), repeats),
+    }
     if d3:
         d3m = model.shortrange.d3
 
@@ -72,6 +75,7 @@ def bench_ours(preset, dtype, atoms, repeats, pqeq: str | None, d3: str | None):
 
         row["d3_ms"] = _time(d3_only, repeats)
     if pqeq:
+
         def pq_only():
             pos = data["positions"].detach().requires_grad_(True)
             e = model.pqeq_energy(pos, data["cell"], data)["energy"]
@@ -95,12 +99,23 @@ def bench_mace(dtype, atoms, repeats, r_max=6.0, channels=128):
     try:
         z_table = AtomicNumberTable(sorted(set(atoms.numbers.tolist())))
         model = modules.MACE(
-            r_max=r_max, num_bessel=8, num_polynomial_cutoff=5, max_ell=3,
+            r_max=r_max,
+            num_bessel=8,
+            num_polynomial_cutoff=5,
+            max_ell=3,
             interaction_cls=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-            interaction_cls_first=modules.interaction_classes["RealAgnosticResidualInteractionBlock"],
-            num_interactions=2, num_elements=len(z_table), hidden_irreps=o3.Irreps(f"{channels}x0e"),
-            MLP_irreps=o3.Irreps("16x0e"), atomic_energies=np.zeros(len(z_table)),
-            avg_num_neighbors=30.0, atomic_numbers=z_table.zs, correlation=3, gate=torch.nn.SiLU(),
+            interaction_cls_first=modules.interaction_classes[
+                "RealAgnosticResidualInteractionBlock"
+            ],
+            num_interactions=2,
+            num_elements=len(z_table),
+            hidden_irreps=o3.Irreps(f"{channels}x0e"),
+            MLP_irreps=o3.Irreps("16x0e"),
+            atomic_energies=np.zeros(len(z_table)),
+            avg_num_neighbors=30.0,
+            atomic_numbers=z_table.zs,
+            correlation=3,
+            gate=torch.nn.SiLU(),
         ).to(tdt)
         data = AtomicData.from_config(config_from_atoms(atoms), z_table=z_table, cutoff=r_max)
         batch = next(iter(torch_geometric.dataloader.DataLoader([data], batch_size=1)))
@@ -111,12 +126,26 @@ def bench_mace(dtype, atoms, repeats, r_max=6.0, channels=128):
 
 def mace_subprocess(mace_path, dtype, n, repeats, threads):
     """Time MACE in a child process whose ``PYTHONPATH`` starts with ``mace_path``."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([mace_path, os.environ.get("PYTHONPATH", "")]),
-               OMP_NUM_THREADS=str(threads),
-               # e3nn 0.4.4 (pinned by mace-torch) loads its own constants with old torch.load
-               TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
-    cmd = [sys.executable, __file__, "--mace-only", "--sizes", str(n), "--dtypes", dtype,
-           "--repeats", str(repeats), "--threads", str(threads)]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([mace_path, os.environ.get("PYTHONPATH", "")]),
+        OMP_NUM_THREADS=str(threads),
+        # e3nn 0.4.4 (pinned by mace-torch) loads its own constants with old torch.load
+        TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
+    )
+    cmd = [
+        sys.executable,
+        __file__,
+        "--mace-only",
+        "--sizes",
+        str(n),
+        "--dtypes",
+        dtype,
+        "--repeats",
+        str(repeats),
+        "--threads",
+        str(threads),
+    ]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     for line in res.stdout.splitlines()[::-1]:
         if line.startswith("{"):
@@ -140,8 +169,9 @@ def bench_training(preset, n_frames=16, batch_size=8):
     for start in range(0, n_frames, batch_size):
         batch = collate(frames[start : start + batch_size], torch.float32)
         out = model(batch, compute_forces=True, compute_stress=True, create_graph=True)
-        loss = total_loss(loss_terms(out, batch, global_counts(batch)),
-                          {"energy": 1, "forces": 1, "stress": 1})
+        loss = total_loss(
+            loss_terms(out, batch, global_counts(batch)), {"energy": 1, "forces": 1, "stress": 1}
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -160,8 +190,12 @@ def main() -> None:
     parser.add_argument("--no-mace", action="store_true")
     parser.add_argument("--mace-path", default=None, help="directory holding mace-torch")
     parser.add_argument("--mace-only", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--pqeq-max-atoms", type=int, default=3000,
-                        help="skip the PQEq term above this size (its solve dominates)")
+    parser.add_argument(
+        "--pqeq-max-atoms",
+        type=int,
+        default=3000,
+        help="skip the PQEq term above this size (its solve dominates)",
+    )
     parser.add_argument("--output", default="benchmarks/results/bench_model.json")
     args = parser.parse_args()
     if args.mace_only:
@@ -172,8 +206,10 @@ def main() -> None:
     pqeq = None if args.pqeq == "none" else args.pqeq
     d3 = None if args.d3 == "none" else args.d3
     rows = []
-    header = (f"{'preset':<8}{'dtype':<9}{'thr':>4}{'N':>7}{'total ms':>11}{'net ms':>9}"
-              f"{'PQEq ms':>9}{'D3 ms':>9}{'PQEq+D3 %':>10}{'MACE ms':>9}")
+    header = (
+        f"{'preset':<8}{'dtype':<9}{'thr':>4}{'N':>7}{'total ms':>11}{'net ms':>9}"
+        f"{'PQEq ms':>9}{'D3 ms':>9}{'PQEq+D3 %':>10}{'MACE ms':>9}"
+    )
     print(header)
     for threads in args.threads:
         torch.set_num_threads(threads)
@@ -190,20 +226,36 @@ def main() -> None:
                     use_pqeq = pqeq if len(atoms) <= args.pqeq_max_atoms else None
                     r = bench_ours(name, dtype, atoms, args.repeats, use_pqeq, d3)
                     long = r.get("pqeq_ms", 0.0) + r.get("d3_ms", 0.0)
-                    r.update(preset=name, dtype=dtype, threads=threads, n_atoms=len(atoms),
-                             mace_ms=mace_ms, pqeq_d3_fraction=long / r["total_ms"])
+                    r.update(
+                        preset=name,
+                        dtype=dtype,
+                        threads=threads,
+                        n_atoms=len(atoms),
+                        mace_ms=mace_ms,
+                        pqeq_d3_fraction=long / r["total_ms"],
+                    )
                     rows.append(r)
-                    print(f"{name:<8}{dtype:<9}{threads:>4}{len(atoms):>7}{r['total_ms']:>11.1f}"
-                          f"{r['network_ms']:>9.1f}{r.get('pqeq_ms', 0):>9.1f}"
-                          f"{r.get('d3_ms', 0):>9.1f}{100 * r['pqeq_d3_fraction']:>10.1f}"
-                          f"{mace_ms if mace_ms is not None else float('nan'):>9.1f}", flush=True)
+                    print(
+                        f"{name:<8}{dtype:<9}{threads:>4}{len(atoms):>7}{r['total_ms']:>11.1f}"
+                        f"{r['network_ms']:>9.1f}{r.get('pqeq_ms', 0):>9.1f}"
+                        f"{r.get('d3_ms', 0):>9.1f}{100 * r['pqeq_d3_fraction']:>10.1f}"
+                        f"{mace_ms if mace_ms is not None else float('nan'):>9.1f}",
+                        flush=True,
+                    )
     torch.set_num_threads(1)
     training = {p: bench_training(p) for p in args.presets}
-    print("training throughput (64-atom cells, float32, 1 thread): "
-          + ", ".join(f"{p} {v:.1f} structures/s" for p, v in training.items()))
-    result = {"machine": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "pqeq": pqeq, "d3": d3, "rows": rows,
-              "training_structures_per_s": training}
+    print(
+        "training throughput (64-atom cells, float32, 1 thread): "
+        + ", ".join(f"{p} {v:.1f} structures/s" for p, v in training.items())
+    )
+    result = {
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "pqeq": pqeq,
+        "d3": d3,
+        "rows": rows,
+        "training_structures_per_s": training,
+    }
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

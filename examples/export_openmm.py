@@ -52,8 +52,11 @@ def main() -> None:
         state = ctx.getState(getEnergy=True)
         e = state.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
         print(f"step {step + 5:4d}  E_pot {e:12.3f} kJ/mol")
-    pos = ctx.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(
-        openmm.unit.nanometer)
+    pos = (
+        ctx.getState(getPositions=True)
+        .getPositions(asNumpy=True)
+        .value_in_unit(openmm.unit.nanometer)
+    )
     print("max displacement (nm):", float(np.abs(pos - atoms.positions / 10).max()))
 
 

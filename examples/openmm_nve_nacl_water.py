@@ -19,8 +19,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from nve_drift import drift_fit, make_context  # noqa: E402
 
 
-def run(atoms: int, ps: float, tol: float, dt_fs: float = 0.5, seed: int = 1, report_every: int = 20,
-        cutoff: float = 0.7, ewald_tol: float = 1e-5, equilibrate_ps: float = 0.0):
+def run(
+    atoms: int,
+    ps: float,
+    tol: float,
+    dt_fs: float = 0.5,
+    seed: int = 1,
+    report_every: int = 20,
+    cutoff: float = 0.7,
+    ewald_tol: float = 1e-5,
+    equilibrate_ps: float = 0.0,
+):
     """Run NVE and return the drift of the total energy over t >= equilibrate_ps (meV/atom/ps)."""
     threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
     ctx, integ, n_atoms = make_context(atoms, tol, dt_fs, cutoff, ewald_tol, seed, threads)
@@ -33,10 +42,20 @@ def run(atoms: int, ps: float, tol: float, dt_fs: float = 0.5, seed: int = 1, re
         t = k * dt_fs / 1000
         if t >= equilibrate_ps - 1e-12:
             times.append(t)
-            energies.append((st.getPotentialEnergy() + st.getKineticEnergy()).value_in_unit(u.kilojoule_per_mole))
+            energies.append(
+                (st.getPotentialEnergy() + st.getKineticEnergy()).value_in_unit(
+                    u.kilojoule_per_mole
+                )
+            )
     slope, fluct = drift_fit(times, energies, n_atoms)
-    return dict(atoms=n_atoms, tol=tol, ps=times[-1] if times else 0.0, equilibrate_ps=equilibrate_ps,
-                drift_meV_per_atom_per_ps=slope, fluctuation_meV_per_atom=fluct)
+    return dict(
+        atoms=n_atoms,
+        tol=tol,
+        ps=times[-1] if times else 0.0,
+        equilibrate_ps=equilibrate_ps,
+        drift_meV_per_atom_per_ps=slope,
+        fluctuation_meV_per_atom=fluct,
+    )
 
 
 def main():

@@ -44,8 +44,10 @@ def run_case(name: str, atoms: Atoms, field, **kwargs) -> dict:
         "field_V_per_A": 0.0 if field is None else field[2],
         "energy_eV": energy,
         "dipole_z_eA": float(atoms.get_dipole_moment()[2]),
-        "charges": {s: float(charges[atoms.numbers == z].mean()) for s, z in
-                    sorted({(a.symbol, a.number) for a in atoms})},
+        "charges": {
+            s: float(charges[atoms.numbers == z].mean())
+            for s, z in sorted({(a.symbol, a.number) for a in atoms})
+        },
         "max_force_eV_per_A": float(np.abs(forces).max()),
     }
 
@@ -62,27 +64,39 @@ def main(argv=None) -> list[dict]:
     rows = []
     for f in (None, field):
         rows.append(run_case("water8 (total charge)", water, f, long_range="direct"))
-        rows.append(run_case("water8 (per-molecule)", water, f, long_range="direct", fragments=fragments))
+        rows.append(
+            run_case("water8 (per-molecule)", water, f, long_range="direct", fragments=fragments)
+        )
         rows.append(run_case("NaCl 2x2x2 (Ewald)", nacl, f, long_range="ewald"))
-    print(f"\nPQEq demo (field {FIELD_V_PER_A} V/Å = "
-          f"{FIELD_V_PER_A * units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E:.1f} kJ/mol/nm/e along z)\n")
-    header = f"{'system':<24}{'field V/Å':>10}{'E (eV)':>14}{'μz (e·Å)':>12}  charges (mean per element)"
+    print(
+        f"\nPQEq demo (field {FIELD_V_PER_A} V/Å = "
+        f"{FIELD_V_PER_A * units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E:.1f} kJ/mol/nm/e along z)\n"
+    )
+    header = (
+        f"{'system':<24}{'field V/Å':>10}{'E (eV)':>14}{'μz (e·Å)':>12}  charges (mean per element)"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         charges = ", ".join(f"{s} {q:+.4f}" for s, q in r["charges"].items())
-        print(f"{r['system']:<24}{r['field_V_per_A']:>10.3f}{r['energy_eV']:>14.6f}"
-              f"{r['dipole_z_eA']:>12.5f}  {charges}")
+        print(
+            f"{r['system']:<24}{r['field_V_per_A']:>10.3f}{r['energy_eV']:>14.6f}"
+            f"{r['dipole_z_eA']:>12.5f}  {charges}"
+        )
     print("\nInduced dipole and polarisability per molecule / per cell:")
     for name in dict.fromkeys(r["system"] for r in rows):
         off, on = (r for r in rows if r["system"] == name)
         induced = on["dipole_z_eA"] - off["dipole_z_eA"]
         alpha = induced / FIELD_V_PER_A * units.POLARIZABILITY_E_A2_PER_V_TO_A3
         per = len(water) // 3 if name.startswith("water") else 1
-        print(f"  {name:<24} Δμz = {induced:+.5f} e·Å   α_zz = {alpha / per:.3f} Å³ per "
-              f"{'molecule' if per > 1 else 'cell'}")
-    print("  (NaCl: one charge fragment spans the periodic cell, so the field drives charge transfer\n"
-          "   across it — the documented sawtooth limit of periodic QEq fields, docs/conventions.md)")
+        print(
+            f"  {name:<24} Δμz = {induced:+.5f} e·Å   α_zz = {alpha / per:.3f} Å³ per "
+            f"{'molecule' if per > 1 else 'cell'}"
+        )
+    print(
+        "  (NaCl: one charge fragment spans the periodic cell, so the field drives charge transfer\n"
+        "   across it — the documented sawtooth limit of periodic QEq fields, docs/conventions.md)"
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "pqeq_demo.json").write_text(json.dumps(rows, indent=2))

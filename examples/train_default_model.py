@@ -43,8 +43,11 @@ def main() -> None:
     history = trainer.fit()
     model = trainer.eval_model("float64")
     TARGET.mkdir(parents=True, exist_ok=True)
-    save_model(model, TARGET / "model.pt", {"training_config": trainer.cfg,
-                                            "dropped_frames": trainer.dropped})
+    save_model(
+        model,
+        TARGET / "model.pt",
+        {"training_config": trainer.cfg, "dropped_frames": trainer.dropped},
+    )
     tables, preds = evaluate(model, {k: trainer.splits[k] for k in ("train", "validation", "test")})
     (TARGET / "metrics.json").write_text(json.dumps(tables, indent=1))
     (TARGET / "metrics.txt").write_text(format_tables(tables) + "\n")

@@ -43,8 +43,11 @@ def cmd_train(args) -> int:
     out = trainer.out
     model = trainer.eval_model()
     save_model(model, out / "model.pt", {"history": history})
-    subsets = {"train": trainer.splits["train"], "validation": trainer.splits["validation"],
-               "test": trainer.splits.get("test", [])}
+    subsets = {
+        "train": trainer.splits["train"],
+        "validation": trainer.splits["validation"],
+        "test": trainer.splits.get("test", []),
+    }
     tables, preds = evaluate(model, subsets, cfg["training"]["batch_size"])
     (out / "metrics.json").write_text(json.dumps(tables, indent=1))
     print(format_tables(tables))
@@ -81,10 +84,12 @@ def cmd_export(args) -> int:
     model = load_model(args.model, dtype=args.dtype)
     atoms = ase.io.read(args.structure)
     meta = export_model(model, atoms, args.output, outputs_forces=args.forces)
-    print(f"wrote {args.output}: {len(meta['numbers'])} atoms, elements {meta['elements']}, "
-          f"cutoff {meta['cutoff_angstrom']} Å, dtype {meta['dtype']}; parity check: "
-          f"|dE| = {meta['parity']['energy_kj_per_mol']:.2e} kJ/mol, "
-          f"max |dF| = {meta['parity']['forces_kj_per_mol_nm']:.2e} kJ/mol/nm")
+    print(
+        f"wrote {args.output}: {len(meta['numbers'])} atoms, elements {meta['elements']}, "
+        f"cutoff {meta['cutoff_angstrom']} Å, dtype {meta['dtype']}; parity check: "
+        f"|dE| = {meta['parity']['energy_kj_per_mol']:.2e} kJ/mol, "
+        f"max |dF| = {meta['parity']['forces_kj_per_mol_nm']:.2e} kJ/mol/nm"
+    )
     return 0
 
 

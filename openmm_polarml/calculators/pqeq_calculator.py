@@ -82,7 +82,9 @@ class PQEqCalculator(Calculator):
         positions = torch.tensor(atoms.positions, dtype=self.dtype)
         cell = torch.tensor(atoms.cell.array, dtype=self.dtype) if periodic else None
         n = len(atoms)
-        warm = self._warm if self._warm is not None and self._warm[0].shape[0] == n else (None, None)
+        warm = (
+            self._warm if self._warm is not None and self._warm[0].shape[0] == n else (None, None)
+        )
         if periodic and self.external_field is not None and self._field_reference is None:
             self._field_reference = positions.clone()
         out = self._engine(periodic)(
@@ -111,4 +113,6 @@ class PQEqCalculator(Calculator):
         }
         if "stress" in out:
             s = out["stress"].detach().numpy()
-            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+            self.results["stress"] = np.array(
+                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
+            )

@@ -51,7 +51,8 @@ def atoms_to_frame(atoms) -> dict:
     dipole = _result(atoms, "dipole")
     frame[K.ENERGY] = torch.tensor([0.0 if energy is None else float(energy)], dtype=f64)
     frame[K.FORCES] = (
-        torch.zeros(n, 3, dtype=f64) if forces is None
+        torch.zeros(n, 3, dtype=f64)
+        if forces is None
         else torch.as_tensor(np.asarray(forces), dtype=f64)
     )
     if stress is not None:

@@ -37,8 +37,10 @@ def attach_to_system(system, artifact: str | Path, force_group: int | None = Non
             f"{len(meta['numbers'])}"
         )
     if system.usesPeriodicBoundaryConditions() and not meta["periodic"]:
-        raise ValueError("the system is periodic but the artifact was exported for a "
-                         "non-periodic structure; export it from a periodic one")
+        raise ValueError(
+            "the system is periodic but the artifact was exported for a "
+            "non-periodic structure; export it from a periodic one"
+        )
     periodic = bool(meta["periodic"])
     force = openmmtorch.TorchForce(str(artifact))
     force.setUsesPeriodicBoundaryConditions(periodic)

@@ -119,8 +119,12 @@ def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces
         "dtype": str(model.shortrange.network.shift.dtype).replace("torch.", ""),
         "periodic": bool(periodic),
         "outputs_forces": bool(forces),
-        "versions": {"openmm_polarml": __version__, "torch": torch.__version__,
-                     "e3nn": e3nn.__version__, "vesin_torch": vesin_torch.__version__},
+        "versions": {
+            "openmm_polarml": __version__,
+            "torch": torch.__version__,
+            "e3nn": e3nn.__version__,
+            "vesin_torch": vesin_torch.__version__,
+        },
         "model_config": model.config,
         "pqeq": None,
     }
@@ -128,16 +132,23 @@ def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces
         pq = model.pqeq
         params = pq.element_parameters.per_atom(torch.tensor(elements))
         meta["pqeq"] = {
-            "settings": {"long_range": getattr(pq, "long_range", None),
-                         "mode": getattr(pq, "mode", None),
-                         "tolerance": getattr(pq, "tolerance", None),
-                         "accuracy": getattr(pq, "accuracy", None),
-                         "cutoff": getattr(pq, "cutoff", None)},
-            "units": {"chi": "eV", "eta": "eV", "radius": "angstrom", "spring": "eV/angstrom^2",
-                      "shell_charge": "e", "alpha": "1/angstrom^2"},
+            "settings": {
+                "long_range": getattr(pq, "long_range", None),
+                "mode": getattr(pq, "mode", None),
+                "tolerance": getattr(pq, "tolerance", None),
+                "accuracy": getattr(pq, "accuracy", None),
+                "cutoff": getattr(pq, "cutoff", None),
+            },
+            "units": {
+                "chi": "eV",
+                "eta": "eV",
+                "radius": "angstrom",
+                "spring": "eV/angstrom^2",
+                "shell_charge": "e",
+                "alpha": "1/angstrom^2",
+            },
             "elements": {
-                str(z): {k: float(v[i]) for k, v in params.items()}
-                for i, z in enumerate(elements)
+                str(z): {k: float(v[i]) for k, v in params.items()} for i, z in enumerate(elements)
             },
         }
     return meta

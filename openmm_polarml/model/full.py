@@ -55,8 +55,11 @@ class PolarMLModel(torch.nn.Module):
         n_frames = data[K.CELL].shape[0]
         zero = pos.new_zeros(n_frames)
         if self.pqeq is None:
-            return {"energy": zero, "charges": pos.new_zeros(pos.shape[0]),
-                    "dipole": pos.new_zeros(n_frames, 3)}
+            return {
+                "energy": zero,
+                "charges": pos.new_zeros(pos.shape[0]),
+                "dipole": pos.new_zeros(n_frames, 3),
+            }
         ptr = data[K.PTR].tolist()
         fields = data.get(K.FIELD)
         charges = data.get(K.TOTAL_CHARGE)
@@ -74,15 +77,17 @@ class PolarMLModel(torch.nn.Module):
                 total_charge=0.0 if charges is None else float(charges[b]),
                 fragments=None if fragments is None else fragments[b],
                 fragment_charges=None if fragment_charges is None else fragment_charges[b],
-                external_field=None if fields is None or not bool(fields[b].any())
-                else fields[b],
+                external_field=None if fields is None or not bool(fields[b].any()) else fields[b],
                 compute_forces=False,
             )
             energies.append(out["energy"])
             qs.append(out["charges"])
             dips.append(out["dipole"])
-        return {"energy": torch.stack(energies), "charges": torch.cat(qs),
-                "dipole": torch.stack(dips)}
+        return {
+            "energy": torch.stack(energies),
+            "charges": torch.cat(qs),
+            "dipole": torch.stack(dips),
+        }
 
     def forward(
         self,
@@ -123,11 +128,19 @@ class PolarMLModel(torch.nn.Module):
         if include_pqeq and self.pqeq is not None:
             pq = self.pqeq_energy(pos_s, cell_s, data)
         else:
-            pq = {"energy": e_sr.new_zeros(n_frames), "charges": e_sr.new_zeros(pos0.shape[0]),
-                  "dipole": e_sr.new_zeros(n_frames, 3)}
+            pq = {
+                "energy": e_sr.new_zeros(n_frames),
+                "charges": e_sr.new_zeros(pos0.shape[0]),
+                "dipole": e_sr.new_zeros(n_frames, 3),
+            }
         energy = e_sr + pq["energy"]  # [B]
-        out = {"energy": energy, "energy_network": e_sr, "energy_pqeq": pq["energy"],
-               "charges": pq["charges"], "dipole": pq["dipole"]}
+        out = {
+            "energy": energy,
+            "energy_network": e_sr,
+            "energy_pqeq": pq["energy"],
+            "charges": pq["charges"],
+            "dipole": pq["dipole"],
+        }
         inputs = []
         if compute_forces:
             inputs.append(pos0)

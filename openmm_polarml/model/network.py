@@ -104,9 +104,7 @@ class EquivariantNetwork(torch.nn.Module):
         torch.Tensor
             ``[N]`` per-atom energies E0_i (eV).
         """
-        nl: list[torch.Tensor] = batched_neighbor_list(
-            positions, cell, pbc, ptr, self.r_max, True
-        )
+        nl: list[torch.Tensor] = batched_neighbor_list(positions, cell, pbc, ptr, self.r_max, True)
         center = nl[0]
         neighbor = nl[1]
         vec = edge_vectors(positions, cell, batch, center, neighbor, nl[2])  # [E, 3]

@@ -5,16 +5,28 @@ from __future__ import annotations
 PRESETS: dict[str, dict] = {
     # fast CPU default
     "small": dict(
-        num_layers=3, hidden_irreps="32x0e+8x1o", l_max=1, num_basis=8, r_max=5.0,
+        num_layers=3,
+        hidden_irreps="32x0e+8x1o",
+        l_max=1,
+        num_basis=8,
+        r_max=5.0,
         radial_hidden=32,
     ),
     "medium": dict(
-        num_layers=4, hidden_irreps="64x0e+32x1o+8x2e", l_max=2, num_basis=8, r_max=5.0,
+        num_layers=4,
+        hidden_irreps="64x0e+32x1o+8x2e",
+        l_max=2,
+        num_basis=8,
+        r_max=5.0,
         radial_hidden=64,
     ),
     # Gao et al. (ReaxNet): 5 layers, 128x0e+64x1e+4x2e, l_max 2, 8 Bessel functions, r_max 5 Å
     "seed": dict(
-        num_layers=5, hidden_irreps="128x0e+64x1e+4x2e", l_max=2, num_basis=8, r_max=5.0,
+        num_layers=5,
+        hidden_irreps="128x0e+64x1e+4x2e",
+        l_max=2,
+        num_basis=8,
+        r_max=5.0,
         radial_hidden=64,
     ),
 }

@@ -54,7 +54,9 @@ except ImportError as exc:  # pragma: no cover - only without a build
 
 def plugin_directory() -> str:
     """Directory holding the kernel plugins (Reference/CPU, CUDA when built)."""
-    return os.path.join(os.path.dirname(os.path.abspath(_pqeqplugin._pqeqplugin.__file__)), "lib", "plugins")
+    return os.path.join(
+        os.path.dirname(os.path.abspath(_pqeqplugin._pqeqplugin.__file__)), "lib", "plugins"
+    )
 
 
 def _load_plugins() -> None:
@@ -119,8 +121,22 @@ def get_external_field(context: openmm.Context, unit: str = "V/nm") -> tuple[flo
 _ELEMENT_TABLE_CACHE: dict[str, dict] = {}
 
 #: formal charges used for single-atom fragments (monatomic ions) when none are given
-ION_CHARGES = {"Li": 1, "Na": 1, "K": 1, "Rb": 1, "Cs": 1, "Mg": 2, "Ca": 2, "Sr": 2, "Ba": 2,
-               "Zn": 2, "F": -1, "Cl": -1, "Br": -1, "I": -1}
+ION_CHARGES = {
+    "Li": 1,
+    "Na": 1,
+    "K": 1,
+    "Rb": 1,
+    "Cs": 1,
+    "Mg": 2,
+    "Ca": 2,
+    "Sr": 2,
+    "Ba": 2,
+    "Zn": 2,
+    "F": -1,
+    "Cl": -1,
+    "Br": -1,
+    "I": -1,
+}
 
 
 def load_element_table(path: str | None = None) -> dict[str, dict]:
@@ -130,8 +146,11 @@ def load_element_table(path: str | None = None) -> dict[str, dict]:
     kJ/mol/e, eta in kJ/mol/e², radius in nm and springK in kJ/mol/nm².
     """
     if path is None:
-        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
-                            "pqeq_parameters.csv")
+        path = os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            "data",
+            "pqeq_parameters.csv",
+        )
     if path in _ELEMENT_TABLE_CACHE:
         return _ELEMENT_TABLE_CACHE[path]
     table = {}
@@ -214,8 +233,14 @@ def createPQEqForce(
         if atom.element is None:
             raise ValueError(f"atom {atom} has no element; give it a fixed charge instead")
         p = table[atom.element.symbol]
-        force.addParticle(p["chi"], p["eta"], p["radius"], p["springK"], p["shellCharge"],
-                          bool(p["polarizable"] and polarizable))
+        force.addParticle(
+            p["chi"],
+            p["eta"],
+            p["radius"],
+            p["springK"],
+            p["shellCharge"],
+            bool(p["polarizable"] and polarizable),
+        )
     for i, j in exclusions:
         force.addExclusion(int(i), int(j))
     groups = _fragment_groups(topology, atoms, fragments)

@@ -23,7 +23,10 @@ def make_splits(data_cfg: dict) -> dict:
         out["test"] = load_frames(data_cfg["test"]) if data_cfg.get("test") else []
         return out
     idx = split_indices(len(frames), tuple(data_cfg["split"]), data_cfg["seed"])
-    out = {name: [frames[i] for i in ix] for name, ix in zip(("train", "validation", "test"), idx, strict=False)}
+    out = {
+        name: [frames[i] for i in ix]
+        for name, ix in zip(("train", "validation", "test"), idx, strict=False)
+    }
     out.setdefault("test", [])
     if data_cfg.get("test"):
         out["test"] = load_frames(data_cfg["test"])
@@ -102,6 +105,7 @@ def fixed_terms(model, batch: dict) -> dict:
     g_pos = torch.zeros_like(pos) if g_pos is None else g_pos
     g_eps = torch.zeros_like(eps) if g_eps is None else g_eps
     volume = torch.linalg.det(cell).abs().clamp_min(1e-12).view(-1, 1, 1)
-    stress = torch.where(batch[K.PBC].all(-1).view(-1, 1, 1), g_eps / volume,
-                         torch.zeros_like(g_eps))
+    stress = torch.where(
+        batch[K.PBC].all(-1).view(-1, 1, 1), g_eps / volume, torch.zeros_like(g_eps)
+    )
     return {"energy": energy.detach(), "forces": -g_pos.detach(), "stress": stress.detach()}

@@ -13,8 +13,21 @@ from openmm_polarml.units import EV_PER_A3_TO_GPA
 def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
     """Concatenated predictions and labels (numpy) of the full model (network + PQEq + D3)."""
     dtype = model.shortrange.network.shift.dtype
-    acc: dict = {k: [] for k in ("e_pred", "e_ref", "n", "f_pred", "f_ref", "z",
-                                 "s_pred", "s_ref", "has_f", "has_s")}
+    acc: dict = {
+        k: []
+        for k in (
+            "e_pred",
+            "e_ref",
+            "n",
+            "f_pred",
+            "f_ref",
+            "z",
+            "s_pred",
+            "s_ref",
+            "has_f",
+            "has_s",
+        )
+    }
     skipped = 0
     for start in range(0, len(frames), batch_size):
         chunk = frames[start : start + batch_size]
@@ -66,8 +79,11 @@ def _solvable(model, frame: dict, dtype) -> bool:
 def _mae_rmse(err: np.ndarray) -> dict:
     if err.size == 0:
         return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
-    return {"mae": float(np.abs(err).mean()), "rmse": float(np.sqrt((err**2).mean())),
-            "count": int(err.size)}
+    return {
+        "mae": float(np.abs(err).mean()),
+        "rmse": float(np.sqrt((err**2).mean())),
+        "count": int(err.size),
+    }
 
 
 def error_table(pred: dict) -> dict:
@@ -76,9 +92,13 @@ def error_table(pred: dict) -> dict:
     f_mask = pred["has_f"]
     f_err = (pred["f_pred"] - pred["f_ref"])[f_mask] * 1e3
     s_err = (pred["s_pred"] - pred["s_ref"])[pred["has_s"]] * EV_PER_A3_TO_GPA
-    out = {"skipped_frames": int(pred.get("skipped", 0)),
-           "energy_mev_per_atom": _mae_rmse(e_err), "forces_mev_per_A": _mae_rmse(f_err),
-           "stress_gpa": _mae_rmse(s_err), "per_element_forces_mev_per_A": {}}
+    out = {
+        "skipped_frames": int(pred.get("skipped", 0)),
+        "energy_mev_per_atom": _mae_rmse(e_err),
+        "forces_mev_per_A": _mae_rmse(f_err),
+        "stress_gpa": _mae_rmse(s_err),
+        "per_element_forces_mev_per_A": {},
+    }
     z = pred["z"][f_mask]
     for element in np.unique(z):
         out["per_element_forces_mev_per_A"][int(element)] = _mae_rmse(f_err[z == element])
@@ -100,8 +120,10 @@ def format_tables(results: dict) -> str:
     lines.append(f"{'subset':<12}{'element':<8}{'force MAE':>12}{'RMSE (meV/Å)':>14}{'count':>9}")
     for subset, res in results.items():
         for z, r in sorted(res["per_element_forces_mev_per_A"].items()):
-            lines.append(f"{subset:<12}{chemical_symbols[int(z)]:<8}{r['mae']:>12.4g}"
-                         f"{r['rmse']:>14.4g}{r['count']:>9}")
+            lines.append(
+                f"{subset:<12}{chemical_symbols[int(z)]:<8}{r['mae']:>12.4g}"
+                f"{r['rmse']:>14.4g}{r['count']:>9}"
+            )
     return "\n".join(lines)
 
 

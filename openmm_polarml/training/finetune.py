@@ -19,8 +19,9 @@ def init_statistics(model, frames: list) -> None:
     """Per-element shifts by least squares on the (residual) energies; scale = force RMS."""
     net = model.shortrange.network
     shift = reference_energies(frames)
-    forces = torch.cat([f[K.FORCES] for f in frames if bool(f[K.HAS_FORCES].all())] or
-                       [torch.ones(1, 3)])
+    forces = torch.cat(
+        [f[K.FORCES] for f in frames if bool(f[K.HAS_FORCES].all())] or [torch.ones(1, 3)]
+    )
     rms = float(forces.pow(2).mean().sqrt())
     net.shift.copy_(shift.to(net.shift.dtype))
     net.scale.fill_(rms if rms > 1e-6 else 1.0)

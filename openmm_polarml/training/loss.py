@@ -30,13 +30,19 @@ def loss_terms(pred: dict, batch: dict, counts: dict) -> dict:
     terms["energy"] = (de.pow(2) * batch[K.HAS_ENERGY]).sum() / counts["energy"]
     if "forces" in pred:
         mask = batch[K.HAS_FORCES][batch[K.BATCH]].unsqueeze(-1)
-        terms["forces"] = ((pred["forces"] - batch[K.FORCES]).pow(2) * mask).sum() / counts["forces"]
+        terms["forces"] = ((pred["forces"] - batch[K.FORCES]).pow(2) * mask).sum() / counts[
+            "forces"
+        ]
     if "stress" in pred:
         mask = batch[K.HAS_STRESS].view(-1, 1, 1)
-        terms["stress"] = ((pred["stress"] - batch[K.STRESS]).pow(2) * mask).sum() / counts["stress"]
+        terms["stress"] = ((pred["stress"] - batch[K.STRESS]).pow(2) * mask).sum() / counts[
+            "stress"
+        ]
     if "dipole" in pred and bool(batch[K.HAS_DIPOLE].any()):
         mask = batch[K.HAS_DIPOLE].view(-1, 1)
-        terms["dipole"] = ((pred["dipole"] - batch[K.DIPOLE]).pow(2) * mask).sum() / counts["dipole"]
+        terms["dipole"] = ((pred["dipole"] - batch[K.DIPOLE]).pow(2) * mask).sum() / counts[
+            "dipole"
+        ]
     return terms
 
 

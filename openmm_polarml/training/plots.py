@@ -49,10 +49,19 @@ def learning_curves(history: list, path: str | Path) -> None:
     keys = sorted({k for h in history for k in h["train"]})
     for n, key in enumerate(keys):
         color = f"C{n}"
-        ax.semilogy(epochs, [h["train"].get(key, np.nan) for h in history], color=color,
-                    label=f"train {key}")
-        ax.semilogy(epochs, [h["validation"].get(key, np.nan) for h in history], "--",
-                    color=color, label=f"validation {key}")
+        ax.semilogy(
+            epochs,
+            [h["train"].get(key, np.nan) for h in history],
+            color=color,
+            label=f"train {key}",
+        )
+        ax.semilogy(
+            epochs,
+            [h["validation"].get(key, np.nan) for h in history],
+            "--",
+            color=color,
+            label=f"validation {key}",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss term (MSE)")
     ax.legend(fontsize=7)

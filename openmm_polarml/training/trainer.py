@@ -77,8 +77,10 @@ class Trainer:
         stats = dataset_statistics(self.splits["train"], preset_r_max(mcfg))
         if self.rank == 0:
             (self.out / "dataset_statistics.json").write_text(json.dumps(stats, indent=1))
-        mcfg["network"] = {"avg_num_neighbors": stats["avg_num_neighbors"],
-                           **mcfg.get("network", {})}
+        mcfg["network"] = {
+            "avg_num_neighbors": stats["avg_num_neighbors"],
+            **mcfg.get("network", {}),
+        }
         return build_model(mcfg)
 
     def _targets(self, frames: list, name: str = "") -> list:
@@ -91,8 +93,10 @@ class Trainer:
         )
         self.dropped[name] = dropped
         if dropped and self.rank == 0:
-            print(f"[polarml] {name}: dropped {len(dropped)} of {len(frames)} frames "
-                  "(PQEq failure or fixed-term force above data.max_fixed_force)")
+            print(
+                f"[polarml] {name}: dropped {len(dropped)} of {len(frames)} frames "
+                "(PQEq failure or fixed-term force above data.max_fixed_force)"
+            )
         if self.delta:
             return residual
         keep = set(range(len(frames))) - set(dropped)
@@ -121,8 +125,14 @@ class Trainer:
         """Model outputs needed by the loss (network only in delta mode)."""
         stress = bool(batch[K.HAS_STRESS].any())
         full = not self.delta
-        return model(batch, compute_forces=True, compute_stress=stress,
-                     create_graph=create_graph, include_pqeq=full, include_d3=full)
+        return model(
+            batch,
+            compute_forces=True,
+            compute_stress=stress,
+            create_graph=create_graph,
+            include_pqeq=full,
+            include_d3=full,
+        )
 
     def _train_step(self, frames: list) -> dict:
         t = self.cfg["training"]
@@ -172,8 +182,9 @@ class Trainer:
             terms = loss_terms(self.predict(model, batch, False), batch, counts)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
-        sums["loss"] = float(total_loss({k: torch.tensor(v) for k, v in sums.items()},
-                                        t["loss_weights"]))
+        sums["loss"] = float(
+            total_loss({k: torch.tensor(v) for k, v in sums.items()}, t["loss_weights"])
+        )
         return sums
 
     # ---- checkpoints -----------------------------------------------------------------------------
@@ -255,11 +266,14 @@ class Trainer:
             improved = val["loss"] < self.best
             self.best = min(self.best, val["loss"])
             self.bad_epochs = 0 if improved else self.bad_epochs + 1
-            record = {"epoch": self.epoch, "step": self.step,
-                      "lr": self.optimizer.param_groups[0]["lr"],
-                      "train": {k: v / max(n_steps, 1) for k, v in sums.items()},
-                      "validation": val,
-                      "structures_per_s": len(order) / max(elapsed, 1e-9)}
+            record = {
+                "epoch": self.epoch,
+                "step": self.step,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "train": {k: v / max(n_steps, 1) for k, v in sums.items()},
+                "validation": val,
+                "structures_per_s": len(order) / max(elapsed, 1e-9),
+            }
             self.history.append(record)
             if self.rank == 0:
                 with open(self.out / "log.jsonl", "a") as fh:

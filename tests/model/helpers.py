@@ -16,14 +16,28 @@ from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
 #: D3 functional for tests when tad-dftd3 (the source of the D3 tables) is installed
 D3 = "pbe" if importlib.util.find_spec("tad_dftd3") else None
 
-TINY = {"num_layers": 2, "hidden_irreps": "8x0e+4x1o+2x2e", "l_max": 2, "radial_hidden": 8,
-        "r_max": 3.5, "avg_num_neighbors": 8.0}
+TINY = {
+    "num_layers": 2,
+    "hidden_irreps": "8x0e+4x1o+2x2e",
+    "l_max": 2,
+    "radial_hidden": 8,
+    "r_max": 3.5,
+    "avg_num_neighbors": 8.0,
+}
 
 
 def tiny_model(dtype="float64", d3=None, pqeq=None, seed=0, **net):
     """A two-layer network with random (but deterministic) weights and shifts."""
-    cfg = {"preset": "small", "network": {**TINY, **net}, "dtype": dtype, "seed": seed,
-           "d3": d3, "pqeq": pqeq, "d3_cutoff": 6.0, "d3_cn_cutoff": 5.0}
+    cfg = {
+        "preset": "small",
+        "network": {**TINY, **net},
+        "dtype": dtype,
+        "seed": seed,
+        "d3": d3,
+        "pqeq": pqeq,
+        "d3_cutoff": 6.0,
+        "d3_cn_cutoff": 5.0,
+    }
     model = build_model(cfg)
     with torch.no_grad():
         g = torch.Generator().manual_seed(seed + 1)
@@ -47,8 +61,10 @@ def molecule(seed=0, n=5):
 def crystal(seed=0, rattle=0.05):
     """A rattled rock-salt NaCl-like cell (8 atoms, periodic, slightly sheared)."""
     a = bulk("NaCl", "rocksalt", a=5.0, cubic=True)
-    a.set_cell(a.cell.array @ (np.eye(3) + 0.02 * np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]])),
-               scale_atoms=True)
+    a.set_cell(
+        a.cell.array @ (np.eye(3) + 0.02 * np.array([[0, 1, 0], [0, 0, 0], [1, 0, 0]])),
+        scale_atoms=True,
+    )
     a.rattle(rattle, seed=seed)
     return a
 
@@ -77,16 +93,33 @@ class StubPQEq(torch.nn.Module):
         n = positions.shape[0]
         if pbc:
             ptr = torch.tensor([0, n])
-            nl = batched_neighbor_list(positions, cell.unsqueeze(0),
-                                       torch.ones(1, 3, dtype=torch.bool), ptr, self.r_cut, False)
-            vec = edge_vectors(positions, cell.unsqueeze(0), torch.zeros(n, dtype=torch.long),
-                               nl[0], nl[1], nl[2])
+            nl = batched_neighbor_list(
+                positions,
+                cell.unsqueeze(0),
+                torch.ones(1, 3, dtype=torch.bool),
+                ptr,
+                self.r_cut,
+                False,
+            )
+            vec = edge_vectors(
+                positions, cell.unsqueeze(0), torch.zeros(n, dtype=torch.long), nl[0], nl[1], nl[2]
+            )
             return nl[0], nl[1], vec
         i, j = torch.triu_indices(n, n, 1)
         return i, j, positions[j] - positions[i]
 
-    def forward(self, positions, numbers, cell, pbc, total_charge=0.0, fragments=None,
-                fragment_charges=None, external_field=None, compute_forces=False):
+    def forward(
+        self,
+        positions,
+        numbers,
+        cell,
+        pbc,
+        total_charge=0.0,
+        fragments=None,
+        fragment_charges=None,
+        external_field=None,
+        compute_forces=False,
+    ):
         from openmm_polarml.units import COULOMB_EV_ANGSTROM
 
         n = positions.shape[0]
@@ -120,8 +153,12 @@ class StubPQEq(torch.nn.Module):
         dipole = (q.unsqueeze(-1) * positions).sum(0)
         if field is not None:
             energy = energy - field @ dipole
-        return {"energy": energy, "charges": q, "dipole": dipole,
-                "shell_displacements": torch.zeros_like(positions)}
+        return {
+            "energy": energy,
+            "charges": q,
+            "dipole": dipole,
+            "shell_displacements": torch.zeros_like(positions),
+        }
 
 
 def pqeq_module():

@@ -24,8 +24,12 @@ def test_matches_tad_dftd3_for_a_molecule():
     ours = d3(*_args(batch_of(atoms))).sum()
     pos = torch.tensor(atoms.positions) * au.AA2AU
     par = {"s6": 1.0, "s8": 0.7875, "a1": 0.4289, "a2": 4.4407, "s9": 0.0}
-    ref = tad_dftd3.dftd3(torch.tensor(atoms.numbers), pos,
-                          {k: torch.tensor(v) for k, v in par.items()}).sum() * au.AU2EV
+    ref = (
+        tad_dftd3.dftd3(
+            torch.tensor(atoms.numbers), pos, {k: torch.tensor(v) for k, v in par.items()}
+        ).sum()
+        * au.AU2EV
+    )
     assert abs(float(ours - ref)) < 1e-10 * abs(float(ref))
 
 

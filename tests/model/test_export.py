@@ -19,13 +19,17 @@ def _openmm_energy_forces(atoms, artifact, platform="Reference"):
         a, b, c = (openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
         system.setDefaultPeriodicBoxVectors(a, b, c)
     attach_to_system(system, artifact)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3),
-                         openmm.Platform.getPlatformByName(platform))
+    ctx = openmm.Context(
+        system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName(platform)
+    )
     ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
     st = ctx.getState(getEnergy=True, getForces=True)
     e = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
-    f = np.array(st.getForces(asNumpy=True).value_in_unit(
-        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
+    f = np.array(
+        st.getForces(asNumpy=True).value_in_unit(
+            openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+        )
+    )
     return e, f
 
 
@@ -95,16 +99,21 @@ def test_full_model_in_openmm_with_the_native_pqeq_force(tmp_path, method):
         system.addParticle(float(m))
     if periodic:
         system.setDefaultPeriodicBoxVectors(
-            *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array))
+            *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
+        )
     attach_to_system(system, path)
     attach_pqeq_force(system, path, ewald_error_tolerance=1e-8, solver_tolerance=1e-10)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(1e-3),
-                         openmm.Platform.getPlatformByName("Reference"))
+    ctx = openmm.Context(
+        system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
+    )
     ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
     st = ctx.getState(getEnergy=True, getForces=True)
     e_mm = st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
-    f_mm = np.array(st.getForces(asNumpy=True).value_in_unit(
-        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
+    f_mm = np.array(
+        st.getForces(asNumpy=True).value_in_unit(
+            openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+        )
+    )
     assert abs(float(out["energy_pqeq"][0].detach())) > 1e-3
     assert abs(e_mm - e_eager) < 1e-5 * max(1.0, abs(e_eager))
     assert np.abs(f_mm - f_eager).max() < 1e-4 * max(1.0, np.abs(f_eager).max())

@@ -115,8 +115,13 @@ def test_energy_field_derivative_is_minus_dipole_and_forces_match(periodic):
         return float(model(data, compute_forces=False)["energy"][0])
 
     fd_f = central_difference_forces(energy_of_positions, base[K.POSITIONS], [0, 2])
-    assert_close(out["forces"][[0, 2]].detach(), fd_f, rtol=TOLERANCE[torch.float64], atol=1e-7,
-                 what="forces")
+    assert_close(
+        out["forces"][[0, 2]].detach(),
+        fd_f,
+        rtol=TOLERANCE[torch.float64],
+        atol=1e-7,
+        what="forces",
+    )
 
 
 def test_full_model_supercell_is_extensive():

@@ -91,13 +91,13 @@ def test_batch_equals_per_frame_and_no_gradient_leak():
     for b, atoms in enumerate(frames):
         single = model(batch_of(atoms), compute_forces=True, compute_stress=True)
         assert torch.allclose(out["energy"][b], single["energy"][0], rtol=1e-12, atol=1e-12)
-        assert torch.allclose(out["forces"][ptr[b]:ptr[b + 1]], single["forces"], atol=1e-12)
+        assert torch.allclose(out["forces"][ptr[b] : ptr[b + 1]], single["forces"], atol=1e-12)
         assert torch.allclose(out["stress"][b], single["stress"][0], atol=1e-12)
     # the energy of frame 0 has zero gradient w.r.t. the atoms of the other frames
     pos = data[K.POSITIONS].clone().requires_grad_(True)
     e = model({**data, K.POSITIONS: pos}, compute_forces=False)["energy"]
     (g,) = torch.autograd.grad(e[0], pos)
-    assert float(g[ptr[1]:].abs().max()) == 0.0
+    assert float(g[ptr[1] :].abs().max()) == 0.0
     assert float(g[: ptr[1]].abs().max()) > 0.0
 
 

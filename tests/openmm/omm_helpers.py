@@ -53,8 +53,14 @@ def make_force(symbols, method=None, tol=1e-10, fragments=None, polarizable=True
     f = po.PQEqForce()
     for s in symbols:
         p = table[s]
-        f.addParticle(p["chi"], p["eta"], p["radius"], p["springK"], p["shellCharge"],
-                      bool(p["polarizable"] and polarizable))
+        f.addParticle(
+            p["chi"],
+            p["eta"],
+            p["radius"],
+            p["springK"],
+            p["shellCharge"],
+            bool(p["polarizable"] and polarizable),
+        )
     if method is not None:
         f.setNonbondedMethod(method)
     f.setSolverTolerance(tol)
@@ -89,7 +95,9 @@ def make_context(force, positions, box=None, platform="Reference", extra_forces=
     for f in extra_forces:
         system.addForce(f)
     props = {"Precision": "double"} if platform in ("CUDA", "OpenCL") else {}
-    ctx = mm.Context(system, mm.VerletIntegrator(1e-3), mm.Platform.getPlatformByName(platform), props)
+    ctx = mm.Context(
+        system, mm.VerletIntegrator(1e-3), mm.Platform.getPlatformByName(platform), props
+    )
     if box is not None:
         ctx.setPeriodicBoxVectors(*[mm.Vec3(*row) for row in box])
     ctx.setPositions(positions)

@@ -162,7 +162,9 @@ def test_field_in_live_context():
     assert np.allclose(grads, -mu0, atol=1e-7)
     # helper: 0.1 V/A == 1 V/nm
     po.set_external_field(ctx, (0.0, 0.0, 0.1), unit="V/A")
-    assert ctx.getParameter("PQEqFieldZ") == pytest.approx(units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E * 0.1)
+    assert ctx.getParameter("PQEqFieldZ") == pytest.approx(
+        units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E * 0.1
+    )
     assert po.get_external_field(ctx, "V/nm")[2] == pytest.approx(1.0)
     e1 = energy_forces(ctx)[0]
     mu1 = np.array(f.getDipole(ctx))
@@ -261,9 +263,13 @@ def test_xml_roundtrip_and_deepcopy():
     xml = mm.XmlSerializer.serialize(system)
     assert "PQEqForce" in xml
     for clone in (mm.XmlSerializer.deserialize(xml), copy.deepcopy(system)):
-        ctx = mm.Context(clone, mm.VerletIntegrator(1e-3), mm.Platform.getPlatformByName("Reference"))
+        ctx = mm.Context(
+            clone, mm.VerletIntegrator(1e-3), mm.Platform.getPlatformByName("Reference")
+        )
         ctx.setPositions(pos)
-        assert ctx.getState(getEnergy=True).getPotentialEnergy()._value == pytest.approx(e0, rel=1e-12)
+        assert ctx.getState(getEnergy=True).getPotentialEnergy()._value == pytest.approx(
+            e0, rel=1e-12
+        )
     f = [system.getForce(i) for i in range(system.getNumForces())][0]
     assert PF.isinstance(f)
     g = copy.deepcopy(PF.cast(f))
@@ -328,4 +334,6 @@ def test_pme_md_steps_converge_and_conserve():
         integ.step(10)
         st = ctx.getState(getEnergy=True)
         energies.append(st.getPotentialEnergy()._value + st.getKineticEnergy()._value)
-    assert np.ptp(energies) < 0.3  # kJ/mol (measured 0.075): Verlet fluctuation only, no drift or jumps
+    assert (
+        np.ptp(energies) < 0.3
+    )  # kJ/mol (measured 0.075): Verlet fluctuation only, no drift or jumps

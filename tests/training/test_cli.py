@@ -16,8 +16,16 @@ def test_train_evaluate_export(tmp_path, capsys):
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["train", str(tmp_path / "cfg.yaml")]) == 0
     run = tmp_path / "run"
-    for name in ("model.pt", "last.pt", "best.pt", "metrics.json", "log.jsonl",
-                 "learning_curves.png", "parity.png", "dataset_statistics.json"):
+    for name in (
+        "model.pt",
+        "last.pt",
+        "best.pt",
+        "metrics.json",
+        "log.jsonl",
+        "learning_curves.png",
+        "parity.png",
+        "dataset_statistics.json",
+    ):
         assert (run / name).exists(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["validation"]["forces_mev_per_A"]["count"] > 0

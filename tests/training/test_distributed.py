@@ -26,14 +26,12 @@ def _worker(rank, world, port, cfg, out):
 @pytest.mark.slow
 def test_two_processes_match_one(tmp_path):
     path = write_frames(tmp_path / "d.extxyz", emt_frames(6, seed=3))
-    cfg = tiny_config(path, tmp_path / "single", epochs=1, batch_size=4, max_steps=1,
-                      ema_decay=0.0)
+    cfg = tiny_config(path, tmp_path / "single", epochs=1, batch_size=4, max_steps=1, ema_decay=0.0)
     single = Trainer(cfg)
     single.fit(resume=False)
     ref = single.model.state_dict()
 
-    cfg2 = tiny_config(path, tmp_path / "ddp", epochs=1, batch_size=4, max_steps=1,
-                       ema_decay=0.0)
+    cfg2 = tiny_config(path, tmp_path / "ddp", epochs=1, batch_size=4, max_steps=1, ema_decay=0.0)
     out = str(tmp_path / "ddp_state.pt")
     port = 29500 + os.getpid() % 1000
     mp.spawn(_worker, args=(2, port, cfg2, out), nprocs=2, join=True)

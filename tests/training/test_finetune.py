@@ -11,18 +11,30 @@ from openmm_polarml.training import Trainer
 from openmm_polarml.training.data import load_frames
 from tests.training.helpers import DEMO
 
-NET = {"num_layers": 2, "hidden_irreps": "16x0e+8x1o", "l_max": 1, "radial_hidden": 16,
-       "r_max": 4.5}
+NET = {
+    "num_layers": 2,
+    "hidden_irreps": "16x0e+8x1o",
+    "l_max": 1,
+    "radial_hidden": 16,
+    "r_max": 4.5,
+}
 
 
 def _cfg(out, **training):
     return {
         "model": {"preset": "small", "network": dict(NET), "d3": None, "pqeq": None},
         "data": {"train": "given"},
-        "training": {"output_dir": str(out), "batch_size": 8, "progress": False,
-                     "dtype": "float32", "eval_dtype": "float64", "ema_decay": 0.9,
-                     "scheduler": "constant", "loss_weights": {"energy": 1.0, "forces": 1.0,
-                                                               "stress": 0.0}, **training},
+        "training": {
+            "output_dir": str(out),
+            "batch_size": 8,
+            "progress": False,
+            "dtype": "float32",
+            "eval_dtype": "float64",
+            "ema_decay": 0.9,
+            "scheduler": "constant",
+            "loss_weights": {"energy": 1.0, "forces": 1.0, "stress": 0.0},
+            **training,
+        },
     }
 
 
@@ -35,15 +47,18 @@ def test_finetuning_beats_scratch(tmp_path):
     b = [frames[i] for i in b_idx]
     b_train, b_val = b[:60], b[60:120]
 
-    pre = Trainer(_cfg(tmp_path / "pre", epochs=12, lr=1e-2),
-                  splits={"train": a[:220], "validation": a[220:], "test": []})
+    pre = Trainer(
+        _cfg(tmp_path / "pre", epochs=12, lr=1e-2),
+        splits={"train": a[:220], "validation": a[220:], "test": []},
+    )
     pre.fit()
 
     budget = {"epochs": 5, "lr": 5e-3}
     ft_cfg = _cfg(tmp_path / "ft", **budget)
-    ft_cfg["finetune"] = {"checkpoint": str(tmp_path / "pre" / "last.pt"),
-                          "trainable": ["shortrange.network.readout_*",
-                                        "shortrange.network.layers.1.*"]}
+    ft_cfg["finetune"] = {
+        "checkpoint": str(tmp_path / "pre" / "last.pt"),
+        "trainable": ["shortrange.network.readout_*", "shortrange.network.layers.1.*"],
+    }
     splits = {"train": b_train, "validation": b_val, "test": []}
     ft = Trainer(ft_cfg, splits=splits)
     frozen = {k: v.clone() for k, v in ft.model.named_parameters() if not v.requires_grad}

@@ -21,8 +21,9 @@ def _teacher_frames(n=6):
     """Clusters labelled by a model whose PQEq electronegativities differ from the table."""
     teacher = tiny_model("float64", pqeq={"long_range": "direct", "trainable": True}, seed=3)
     with torch.no_grad():
-        teacher.pqeq.element_parameters.chi[[1, 6, 7, 8]] += torch.tensor([0.8, -0.5, 0.6, -0.7],
-                                                                          dtype=torch.float64)
+        teacher.pqeq.element_parameters.chi[[1, 6, 7, 8]] += torch.tensor(
+            [0.8, -0.5, 0.6, -0.7], dtype=torch.float64
+        )
     frames = []
     for k in range(n):
         f = atoms_to_frame(molecule(20 + k, n=5))
@@ -39,13 +40,24 @@ def _teacher_frames(n=6):
 def test_joint_fit_moves_pqeq_parameters_and_lowers_the_loss(tmp_path):
     frames = _teacher_frames()
     cfg = {
-        "model": {"preset": "small", "network": dict(TINY_NET), "d3": None,
-                  "pqeq": {"long_range": "direct", "trainable": True}},
+        "model": {
+            "preset": "small",
+            "network": dict(TINY_NET),
+            "d3": None,
+            "pqeq": {"long_range": "direct", "trainable": True},
+        },
         "data": {"train": "given"},
-        "training": {"output_dir": str(tmp_path), "epochs": 8, "batch_size": 3, "lr": 5e-3,
-                     "progress": False, "dtype": "float64", "ema_decay": 0.0,
-                     "scheduler": "constant",
-                     "loss_weights": {"energy": 1.0, "forces": 1.0, "dipole": 10.0}},
+        "training": {
+            "output_dir": str(tmp_path),
+            "epochs": 8,
+            "batch_size": 3,
+            "lr": 5e-3,
+            "progress": False,
+            "dtype": "float64",
+            "ema_decay": 0.0,
+            "scheduler": "constant",
+            "loss_weights": {"energy": 1.0, "forces": 1.0, "dipole": 10.0},
+        },
     }
     trainer = Trainer(cfg, splits={"train": frames, "validation": frames, "test": []})
     assert trainer.joint and not trainer.delta

@@ -15,8 +15,9 @@ def data_path(tmp_path_factory):
 
 
 def test_overfits_a_handful_of_structures(data_path, tmp_path):
-    cfg = tiny_config(data_path, tmp_path, epochs=60, lr=1e-2, ema_decay=0.0,
-                      scheduler="constant", batch_size=4)
+    cfg = tiny_config(
+        data_path, tmp_path, epochs=60, lr=1e-2, ema_decay=0.0, scheduler="constant", batch_size=4
+    )
     cfg["data"]["split"] = [1.0, 0.0, 0.0]
     trainer = Trainer(cfg)
     trainer.val_frames = trainer.train_frames  # validate on the training set itself
