@@ -206,7 +206,8 @@ inline void kernelAt(int kind, double r2, double a, double beta, double taperCut
 /* Real-space pairs that involve shells at fixed cores (frozen.py FrozenCoreCoulomb._real_space):
  * core-shell pairs (core a, shell b, vector x_b - x_a at d = 0, exponent) and shell-shell pairs
  * (i, j, vector x_j - x_i at d = 0, exponent). Adds the potentials at cores phi_c [N] and shells
- * phi_s [N] and the shell gradient grad [N, 3] (no Coulomb constant). Pair contributions are
+ * phi_s [N] and the shell gradient grad [N, 3] (no Coulomb constant), and the core side of the
+ * core-shell pairs to gradCore [N, 3] when it is not null. Pair contributions are
  * computed in parallel into per-pair buffers, then accumulated serially in pair order. */
 void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_t ncs,
                                const int64_t* csCore, const int64_t* csShell, const double* csVec,
@@ -216,7 +217,7 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
                                const double* coefficients, const int64_t* tableStart,
                                const double* tableInvh, double tableSmax, const double* qc,
                                const double* qs, const double* d, double* phiC, double* phiS,
-                               double* grad, int threads) {
+                               double* grad, double* gradCore, int threads) {
     int64_t most = (ncs > nss ? ncs : nss);
     std::vector<double> k(most), g(3 * most);
     Tables cs = {csTable, coefficients, tableStart, tableInvh, tableSmax};
@@ -237,6 +238,9 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
         phiS[csShell[p]] += k[p] * qc[csCore[p]];
         for (int a = 0; a < 3; a++)
             grad[3 * csShell[p] + a] += g[3 * p + a];
+        if (gradCore)
+            for (int a = 0; a < 3; a++)
+                gradCore[3 * csCore[p] + a] -= g[3 * p + a];
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t p = 0; p < nss; p++) {

@@ -95,4 +95,23 @@ def solver_objective(
             grad_d = grad_d + z[:, None] * field
         return energy, grad_q, grad_d
 
+    objective.frozen = frozen  # the fixed-core evaluator, reused for the final forces
     return objective
+
+
+def fixed_solution_forces(objective, q, d, terms: AtomTerms, field, u) -> tuple:
+    """Energy (eV) and forces ``[N, 3]`` (eV/Å) at fixed charges ``q`` and shells ``d`` from the
+    solver's fixed-core evaluator (no autograd graph): at the converged solution these are the
+    Hellmann–Feynman forces, the exact negative gradient of the converged energy. ``u``: the field
+    coupling positions ``[N, 3]`` (Å) or None without a field."""
+    z = terms.shell_charge
+    site_charges = torch.cat([q + z, -z])  # [2N]
+    potential, atom_grad = objective.frozen.with_atom_gradient(site_charges, d)
+    energy = 0.5 * torch.dot(site_charges, potential)
+    energy = energy + torch.sum(terms.chi * q + 0.5 * terms.eta * q * q)
+    energy = energy + 0.5 * torch.sum(terms.spring * (d * d).sum(-1))
+    forces = -atom_grad
+    if field is not None:  # −F·μ, μ = Σ q_i u_i − Z_i d_i, ∂u/∂r = 1
+        energy = energy - torch.dot(field, dipole(q, d, u, terms))
+        forces = forces + q[:, None] * field
+    return energy, forces

@@ -8,7 +8,14 @@ import torch
 
 from . import compat
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
-from .energy import AtomTerms, dipole, field_positions, pqeq_energy, solver_objective
+from .energy import (
+    AtomTerms,
+    dipole,
+    field_positions,
+    fixed_solution_forces,
+    pqeq_energy,
+    solver_objective,
+)
 from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
 from .implicit import differentiable_solution
 from .parameters import ElementParameters
@@ -249,7 +256,12 @@ class PQEq(torch.nn.Module):
             solve_args = self._float64_problem(
                 positions, cell, terms, params["alpha"], has_shell, field, reference, frags
             )
-        solution = self._solve(*solve_args, initial_charges, initial_shells, self._tolerance(dtype))
+        solution, objective = self._solve(
+            *solve_args, initial_charges, initial_shells, self._tolerance(dtype)
+        )
+        plain = self._plain_forces(compute_forces, compute_stress, positions, cell, field, params)
+        if plain:
+            return self._fixed_solution_outputs(objective, solve_args, solution, dtype)
         q, d = solution.q.detach().to(dtype), solution.d.detach().to(dtype)
         solution.mu = solution.mu.to(dtype)
         return self._outputs(
@@ -267,6 +279,32 @@ class PQEq(torch.nn.Module):
             compute_forces,
             compute_stress,
         )
+
+    def _plain_forces(self, compute_forces, compute_stress, positions, cell, field, params) -> bool:
+        """Forces without an autograd graph: wanted and nothing downstream differentiates."""
+        if not compute_forces or compute_stress or self.mode != "converged":
+            return False
+        inputs = [positions, *params.values(), *(t for t in (cell, field) if t is not None)]
+        return not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs))
+
+    def _fixed_solution_outputs(self, objective, solve_args, solution, dtype) -> dict:
+        """Energy, forces, charges, shells, dipole from the solver's evaluator (float64 solve)."""
+        positions, cell, terms, _, _, field, reference, _ = solve_args
+        q, d = solution.q.detach(), solution.d.detach()
+        u = None
+        if field is not None:
+            u = field_positions(positions, cell, reference) if cell is not None else positions
+        energy, forces = fixed_solution_forces(objective, q, d, terms, field, u)
+        u = field_positions(positions, cell, reference) if cell is not None else positions
+        return {
+            "energy": energy.to(dtype),
+            "charges": q.to(dtype),
+            "shell_displacements": d.to(dtype),
+            "dipole": dipole(q, d, u, terms).to(dtype),
+            "chemical_potential": solution.mu.to(dtype),
+            "iterations": torch.tensor(solution.iterations),
+            "forces": forces.to(dtype),
+        }
 
     def _differentiate_solution(self, positions, terms, alpha, field) -> bool:
         """Charges/shells/dipole carry implicit derivatives when any input is differentiated."""
@@ -322,7 +360,8 @@ class PQEq(torch.nn.Module):
             self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
         )
         if self.mode == "reaxnet":
-            return compat.reaxnet_two_pass(objective, positions, detached, coulomb, cell, frags)
+            solution = compat.reaxnet_two_pass(objective, positions, detached, coulomb, cell, frags)
+            return solution, objective
         if use_dense:
             hessian = charge_hessian(positions, cell, detached, coulomb)
             pre = DenseChargePreconditioner(hessian, frags)
@@ -330,7 +369,7 @@ class PQEq(torch.nn.Module):
             pre = LongWaveChargePreconditioner(positions, cell, detached.eta, frags, coulomb.beta)
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
-        return minimize(
+        solution = minimize(
             objective,
             q0,
             d0,
@@ -341,6 +380,7 @@ class PQEq(torch.nn.Module):
             tolerance,
             self.max_iterations,
         )
+        return solution, objective
 
     def _outputs(
         self,

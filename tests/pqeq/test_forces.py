@@ -95,3 +95,30 @@ def test_energy_derivative_wrt_field_is_minus_dipole(method, atoms):
         FIELD,
     )
     assert torch.allclose(de_df, -out["dipole"], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("evaluator", ["native", "tensor"])
+@pytest.mark.parametrize("field", [None, FIELD], ids=["nofield", "field"])
+@pytest.mark.parametrize(
+    "method,atoms", CASES[:4], ids=[f"{m}-{'pbc' if a.pbc.all() else 'open'}" for m, a in CASES[:4]]
+)
+def test_plain_forces_equal_autograd_forces(method, atoms, field, evaluator, monkeypatch):
+    """Without a graph (nothing requires grad) forces come from the solver's evaluator; they equal
+    the autograd path (positions requiring grad) at the same converged solution."""
+    from openmm_polarml.pqeq.electrostatics import native
+
+    if evaluator == "tensor":
+        monkeypatch.setattr(native, "usable", lambda *tensors: False)
+    pos, z, cell, pbc = tensors(atoms)
+    engine = PQEq(method, tolerance=1e-10, cutoff=3.0 if method in ("ewald", "pme") else None)
+    kw = dict(
+        cell=cell, pbc=pbc, external_field=field, field_reference=pos.clone() if pbc else None
+    )
+    plain = engine(pos, z, **kw)
+    assert plain["energy"].grad_fn is None  # the plain path ran
+    graph = engine(pos.clone().requires_grad_(True), z, **kw)
+    assert graph["energy"].grad_fn is not None
+    scale = float(graph["forces"].detach().abs().max())
+    assert torch.allclose(plain["forces"], graph["forces"].detach(), rtol=0, atol=1e-10 * scale)
+    assert abs(float(plain["energy"] - graph["energy"])) < 1e-10 * abs(float(graph["energy"]))
+    assert torch.allclose(plain["dipole"], graph["dipole"].detach(), rtol=0, atol=1e-10)

@@ -147,9 +147,32 @@ class FrozenCoreCoulomb:
             scale = units.COULOMB_EV_ANGSTROM
             return scale * potential, scale * grad
 
-    def _real_space(self, charges, d):
+    def with_atom_gradient(self, charges: torch.Tensor, d: torch.Tensor):
+        """Potential ``[2N]`` (V) and ∂E_C/∂r ``[N, 3]`` (eV/Å), every shell carried by its atom
+        (r → r + δ moves core and shell): at the solution these are the Hellmann–Feynman forces."""
+        with torch.no_grad():
+            core_grad = self._core_core_gradient(charges)
+            potential, shell_grad = self._real_space(charges, d, core_grad)
+            if self.coulomb.settings is not None:
+                rec, rec_grad = self._reciprocal(charges, d, core_grad)
+                potential = potential + rec
+                shell_grad = shell_grad + rec_grad
+            scale = units.COULOMB_EV_ANGSTROM
+            return scale * potential, scale * (shell_grad + core_grad)
+
+    def _core_core_gradient(self, charges):
+        """∂/∂r of the cached core–core real-space pairs ``[N, 3]`` (no Coulomb constant)."""
+        qc = charges[: self.n]
+        r = torch.linalg.norm(self.vec, dim=-1)
+        _, dk = self._kernel(r, self.alpha)
+        g = (dk * qc[self.i] * qc[self.j] / r)[:, None] * self.vec  # ∂/∂r_j; −g for r_i
+        grad = torch.zeros(self.n, 3, dtype=charges.dtype, device=charges.device)
+        return grad.index_add_(0, self.j, g).index_add_(0, self.i, -g)
+
+    def _real_space(self, charges, d, core_grad=None):
+        """Site potentials and ∂E/∂d; adds the core side of core–shell pairs to ``core_grad``."""
         if self.native:
-            return self._real_space_native(charges, d)
+            return self._real_space_native(charges, d, core_grad)
         n, i, j = self.n, self.i, self.j
         qc, qs = charges[:n], charges[n:]
         phi_c = (
@@ -166,7 +189,10 @@ class FrozenCoreCoulomb:
         qa, qb = qc[a_idx], qs[b_idx]
         phi_c.index_add_(0, a_idx, k * qb)
         phi_s.index_add_(0, b_idx, k * qa)
-        grad.index_add_(0, b_idx, (dk * qa * qb / r)[:, None] * v)
+        g = (dk * qa * qb / r)[:, None] * v  # ∂/∂x_shell of each pair; −g on its core
+        grad.index_add_(0, b_idx, g)
+        if core_grad is not None:
+            core_grad.index_add_(0, a_idx, -g)
         si, sj = self.ss_i, self.ss_j
         v = self.ss_vec + d[sj] - d[si]
         r = torch.linalg.norm(v, dim=-1)
@@ -176,7 +202,7 @@ class FrozenCoreCoulomb:
         grad.index_add_(0, sj, g).index_add_(0, si, -g)
         return torch.cat([phi_c, phi_s]), grad
 
-    def _real_space_native(self, charges, d):
+    def _real_space_native(self, charges, d, core_grad=None):
         """The same sums as :meth:`_real_space`, by the C kernels."""
         qc, qs = charges[: self.n].contiguous(), charges[self.n :].contiguous()
         phi_c, phi_s, grad = torch.zeros_like(qc), torch.zeros_like(qs), torch.zeros_like(d)
@@ -195,14 +221,18 @@ class FrozenCoreCoulomb:
             phi_s,
             grad,
             self.tables,
+            core_grad,
         )
         return torch.cat([phi_c, phi_s]), grad
 
-    def _reciprocal(self, charges, d):
+    def _reciprocal(self, charges, d, core_grad=None):
         n, shell_atoms = self.n, self.shell_atoms
         shells = self.cores[shell_atoms] + d[shell_atoms]  # [S, 3]
         engine = self.pme if self.pme is not None else self.ewald
-        potential, shell_field = engine(charges, shells, shell_atoms)
+        with_cores = core_grad is not None
+        potential, shell_field, core_field = engine(charges, shells, shell_atoms, with_cores)
+        if with_cores:
+            core_grad.add_(charges[:n, None] * core_field)
         grad = torch.zeros_like(d)
         grad[shell_atoms] = charges[n + shell_atoms, None] * shell_field
         potential = potential - kernels.TWO_OVER_SQRT_PI * self.self_gamma * charges
@@ -212,6 +242,8 @@ class FrozenCoreCoulomb:
         f, df = f * mask, df * mask[:, None]
         potential = potential - torch.cat([f * charges[n:], f * charges[:n]])
         grad = grad - (charges[:n] * charges[n:])[:, None] * df
+        if with_cores:  # the exclusion depends on d = x_shell − x_core only
+            core_grad.add_((charges[:n] * charges[n:])[:, None] * df)
         return potential + self.coulomb._k_zero(charges, self.cell), grad
 
 
@@ -241,7 +273,7 @@ class _FrozenCoreEwald:
         self.group = site_group
         self.n_groups = group_gamma.shape[0]
 
-    def __call__(self, charges, shells, shell_atoms):
+    def __call__(self, charges, shells, shell_atoms, core_gradient: bool = False):
         n = self.n
         phase = shells @ self.k.T  # [S, K]
         cos_s, sin_s = torch.cos(phase), torch.sin(phase)
@@ -262,4 +294,10 @@ class _FrozenCoreEwald:
         dphi = (
             -sin[tail] * c_field[group[tail]] + cos[tail] * s_field[group[tail]]
         ) @ self.k  # [S, 3]
-        return potential, dphi
+        core_dphi = None
+        if core_gradient:
+            head = slice(0, n)
+            core_dphi = (
+                -sin[head] * c_field[group[head]] + cos[head] * s_field[group[head]]
+            ) @ self.k  # [N, 3]
+        return potential, dphi, core_dphi

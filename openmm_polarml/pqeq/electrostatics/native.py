@@ -25,7 +25,7 @@ _SIGNATURES = {
     "polarml_pme_convolve": [ctypes.c_int, _I64, _PTR, _PTR, _PTR, ctypes.c_int],
     "polarml_real_space_shells": [ctypes.c_int, _DBL, _DBL, _I64, _PTR, _PTR, _PTR, _PTR, _PTR]
     + [_I64, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _DBL]
-    + [_PTR] * 6
+    + [_PTR] * 7
     + [ctypes.c_int],
     "polarml_kernel_table_intervals": [_DBL, _DBL, _DBL],
     "polarml_kernel_table_fill": [_DBL, _DBL, _DBL, ctypes.c_int, _PTR],
@@ -156,12 +156,15 @@ class KernelTables:
         self.s_max = float(s_max)
 
 
-def real_space_shells(kind: str, beta, taper_cutoff, cs, ss, qc, qs, d, phi_c, phi_s, grad, tables):
+def real_space_shells(
+    kind: str, beta, taper_cutoff, cs, ss, qc, qs, d, phi_c, phi_s, grad, tables, core_grad=None
+):
     """Add the core–shell pairs ``cs`` = (core, shell, vector, α, table) and shell–shell pairs
     ``ss`` = (i, j, vector, α, table) to the potentials ``phi_c``/``phi_s`` ``[N]`` and the shell
     gradient ``grad`` ``[N, 3]`` (no Coulomb constant; see
     :meth:`.frozen.FrozenCoreCoulomb._real_space`). ``table`` is the ``int32`` per-pair index into
-    ``tables`` (a :class:`KernelTables`), or None for the exact kernel."""
+    ``tables`` (a :class:`KernelTables`), or None for the exact kernel. ``core_grad`` ``[N, 3]``
+    (optional) receives the core side (−1 × the shell side) of every core–shell pair."""
     cs = [None if t is None else t.contiguous() for t in cs]
     ss = [None if t is None else t.contiguous() for t in ss]
     qc, qs, d = qc.contiguous(), qs.contiguous(), d.contiguous()
@@ -189,6 +192,7 @@ def real_space_shells(kind: str, beta, taper_cutoff, cs, ss, qc, qs, d, phi_c, p
         _ptr(phi_c),
         _ptr(phi_s),
         _ptr(grad),
+        None if core_grad is None else _ptr(core_grad),
         _threads(),
     )
 

@@ -276,7 +276,7 @@ class FrozenCorePME:
             self.influence = influence.contiguous()  # [G, G, nx, ny, nzr]
             self.scale = self.core.scale
             self.mesh_dims = native.mesh_array(mesh)
-            self._mesh_buffer = self._shell_order = None
+            self._mesh_buffer = self._spectrum_buffer = self._shell_order = None
             # sites visited in mesh order (group, then cell) so spreading/gathering stay in cache
             core_u = (cores @ self.inv_cell) * self.scale  # [N, 3]
             self._cell_key = self.core.flat[:, 0]  # [N] a mesh point of each core's stencil
@@ -288,11 +288,18 @@ class FrozenCorePME:
             torch.complex128 if dtype == torch.float64 else torch.complex64
         )
 
-    def __call__(self, charges: torch.Tensor, shells: torch.Tensor, shell_atoms: torch.Tensor):
-        """Potential ``[2N]`` and shell gradient ``[S, 3]`` for site charges ``[2N]`` and the
-        positions ``[S, 3]`` of the shells of ``shell_atoms`` ``[S]``."""
+    def __call__(
+        self,
+        charges: torch.Tensor,
+        shells: torch.Tensor,
+        shell_atoms: torch.Tensor,
+        core_gradient: bool = False,
+    ):
+        """Potential ``[2N]``, shell gradient ``[S, 3]`` and (if asked, else None) core gradient
+        ``[N, 3]`` for site charges ``[2N]`` and the positions ``[S, 3]`` of the shells of
+        ``shell_atoms`` ``[S]``."""
         if self.native:
-            return self._call_native(charges, shells, shell_atoms)
+            return self._call_native(charges, shells, shell_atoms, core_gradient)
         n = self.n_atoms
         shell = Stencil(shells, self.inv_cell, self.mesh, self.order)
         shell_sites = shell_atoms + n
@@ -308,11 +315,15 @@ class FrozenCorePME:
         phi_hat = torch.einsum("ghxyz,gxyz->hxyz", self.influence, rho_hat)
         phi = inverse_real_fft(phi_hat, self.mesh).reshape(-1)  # [G·n_points]
         potential = torch.zeros_like(charges)
-        potential[:n] = (self.core.weight * phi[core_idx]).sum(1)
+        core_grad = None
+        if core_gradient:
+            potential[:n], core_grad = self.core.gather_with_gradient(phi[core_idx])
+        else:
+            potential[:n] = (self.core.weight * phi[core_idx]).sum(1)
         potential[shell_sites], gradient = shell.gather_with_gradient(phi[shell_idx])  # [S], [S, 3]
-        return potential, gradient
+        return potential, gradient, core_grad
 
-    def _call_native(self, charges, shells, shell_atoms):
+    def _call_native(self, charges, shells, shell_atoms, core_gradient=False):
         """:meth:`__call__` by the C kernels (same stencils and sums)."""
         n, mesh, order, dims = self.n_atoms, self.mesh, self.order, self.mesh_dims
         if self._shell_order is None or self._shell_order[0] is not shell_atoms:
@@ -328,15 +339,27 @@ class FrozenCorePME:
         core_q = charges[:n][self.core_order]
         native.pme_spread(self.core_u, core_q, self.core_offset, dims, order, rho)
         native.pme_spread(shell_u, charges[shell_sites], shell_offset, dims, order, rho)
-        rho_hat = torch.fft.rfftn(rho.reshape(self.n_groups, *mesh), dim=(1, 2, 3))
+        if self._spectrum_buffer is None:
+            self._spectrum_buffer = torch.empty(
+                self.n_groups, mesh[0], mesh[1], mesh[2] // 2 + 1, dtype=torch.complex128
+            )
+        rho_hat = self._spectrum_buffer  # one 3-D transform per mesh, as inverse_real_fft
+        for g, target in enumerate(rho_hat.unbind(0)):
+            torch.fft.rfftn(rho.reshape(self.n_groups, *mesh)[g], out=target)
         phi_hat = native.pme_convolve(self.influence, rho_hat)  # [G, nx, ny, nzr]
         phi = inverse_real_fft(phi_hat, mesh, out=rho.reshape(self.n_groups, *mesh))  # reuse
         phi = phi.reshape(-1)  # [G·n_points]
         potential = torch.zeros_like(charges)
-        core_value, _ = native.pme_gather(self.core_u, self.core_offset, dims, order, phi, False)
+        core_value, core_du = native.pme_gather(
+            self.core_u, self.core_offset, dims, order, phi, core_gradient
+        )
         potential[self.core_order] = core_value
+        core_grad = None
+        if core_gradient:
+            core_grad = torch.empty_like(core_du)
+            core_grad[self.core_order] = (core_du * self.scale) @ self.inv_cell.T
         value, du = native.pme_gather(shell_u, shell_offset, dims, order, phi, True)
         potential[shell_sites] = value
         gradient = torch.empty_like(du)
         gradient[order_s] = (du * self.scale) @ self.inv_cell.T  # chain rule u = r·inv(cell)·n
-        return potential, gradient
+        return potential, gradient, core_grad
