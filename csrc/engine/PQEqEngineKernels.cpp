@@ -72,6 +72,54 @@ inline void pairKernel(int kind, double r, double a, double beta, double taperCu
     dk = slope * taper + value * dtaper;
 }
 
+/* Ewald kernel tables (optional): table index of each pair (-1: exact kernel), the tables'
+ * coefficients back to back, where each starts, its 1/h and the common end smax (A^2). Pairs with
+ * r^2 > smax (shells displaced far) use the exact kernel. */
+struct Tables {
+    const int32_t* index;
+    const double* coefficients;
+    const int64_t* start;
+    const double* invh;
+    double smax;
+};
+
+inline void kernelAt(int kind, double r2, double a, double beta, double taperCutoff, const Tables& t,
+                     int64_t p, double& k, double& dkOverR) {
+    if (t.index && t.index[p] >= 0 && r2 <= t.smax) {
+        // value from the table (replaces the two erfc calls); slope from it and the two Gaussians
+        // (the tabulated slope loses digits to cancellation in the cubic's coefficients)
+        int table = t.index[p];
+        double dg, r = std::sqrt(r2);
+        tableEval(t.coefficients + t.start[table], t.invh[table], r2, k, dg);
+        double gauss = TWO_OVER_SQRT_PI * (a * std::exp(-a * a * r2) - beta * std::exp(-beta * beta * r2));
+        dkOverR = (gauss - k) / r2;
+        return;
+    }
+    double r = std::sqrt(r2), dk;
+    pairKernel(kind, r, a, beta, taperCutoff, k, dk);
+    dkOverR = dk / r;
+}
+
+/* Kernel k[p] and g[p] = (dK/dr) q_a q_b v / r [3] of pairs (a[p], b[p]) with separation
+ * v = vec[p] + d_b - d_a (d_a left out when aMoves is false: site a is a core). Parallel over pairs. */
+void pairTerms(int kind, double beta, double taperCutoff, const Tables& t, int64_t count,
+               const int64_t* a, const int64_t* b, const double* vec, const double* alpha,
+               const double* qa, const double* qb, const double* d, bool aMoves, double* k,
+               double* g, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t p = 0; p < count; p++) {
+        const double *d_b = d + 3 * b[p], *d_a = d + 3 * a[p];
+        double v[3];
+        for (int c = 0; c < 3; c++)
+            v[c] = vec[3 * p + c] + d_b[c] - (aMoves ? d_a[c] : 0.0);
+        double dkr;
+        kernelAt(kind, v[0] * v[0] + v[1] * v[1] + v[2] * v[2], alpha[p], beta, taperCutoff, t, p, k[p], dkr);
+        double f = dkr * qa[a[p]] * qb[b[p]];
+        for (int c = 0; c < 3; c++)
+            g[3 * p + c] = f * v[c];
+    }
+}
+
 }  // namespace
 
 extern "C" {
@@ -175,34 +223,6 @@ void polarml_kernel_table_fill(double a, double beta, double smax, int n, double
     PolarML::pqeq_detail::fillKernelTable(a, beta, 1.0, smax, n, coefficients);
 }
 
-/* Ewald kernel tables (optional): table index of each pair (-1: exact kernel), the tables'
- * coefficients back to back, where each starts, its 1/h and the common end smax (A^2). Pairs with
- * r^2 > smax (shells displaced far) use the exact kernel. */
-struct Tables {
-    const int32_t* index;
-    const double* coefficients;
-    const int64_t* start;
-    const double* invh;
-    double smax;
-};
-
-inline void kernelAt(int kind, double r2, double a, double beta, double taperCutoff, const Tables& t,
-                     int64_t p, double& k, double& dkOverR) {
-    if (t.index && t.index[p] >= 0 && r2 <= t.smax) {
-        // value from the table (replaces the two erfc calls); slope from it and the two Gaussians
-        // (the tabulated slope loses digits to cancellation in the cubic's coefficients)
-        int table = t.index[p];
-        double dg, r = std::sqrt(r2);
-        tableEval(t.coefficients + t.start[table], t.invh[table], r2, k, dg);
-        double gauss = TWO_OVER_SQRT_PI * (a * std::exp(-a * a * r2) - beta * std::exp(-beta * beta * r2));
-        dkOverR = (gauss - k) / r2;
-        return;
-    }
-    double r = std::sqrt(r2), dk;
-    pairKernel(kind, r, a, beta, taperCutoff, k, dk);
-    dkOverR = dk / r;
-}
-
 /* Real-space pairs that involve shells at fixed cores (frozen.py FrozenCoreCoulomb._real_space):
  * core-shell pairs (core a, shell b, vector x_b - x_a at d = 0, exponent) and shell-shell pairs
  * (i, j, vector x_j - x_i at d = 0, exponent). Adds the potentials at cores phi_c [N] and shells
@@ -222,17 +242,8 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
     std::vector<double> k(most), g(3 * most);
     Tables cs = {csTable, coefficients, tableStart, tableInvh, tableSmax};
     Tables ss = {ssTable, coefficients, tableStart, tableInvh, tableSmax};
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t p = 0; p < ncs; p++) {
-        const double* d_b = d + 3 * csShell[p];
-        double v[3] = {csVec[3 * p] + d_b[0], csVec[3 * p + 1] + d_b[1], csVec[3 * p + 2] + d_b[2]};
-        double kk, dkr;
-        kernelAt(kind, v[0] * v[0] + v[1] * v[1] + v[2] * v[2], csAlpha[p], beta, taperCutoff, cs, p, kk, dkr);
-        k[p] = kk;
-        double f = dkr * qc[csCore[p]] * qs[csShell[p]];
-        for (int a = 0; a < 3; a++)
-            g[3 * p + a] = f * v[a];
-    }
+    pairTerms(kind, beta, taperCutoff, cs, ncs, csCore, csShell, csVec, csAlpha, qc, qs, d, false,
+              k.data(), g.data(), threads);
     for (int64_t p = 0; p < ncs; p++) {
         phiC[csCore[p]] += k[p] * qs[csShell[p]];
         phiS[csShell[p]] += k[p] * qc[csCore[p]];
@@ -242,19 +253,8 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
             for (int a = 0; a < 3; a++)
                 gradCore[3 * csCore[p] + a] -= g[3 * p + a];
     }
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t p = 0; p < nss; p++) {
-        const double *d_i = d + 3 * ssI[p], *d_j = d + 3 * ssJ[p];
-        double v[3];
-        for (int a = 0; a < 3; a++)
-            v[a] = ssVec[3 * p + a] + d_j[a] - d_i[a];
-        double kk, dkr;
-        kernelAt(kind, v[0] * v[0] + v[1] * v[1] + v[2] * v[2], ssAlpha[p], beta, taperCutoff, ss, p, kk, dkr);
-        k[p] = kk;
-        double f = dkr * qs[ssI[p]] * qs[ssJ[p]];
-        for (int a = 0; a < 3; a++)
-            g[3 * p + a] = f * v[a];
-    }
+    pairTerms(kind, beta, taperCutoff, ss, nss, ssI, ssJ, ssVec, ssAlpha, qs, qs, d, true,
+              k.data(), g.data(), threads);
     for (int64_t p = 0; p < nss; p++) {
         phiS[ssI[p]] += k[p] * qs[ssJ[p]];
         phiS[ssJ[p]] += k[p] * qs[ssI[p]];
