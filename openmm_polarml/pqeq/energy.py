@@ -84,13 +84,10 @@ def solver_objective(
     def objective(q: torch.Tensor, d: torch.Tensor):
         site_charges = torch.cat([q + z, -z])  # [2N]
         potential, coulomb_grad = frozen(site_charges, d)
-        energy = 0.5 * torch.dot(site_charges, potential)
-        energy = energy + torch.sum(terms.chi * q + 0.5 * terms.eta * q * q)
-        energy = energy + 0.5 * torch.sum(terms.spring * (d * d).sum(-1))
+        energy = _energy_from_potential(q, d, site_charges, potential, terms, field, u)
         grad_q = terms.chi + terms.eta * q + potential[: q.shape[0]]
         grad_d = terms.spring[:, None] * d + coulomb_grad
         if u is not None:
-            energy = energy - torch.dot(field, dipole(q, d, u, terms))
             grad_q = grad_q - u @ field
             grad_d = grad_d + z[:, None] * field
         return energy, grad_q, grad_d
@@ -107,11 +104,19 @@ def fixed_solution_forces(objective, q, d, terms: AtomTerms, field, u) -> tuple:
     z = terms.shell_charge
     site_charges = torch.cat([q + z, -z])  # [2N]
     potential, atom_grad = objective.frozen.with_atom_gradient(site_charges, d)
+    energy = _energy_from_potential(q, d, site_charges, potential, terms, field, u)
+    forces = -atom_grad
+    if field is not None:  # −F·μ, μ = Σ q_i u_i − Z_i d_i, ∂u/∂r = 1
+        forces = forces + q[:, None] * field
+    return energy, forces
+
+
+def _energy_from_potential(q, d, site_charges, potential, terms: AtomTerms, field, u):
+    """E (eV) of :func:`pqeq_energy` given the site potential ``[2N]`` (V) at charges ``q``,
+    shells ``d``; the field term needs ``u`` (None without a field)."""
     energy = 0.5 * torch.dot(site_charges, potential)
     energy = energy + torch.sum(terms.chi * q + 0.5 * terms.eta * q * q)
     energy = energy + 0.5 * torch.sum(terms.spring * (d * d).sum(-1))
-    forces = -atom_grad
-    if field is not None:  # −F·μ, μ = Σ q_i u_i − Z_i d_i, ∂u/∂r = 1
+    if field is not None:
         energy = energy - torch.dot(field, dipole(q, d, u, terms))
-        forces = forces + q[:, None] * field
-    return energy, forces
+    return energy

@@ -291,11 +291,8 @@ class PQEq(torch.nn.Module):
         """Energy, forces, charges, shells, dipole from the solver's evaluator (float64 solve)."""
         positions, cell, terms, _, _, field, reference, _ = solve_args
         q, d = solution.q.detach(), solution.d.detach()
-        u = None
-        if field is not None:
-            u = field_positions(positions, cell, reference) if cell is not None else positions
-        energy, forces = fixed_solution_forces(objective, q, d, terms, field, u)
         u = field_positions(positions, cell, reference) if cell is not None else positions
+        energy, forces = fixed_solution_forces(objective, q, d, terms, field, u)
         return {
             "energy": energy.to(dtype),
             "charges": q.to(dtype),

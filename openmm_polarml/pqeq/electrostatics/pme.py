@@ -250,10 +250,8 @@ class FrozenCorePME:
     def __init__(self, cores, cell, site_group, group_gamma, mesh, order):
         self.mesh, self.order, self.n_atoms = mesh, order, cores.shape[0]
         self.inv_cell = torch.linalg.inv(cell)
-        self.core = Stencil(cores, self.inv_cell, mesh, order)
         self.n_points = mesh[0] * mesh[1] * mesh[2]
         self.site_offset = site_group * self.n_points  # [2N]
-        self.core_index = self.core.flat + self.site_offset[: self.n_atoms, None]  # [N, p³]
         self.n_groups = group_gamma.shape[0]
         nx, ny, nz = mesh
         dtype, device = cores.dtype, cores.device
@@ -274,12 +272,13 @@ class FrozenCorePME:
         self.native = native.usable(cores)
         if self.native:  # C spreading/convolution/gathering (native.py): real influence
             self.influence = influence.contiguous()  # [G, G, nx, ny, nzr]
-            self.scale = self.core.scale
+            self.scale = torch.tensor(mesh, dtype=dtype, device=device)
             self.mesh_dims = native.mesh_array(mesh)
             self._mesh_buffer = self._spectrum_buffer = self._shell_order = None
             # sites visited in mesh order (group, then cell) so spreading/gathering stay in cache
             core_u = (cores @ self.inv_cell) * self.scale  # [N, 3]
-            self._cell_key = self.core.flat[:, 0]  # [N] a mesh point of each core's stencil
+            cell_index = torch.floor(core_u).long() % self.mesh_dims.to(device)  # [N, 3]
+            self._cell_key = (cell_index[:, 0] * ny + cell_index[:, 1]) * nz + cell_index[:, 2]
             self.core_order = torch.argsort(self.site_offset[: self.n_atoms] + self._cell_key)
             self.core_u = core_u[self.core_order].contiguous()
             self.core_offset = self.site_offset[: self.n_atoms][self.core_order].contiguous()
@@ -287,6 +286,8 @@ class FrozenCorePME:
         self.influence = influence.to(
             torch.complex128 if dtype == torch.float64 else torch.complex64
         )
+        self.core = Stencil(cores, self.inv_cell, mesh, order)
+        self.core_index = self.core.flat + self.site_offset[: self.n_atoms, None]  # [N, p³]
 
     def __call__(
         self,
@@ -344,10 +345,11 @@ class FrozenCorePME:
                 self.n_groups, mesh[0], mesh[1], mesh[2] // 2 + 1, dtype=torch.complex128
             )
         rho_hat = self._spectrum_buffer  # one 3-D transform per mesh, as inverse_real_fft
-        for g, target in enumerate(rho_hat.unbind(0)):
-            torch.fft.rfftn(rho.reshape(self.n_groups, *mesh)[g], out=target)
+        meshes = rho.reshape(self.n_groups, *mesh)  # [G, nx, ny, nz]
+        for source, target in zip(meshes.unbind(0), rho_hat.unbind(0), strict=True):
+            torch.fft.rfftn(source, out=target)
         phi_hat = native.pme_convolve(self.influence, rho_hat)  # [G, nx, ny, nzr]
-        phi = inverse_real_fft(phi_hat, mesh, out=rho.reshape(self.n_groups, *mesh))  # reuse
+        phi = inverse_real_fft(phi_hat, mesh, out=meshes)  # reuses the charge meshes
         phi = phi.reshape(-1)  # [G·n_points]
         potential = torch.zeros_like(charges)
         core_value, core_du = native.pme_gather(
