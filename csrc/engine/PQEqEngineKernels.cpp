@@ -228,7 +228,8 @@ void polarml_kernel_table_fill(double a, double beta, double smax, int n, double
  * (i, j, vector x_j - x_i at d = 0, exponent). Adds the potentials at cores phi_c [N] and shells
  * phi_s [N] and the shell gradient grad [N, 3] (no Coulomb constant), and the core side of the
  * core-shell pairs to gradCore [N, 3] when it is not null. Pair contributions are
- * computed in parallel into per-pair buffers, then accumulated serially in pair order. */
+ * computed in parallel into the workspace (4 max(ncs, nss) doubles, reused across calls: a fresh
+ * buffer of this size costs its page faults), then accumulated serially in pair order. */
 void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_t ncs,
                                const int64_t* csCore, const int64_t* csShell, const double* csVec,
                                const double* csAlpha, const int32_t* csTable, int64_t nss,
@@ -237,13 +238,13 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
                                const double* coefficients, const int64_t* tableStart,
                                const double* tableInvh, double tableSmax, const double* qc,
                                const double* qs, const double* d, double* phiC, double* phiS,
-                               double* grad, double* gradCore, int threads) {
+                               double* grad, double* gradCore, double* work, int threads) {
     int64_t most = (ncs > nss ? ncs : nss);
-    std::vector<double> k(most), g(3 * most);
+    double *k = work, *g = work + most;  // caller's workspace of 4 max(ncs, nss) doubles
     Tables cs = {csTable, coefficients, tableStart, tableInvh, tableSmax};
     Tables ss = {ssTable, coefficients, tableStart, tableInvh, tableSmax};
     pairTerms(kind, beta, taperCutoff, cs, ncs, csCore, csShell, csVec, csAlpha, qc, qs, d, false,
-              k.data(), g.data(), threads);
+              k, g, threads);
     for (int64_t p = 0; p < ncs; p++) {
         phiC[csCore[p]] += k[p] * qs[csShell[p]];
         phiS[csShell[p]] += k[p] * qc[csCore[p]];
@@ -254,7 +255,7 @@ void polarml_real_space_shells(int kind, double beta, double taperCutoff, int64_
                 gradCore[3 * csCore[p] + a] -= g[3 * p + a];
     }
     pairTerms(kind, beta, taperCutoff, ss, nss, ssI, ssJ, ssVec, ssAlpha, qs, qs, d, true,
-              k.data(), g.data(), threads);
+              k, g, threads);
     for (int64_t p = 0; p < nss; p++) {
         phiS[ssI[p]] += k[p] * qs[ssJ[p]];
         phiS[ssJ[p]] += k[p] * qs[ssI[p]];

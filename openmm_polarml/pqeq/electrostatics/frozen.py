@@ -105,6 +105,9 @@ class FrozenCoreCoulomb:
         self.shell_atoms = torch.nonzero(has_shell).flatten()
         self.native = native.usable(cores)  # C kernels for float64 CPU tensors (native.py)
         self.tables = self.cs_table = self.ss_table = None
+        if self.native:
+            size = native.real_space_workspace(self.cs_alpha.numel(), self.ss_alpha.numel())
+            self._work = torch.empty(size, dtype=torch.float64)
         if self.native and self.kind == "ewald" and self.cs_alpha.numel() + self.ss_alpha.numel():
             reach = coulomb.settings.cutoff + TABLE_SHELL_REACH
             self.tables = native.KernelTables(
@@ -221,6 +224,7 @@ class FrozenCoreCoulomb:
             phi_s,
             grad,
             self.tables,
+            self._work,
             core_grad,
         )
         return torch.cat([phi_c, phi_s]), grad

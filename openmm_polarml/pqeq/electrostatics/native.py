@@ -25,7 +25,7 @@ _SIGNATURES = {
     "polarml_pme_convolve": [ctypes.c_int, _I64, _PTR, _PTR, _PTR, ctypes.c_int],
     "polarml_real_space_shells": [ctypes.c_int, _DBL, _DBL, _I64, _PTR, _PTR, _PTR, _PTR, _PTR]
     + [_I64, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR, _DBL]
-    + [_PTR] * 7
+    + [_PTR] * 8
     + [ctypes.c_int],
     "polarml_kernel_table_intervals": [_DBL, _DBL, _DBL],
     "polarml_kernel_table_fill": [_DBL, _DBL, _DBL, ctypes.c_int, _PTR],
@@ -157,14 +157,29 @@ class KernelTables:
 
 
 def real_space_shells(
-    kind: str, beta, taper_cutoff, cs, ss, qc, qs, d, phi_c, phi_s, grad, tables, core_grad=None
+    kind: str,
+    beta,
+    taper_cutoff,
+    cs,
+    ss,
+    qc,
+    qs,
+    d,
+    phi_c,
+    phi_s,
+    grad,
+    tables,
+    work,
+    core_grad=None,
 ):
     """Add the core–shell pairs ``cs`` = (core, shell, vector, α, table) and shell–shell pairs
     ``ss`` = (i, j, vector, α, table) to the potentials ``phi_c``/``phi_s`` ``[N]`` and the shell
     gradient ``grad`` ``[N, 3]`` (no Coulomb constant; see
     :meth:`.frozen.FrozenCoreCoulomb._real_space`). ``table`` is the ``int32`` per-pair index into
-    ``tables`` (a :class:`KernelTables`), or None for the exact kernel. ``core_grad`` ``[N, 3]``
-    (optional) receives the core side (−1 × the shell side) of every core–shell pair."""
+    ``tables`` (a :class:`KernelTables`), or None for the exact kernel. ``work`` is a float64
+    workspace of at least :func:`real_space_workspace` elements, reused across calls.
+    ``core_grad`` ``[N, 3]`` (optional) receives the core side (−1 × the shell side) of every
+    core–shell pair."""
     cs = [None if t is None else t.contiguous() for t in cs]
     ss = [None if t is None else t.contiguous() for t in ss]
     qc, qs, d = qc.contiguous(), qs.contiguous(), d.contiguous()
@@ -193,8 +208,14 @@ def real_space_shells(
         _ptr(phi_s),
         _ptr(grad),
         None if core_grad is None else _ptr(core_grad),
+        _ptr(work),
         _threads(),
     )
+
+
+def real_space_workspace(n_core_shell: int, n_shell_shell: int) -> int:
+    """Doubles of workspace :func:`real_space_shells` needs (a kernel and a 3-vector per pair)."""
+    return 4 * max(n_core_shell, n_shell_shell, 1)
 
 
 def core_core_potential(i, j, kernel, qc, phi_c) -> None:
