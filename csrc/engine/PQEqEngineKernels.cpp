@@ -46,6 +46,18 @@ inline void siteStencil(const double* u, const int32_t* mesh, int order, SiteSte
     }
 }
 
+/* Whether the stencil of scaled coordinate ux reaches an x plane in [lo, hi) of a mesh of nx planes
+ * (the planes floor(ux) - j mod nx, j = 0..order-1). */
+inline bool touchesPlanes(double ux, int64_t nx, int order, int64_t lo, int64_t hi) {
+    int64_t top = (((int64_t) std::floor(ux)) % nx + nx) % nx;
+    for (int j = 0; j < order; j++) {
+        int64_t ix = (top - j + nx) % nx;
+        if (ix >= lo && ix < hi)
+            return true;
+    }
+    return false;
+}
+
 /* Pair kernel K(r) and dK/dr without the Coulomb constant (Å^-1, Å^-2), as frozen.py's
  * kernel_and_derivative: kind 0 direct erf(a r)/r, 1 published taper, 2 Ewald real space. */
 inline void pairKernel(int kind, double r, double a, double beta, double taperCutoff, double& k, double& dk) {
@@ -136,7 +148,7 @@ void polarml_pme_spread(int64_t m, const double* u, const double* q, const int64
         int64_t lo = nx * t / nt, hi = nx * (t + 1) / nt;
         SiteStencil s;
         for (int64_t i = 0; i < m; i++) {
-            if (q[i] == 0.0)
+            if (q[i] == 0.0 || !touchesPlanes(u[3 * i], nx, order, lo, hi))
                 continue;
             siteStencil(u + 3 * i, mesh, order, s);
             double* base = rho + offset[i];
