@@ -139,29 +139,35 @@ class DenseChargePreconditioner(ConstrainedInverse):
 
 
 class _History:
-    """Limited-memory curvature pairs for the two-loop recursion."""
+    """Limited-memory curvature pairs for the two-loop recursion.
+
+    The preconditioner P is linear, so each pair also keeps P y (= P g_new − P g_old, no extra
+    application) and the recursion's P v is a combination of P g and those: one application of P
+    per iteration instead of two.
+    """
 
     def __init__(self, size: int):
         self.size = size
-        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def push(self, s: torch.Tensor, y: torch.Tensor, sy: torch.Tensor) -> None:
-        self.pairs.append((s, y, 1.0 / sy))
+    def push(self, s: torch.Tensor, y: torch.Tensor, sy: torch.Tensor, py: torch.Tensor) -> None:
+        self.pairs.append((s, y, 1.0 / sy, py))
         if len(self.pairs) > self.size:
             self.pairs.pop(0)
 
-    def direction(self, g: torch.Tensor, precondition: Callable) -> torch.Tensor:
-        v = g.clone()
+    def direction(self, g: torch.Tensor, pg: torch.Tensor) -> torch.Tensor:
+        """Search direction for gradient ``g`` given its preconditioned ``pg`` = P g."""
+        v, r = g.clone(), pg.clone()  # r tracks P v
         alphas = []
-        for s, y, rho in reversed(self.pairs):
+        for s, y, rho, py in reversed(self.pairs):
             a = rho * torch.dot(s, v)
             alphas.append(a)
             v = v - a * y
-        r = precondition(v)
+            r = r - a * py
         if self.pairs:  # scale the preconditioner to the latest curvature (Nocedal & Wright 7.20)
-            s_last, y_last, rho_last = self.pairs[-1]
-            r = r * (1.0 / rho_last) / torch.dot(y_last, precondition(y_last))
-        for (s, y, rho), a in zip(self.pairs, reversed(alphas), strict=True):
+            _, y_last, rho_last, py_last = self.pairs[-1]
+            r = r * (1.0 / rho_last) / torch.dot(y_last, py_last)
+        for (s, y, rho, _), a in zip(self.pairs, reversed(alphas), strict=True):
             b = rho * torch.dot(y, r)
             r = r + (a - b) * s
         return -r
@@ -224,6 +230,7 @@ def minimize(
     x = torch.cat([fragments.feasible(q0.detach()), (d0.detach() * mask3).reshape(-1)])
     energy, gq, gd = objective(x[:n], x[n:].reshape(n, 3))
     g = project(gq, gd)
+    pg = precondition(g)
     memory = _History(history)
     for iteration in range(max_iterations + 1):
         res_q = float(g[:n].abs().max()) if n else 0.0
@@ -235,11 +242,11 @@ def minimize(
             )
         if iteration == max_iterations:
             break
-        p = memory.direction(g, precondition)
+        p = memory.direction(g, pg)
         slope = torch.dot(g, p)
         if slope >= 0:  # lost descent (numerical noise): restart from the preconditioned gradient
             memory = _History(history)
-            p = -precondition(g)
+            p = -pg
             slope = torch.dot(g, p)
         step, energy_new, gq_new, gd_new, g_new = _line_search(
             objective, project, x, p, energy, slope, n
@@ -259,9 +266,10 @@ def minimize(
                 "Hessian is not positive definite (springs Ks too soft or hardness too small for "
                 "this geometry/field); stiffen the parameters or reduce the field"
             )
+        pg_new = precondition(g_new)
         if sy > 0:
-            memory.push(s, y, sy)
-        energy, gq, gd, g = energy_new, gq_new, gd_new, g_new
+            memory.push(s, y, sy, pg_new - pg)
+        energy, gq, gd, g, pg = energy_new, gq_new, gd_new, g_new, pg_new
         if (
             n
             and float(torch.linalg.norm(x[n:].reshape(n, 3), dim=1).max()) > max_shell_displacement
