@@ -1,8 +1,9 @@
 """The full model: E = Σ E0_i (network) + E_PQEq (charges, shells, field) + E_D3.
 
 Forces are −∂E/∂r and stress σ = (1/V) ∂E/∂ε by autograd through a symmetric strain ε applied
-to positions and cell (ASE sign). The PQEq engine returns an energy whose graph already treats
-the converged charges and shells as constants (Hellmann–Feynman), so autograd is exact.
+to positions and cell (ASE sign). The PQEq energy is differentiated at the converged charges and
+shells (Hellmann–Feynman), either through the engine's graph or, for plain inference, from the
+engine's graph-free forces (:mod:`openmm_polarml.model.pqeq_term`); both are exact.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.pqeq_term import WarmStart, pqeq_frames
 from openmm_polarml.model.shortrange import ShortRange
 
 
@@ -45,49 +47,43 @@ class PolarMLModel(torch.nn.Module):
         self.shortrange = shortrange
         self.pqeq = pqeq
         self.config = dict(config)
+        #: Start each frame's charge/shell solve from the previous call's solution (MD).
+        self.pqeq_warm_start = False
+        self.warm_start = WarmStart()
 
     @property
     def r_max(self) -> float:
         return self.shortrange.network.r_max
 
-    def pqeq_energy(self, pos: torch.Tensor, cell: torch.Tensor, data: dict) -> dict:
-        """Per-frame PQEq energies ``[B]`` (eV), charges ``[N]`` (e) and dipoles ``[B, 3]`` (e·Å)."""
+    def pqeq_energy(
+        self, pos: torch.Tensor, cell: torch.Tensor, data: dict, fixed_solution: bool = False
+    ) -> dict:
+        """Per-frame PQEq energies ``[B]`` (eV), charges ``[N]`` (e) and dipoles ``[B, 3]`` (e·Å).
+
+        ``fixed_solution`` selects the graph-free path (:mod:`.pqeq_term`): first derivatives
+        w.r.t. positions only, no implicit derivatives of charges or dipole.
+        """
         n_frames = data[K.CELL].shape[0]
-        zero = pos.new_zeros(n_frames)
         if self.pqeq is None:
             return {
-                "energy": zero,
+                "energy": pos.new_zeros(n_frames),
                 "charges": pos.new_zeros(pos.shape[0]),
                 "dipole": pos.new_zeros(n_frames, 3),
             }
-        ptr = data[K.PTR].tolist()
-        fields = data.get(K.FIELD)
-        charges = data.get(K.TOTAL_CHARGE)
-        fragments = data.get(K.FRAGMENTS)  # per frame: list of atom-index groups (frame-local)
-        fragment_charges = data.get(K.FRAGMENT_CHARGES)  # per frame: list of charges (e)
-        energies, qs, dips = [], [], []
-        for b in range(n_frames):
-            sl = slice(ptr[b], ptr[b + 1])
-            periodic = bool(data[K.PBC][b].all())
-            out = self.pqeq(
-                pos[sl],
-                data[K.NUMBERS][sl],
-                cell[b] if periodic else None,
-                periodic,
-                total_charge=0.0 if charges is None else float(charges[b]),
-                fragments=None if fragments is None else fragments[b],
-                fragment_charges=None if fragment_charges is None else fragment_charges[b],
-                external_field=None if fields is None or not bool(fields[b].any()) else fields[b],
-                compute_forces=False,
-            )
-            energies.append(out["energy"])
-            qs.append(out["charges"])
-            dips.append(out["dipole"])
-        return {
-            "energy": torch.stack(energies),
-            "charges": torch.cat(qs),
-            "dipole": torch.stack(dips),
-        }
+        warm = self.warm_start if self.pqeq_warm_start else None
+        return pqeq_frames(self.pqeq, pos, cell, data, fixed_solution, warm)
+
+    def _fixed_solution_allowed(self, data: dict, create_graph: bool, compute_stress: bool) -> bool:
+        """Whether the graph-free PQEq path gives every derivative this call needs: only
+        position derivatives, first order."""
+        if create_graph or compute_stress or self.pqeq is None:
+            return False
+        if not torch.is_grad_enabled():
+            return True
+        others = [*self.pqeq.parameters(), data[K.CELL]]
+        if data.get(K.FIELD) is not None:
+            others.append(data[K.FIELD])
+        return not any(t.requires_grad for t in others)
 
     def forward(
         self,
@@ -115,7 +111,8 @@ class PolarMLModel(torch.nn.Module):
         -------
         dict
             ``energy [B]`` (eV), ``energy_network [B]``, ``energy_pqeq [B]``, ``charges [N]`` (e),
-            ``dipole [B, 3]`` (e·Å), ``forces [N, 3]`` (eV/Å), ``stress [B, 3, 3]`` (eV/Å³).
+            ``dipole [B, 3]`` (e·Å), ``forces [N, 3]`` (eV/Å), ``stress [B, 3, 3]`` (eV/Å³), and
+            ``pqeq_iterations [B]`` (solver iterations) with PQEq.
         """
         pos0 = data[K.POSITIONS]
         if compute_forces and not pos0.requires_grad:
@@ -126,7 +123,8 @@ class PolarMLModel(torch.nn.Module):
         e_atom = sr(pos_s, data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])  # [N]
         e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]
         if include_pqeq and self.pqeq is not None:
-            pq = self.pqeq_energy(pos_s, cell_s, data)
+            fixed = self._fixed_solution_allowed(data, create_graph, compute_stress)
+            pq = self.pqeq_energy(pos_s, cell_s, data, fixed_solution=fixed)
         else:
             pq = {
                 "energy": e_sr.new_zeros(n_frames),
@@ -141,6 +139,8 @@ class PolarMLModel(torch.nn.Module):
             "charges": pq["charges"],
             "dipole": pq["dipole"],
         }
+        if "iterations" in pq:
+            out["pqeq_iterations"] = pq["iterations"]
         inputs = []
         if compute_forces:
             inputs.append(pos0)
@@ -184,6 +184,7 @@ class PolarMLModel(torch.nn.Module):
         out = torch.zeros(n, 3, 3, dtype=data[K.POSITIONS].dtype)
         if self.pqeq is None:
             return out
+        fixed = self._fixed_solution_allowed(data, False, False)
         base = data.get(K.FIELD)
         if base is None:
             base = data[K.CELL].new_zeros(data[K.CELL].shape[0], 3)
@@ -193,7 +194,9 @@ class PolarMLModel(torch.nn.Module):
                 field = base.clone()
                 field[:, a] += sign * step
                 pos = data[K.POSITIONS].detach().requires_grad_(True)
-                pq = self.pqeq_energy(pos, data[K.CELL], {**data, K.FIELD: field})
+                pq = self.pqeq_energy(
+                    pos, data[K.CELL], {**data, K.FIELD: field}, fixed_solution=fixed
+                )
                 (g,) = torch.autograd.grad(pq["energy"].sum(), pos)
                 forces.append(-g)
             out[:, a, :] = (forces[0] - forces[1]) / (2.0 * step)

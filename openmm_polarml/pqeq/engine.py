@@ -239,16 +239,18 @@ class PQEq(torch.nn.Module):
         params = {k: v.to(dtype) for k, v in self.element_parameters.per_atom(numbers).items()}
         terms = AtomTerms(params["chi"], params["eta"], params["spring"], params["shell_charge"])
         has_shell = terms.spring > 0
-        method = self.long_range
-        coulomb = SiteCoulomb(
-            method,
-            positions.detach(),
-            params["alpha"].detach(),
-            has_shell,
-            cell.detach() if pbc else None,
-            self.accuracy,
-            self.cutoff,
-        )
+        plain = self._plain_forces(compute_forces, compute_stress, positions, cell, field, params)
+        coulomb = None
+        if dtype == torch.float64 or not plain:  # the operator of the final (graph) evaluation
+            coulomb = SiteCoulomb(
+                self.long_range,
+                positions.detach(),
+                params["alpha"].detach(),
+                has_shell,
+                cell.detach() if pbc else None,
+                self.accuracy,
+                self.cutoff,
+            )
         if dtype == torch.float64:
             solve_args = (positions.detach(), cell.detach() if pbc else None, terms)
             solve_args += (params["alpha"].detach(), coulomb, field, reference, frags)
@@ -259,7 +261,6 @@ class PQEq(torch.nn.Module):
         solution, objective = self._solve(
             *solve_args, initial_charges, initial_shells, self._tolerance(dtype)
         )
-        plain = self._plain_forces(compute_forces, compute_stress, positions, cell, field, params)
         if plain:
             return self._fixed_solution_outputs(objective, solve_args, solution, dtype)
         q, d = solution.q.detach().to(dtype), solution.d.detach().to(dtype)
