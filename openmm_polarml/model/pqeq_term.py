@@ -66,6 +66,7 @@ class WarmStart:
             raise ValueError(f"history must be 1, 2 or 3, got {history}")
         self.history = history
         self._slots: dict[int, tuple[torch.Tensor, list]] = {}
+        self._caches: dict[int, dict] = {}
 
     def guess(self, slot: int, numbers: torch.Tensor):
         """``(charges [n] (e), shells [n, 3] (Å))`` for ``slot``, or ``(None, None)``."""
@@ -85,8 +86,13 @@ class WarmStart:
         solution = (charges.detach().double().clone(), shells.detach().double().clone())
         self._slots[slot] = (numbers.clone(), [solution, *past][: self.history])
 
+    def solver_cache(self, slot: int) -> dict:
+        """The engine's ``solver_cache`` of ``slot`` (reused preconditioners)."""
+        return self._caches.setdefault(slot, {})
+
     def clear(self) -> None:
         self._slots.clear()
+        self._caches.clear()
 
 
 def _same_atoms(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -144,9 +150,12 @@ def pqeq_frames(
         sl = slice(ptr[b], ptr[b + 1])
         numbers = data[K.NUMBERS][sl]
         periodic = bool(data[K.PBC][b].all())
-        q0, d0 = warm_start.guess(b, numbers) if warm_start is not None else (None, None)
         args = (numbers, cell[b] if periodic else None, periodic)
-        kwargs = dict(_frame_inputs(data, b), initial_charges=q0, initial_shells=d0)
+        kwargs = _frame_inputs(data, b)
+        if warm_start is not None:
+            q0, d0 = warm_start.guess(b, numbers)
+            kwargs.update(initial_charges=q0, initial_shells=d0)
+            kwargs["solver_cache"] = warm_start.solver_cache(b)
         if fixed_solution:
             with torch.no_grad():
                 out = engine(positions[sl].detach(), *args, compute_forces=True, **kwargs)

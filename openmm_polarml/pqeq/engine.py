@@ -36,6 +36,9 @@ DENSE_SOLVER_MAX_ATOMS = 64
 #: cells shorter than 2 r_t has negative shell curvature, e.g. -0.55 eV/Å² in NaCl 4×4×4) would be
 #: returned as converged instead of being reported.
 COLD_START_SHELL_DISPLACEMENT = 1e-5
+#: A cached long-wavelength preconditioner is rebuilt once an atom has moved this far (Å); its
+#: waves are ≥ 6 Å long, so within this distance it stays close to the current one.
+PRECONDITIONER_REUSE_DISTANCE = 0.3
 #: Default solver thresholds on the gradients (eV/e, eV/Å) per dtype.
 DEFAULT_TOLERANCE_FLOAT64 = 1e-6
 DEFAULT_TOLERANCE_FLOAT32 = 1e-4
@@ -183,6 +186,7 @@ class PQEq(torch.nn.Module):
         field_reference: torch.Tensor | None = None,
         initial_charges: torch.Tensor | None = None,
         initial_shells: torch.Tensor | None = None,
+        solver_cache: dict | None = None,
         compute_forces: bool = True,
         compute_stress: bool = False,
     ) -> dict[str, torch.Tensor]:
@@ -208,6 +212,11 @@ class PQEq(torch.nn.Module):
             ``[N, 3]`` reference geometry r⁰ of the periodic field coupling (Å); default: positions.
         initial_charges, initial_shells :
             Warm start (e, Å).
+        solver_cache : dict or None
+            A dict kept by the caller across calls on the same system (MD): the periodic
+            long-wavelength preconditioner is reused while no atom has moved more than
+            :data:`PRECONDITIONER_REUSE_DISTANCE` from where it was built (any such
+            preconditioner is valid; the solve still runs to the tolerance).
         compute_forces, compute_stress : bool
             Return ``forces`` (eV/Å) and ``stress`` (eV/Å³, Voigt-free 3×3).
 
@@ -259,7 +268,7 @@ class PQEq(torch.nn.Module):
                 positions, cell, terms, params["alpha"], has_shell, field, reference, frags
             )
         solution, objective = self._solve(
-            *solve_args, initial_charges, initial_shells, self._tolerance(dtype)
+            *solve_args, initial_charges, initial_shells, self._tolerance(dtype), solver_cache
         )
         if plain:
             return self._fixed_solution_outputs(objective, solve_args, solution, dtype)
@@ -334,7 +343,19 @@ class PQEq(torch.nn.Module):
         return pos, cell64, terms64, alpha64, coulomb, field64, ref64, frags64
 
     def _solve(
-        self, positions, cell, terms, alpha, coulomb, field, reference, frags, q0, d0, tolerance
+        self,
+        positions,
+        cell,
+        terms,
+        alpha,
+        coulomb,
+        field,
+        reference,
+        frags,
+        q0,
+        d0,
+        tolerance,
+        cache=None,
     ):
         detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
 
@@ -364,7 +385,7 @@ class PQEq(torch.nn.Module):
             hessian = charge_hessian(positions, cell, detached, coulomb)
             pre = DenseChargePreconditioner(hessian, frags)
         elif coulomb.settings is not None:  # Ewald/PME: long-wavelength Coulomb modes
-            pre = LongWaveChargePreconditioner(positions, cell, detached.eta, frags, coulomb.beta)
+            pre = _long_wave_preconditioner(positions, cell, detached.eta, frags, coulomb, cache)
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
         solution = minimize(
@@ -444,6 +465,27 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
+
+
+def _long_wave_preconditioner(positions, cell, eta, frags, coulomb, cache: dict | None):
+    """The periodic charge preconditioner, reused from ``cache`` when it was built for the same
+    cell, hardness, fragments and Ewald split at positions within the reuse distance."""
+    key = (cell.clone(), eta.clone(), frags.index.clone(), coulomb.beta)
+    stored = None if cache is None else cache.get("long_wave")
+    if stored is not None and _same_key(stored[0], key):
+        moved = float((positions - stored[1]).norm(dim=1).max())
+        if moved < PRECONDITIONER_REUSE_DISTANCE:
+            return stored[2]
+    pre = LongWaveChargePreconditioner(positions, cell, eta, frags, coulomb.beta)
+    if cache is not None:
+        cache["long_wave"] = (key, positions.clone(), pre)
+    return pre
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    if a[3] != b[3]:
+        return False
+    return all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a[:3], b[:3], strict=True))
 
 
 def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
