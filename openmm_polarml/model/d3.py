@@ -14,6 +14,8 @@ exported artifact does not need the package. The energy expression is written he
 summed over all periodic images inside ``cutoff``; a quintic switch over the last
 ``switch_width`` Å makes energy and forces continuous at both cutoffs (the published code and
 ``tad-dftd3`` truncate sharply). The three-body ATM term is not included.
+:meth:`D3BJ.native_energies` evaluates the same energies with a native CPU kernel (eager only,
+not TorchScript; see :mod:`openmm_polarml.model.d3_native`).
 Units: eV, Å (tables converted from atomic units with tad-mctc's own constants).
 """
 
@@ -21,7 +23,10 @@ from __future__ import annotations
 
 import torch
 
+from openmm_polarml.model.d3_native import native_available
 from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
+
+__all__ = ["D3BJ", "load_d3_tables", "native_available", "placeholder_tables"]
 
 MAX_Z = 94
 
@@ -184,3 +189,27 @@ class D3BJ(torch.nn.Module):
         half = 0.5 * e_pair
         e = torch.zeros(positions.shape[0], dtype=r.dtype, device=r.device)
         return e.index_add(0, i, half).index_add(0, j, half)  # [N]
+
+    @torch.jit.unused
+    def native_energies(
+        self,
+        positions: torch.Tensor,
+        numbers: torch.Tensor,
+        cell: torch.Tensor,
+        pbc: torch.Tensor,
+        batch: torch.Tensor,
+        ptr: torch.Tensor,
+    ) -> torch.Tensor:
+        """Per-atom dispersion energies ``[N]`` (eV) as :meth:`forward`, by the native kernel.
+
+        Differentiable w.r.t. ``positions`` ``[N, 3]`` and ``cell`` ``[B, 3, 3]`` (forces and
+        stress; no double backward, no second backward through one graph). Eager mode only (not
+        compiled by TorchScript). Falls back to :meth:`forward` when the kernel is not built or
+        is disabled (``POLARML_NATIVE_KERNELS=0``), for non-CPU tensors, and for frames periodic
+        in some directions only. Arguments as for :meth:`forward`.
+        """
+        from openmm_polarml.model import d3_native
+
+        if not d3_native.usable(positions, pbc):
+            return self.forward(positions, numbers, cell, pbc, batch, ptr)
+        return d3_native.d3_energies(self, positions, numbers, cell, pbc, ptr)
