@@ -1,8 +1,9 @@
 """D3(BJ): agreement with tad-dftd3, periodic images, scripting, finite differences."""
 
+import numpy as np
 import pytest
 import torch
-from ase.build import molecule
+from ase.build import bulk, molecule
 
 from openmm_polarml.data_io import keys as K
 from openmm_polarml.model.d3 import D3BJ, load_d3_tables
@@ -59,5 +60,134 @@ def test_forces_by_finite_differences():
             p[atom, comp] += s
             args[0] = p
             vals.append(float(d3(*args).sum()))
+        fd = (vals[0] - vals[1]) / (2 * h)
+        assert abs(fd - float(grad[atom, comp])) < 1e-8
+
+
+# --- native kernel (openmm_polarml.model.d3_native) against the torch module ---
+
+
+def _native_or_skip():
+    from openmm_polarml.model.d3 import native_available
+
+    if not native_available():
+        pytest.skip("native D3 kernel not built or disabled")
+
+
+def _energy_and_grads(fn, data, weights=None, dtype=torch.float64):
+    args = _args(data)
+    pos = args[0].to(dtype).clone().requires_grad_(True)
+    cell = args[2].to(dtype).clone().requires_grad_(True)
+    args[0], args[2] = pos, cell
+    e = fn(*args)
+    loss = e.sum() if weights is None else (e * weights.to(dtype)).sum()
+    g_pos, g_cell = torch.autograd.grad(loss, [pos, cell])
+    return e.detach(), g_pos, g_cell
+
+
+def _assert_native_matches(d3, data, weights=None, dtype=torch.float64, rtol=1e-12):
+    ref = _energy_and_grads(d3, data, weights, dtype)
+    nat = _energy_and_grads(d3.native_energies, data, weights, dtype)
+    for name, a, b in zip(("energies", "forces", "cell gradient"), nat, ref, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        scale = float(b.abs().max())
+        # forces of a rattled crystal are small sums of large pair terms: tolerance on their scale
+        tol = rtol * (scale if name != "forces" else 10 * scale) + 1e-300
+        assert float((a - b).abs().max()) <= tol, (name, float((a - b).abs().max()), scale)
+
+
+def _skewed_small_cell():
+    """Two-atom triclinic cell with heights ~2.5 Å, far below the cutoff (many images)."""
+    a = crystal(5)
+    small = _recelled(a[[0, 1]], a.cell.array * 0.5)
+    m = np.array([[1.0, 0.35, 0.1], [0.0, 1.0, 0.4], [0.2, 0.0, 1.0]])
+    small.set_cell(small.cell.array @ m, scale_atoms=True)
+    return small
+
+
+def _recelled(atoms, cell):
+    out = atoms.copy()
+    out.set_cell(cell, scale_atoms=False)
+    out.wrap()
+    return out
+
+
+def test_native_matches_torch_periodic_crystal():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=9.0, cn_cutoff=7.0).double()
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    _assert_native_matches(d3, batch_of(atoms))
+    _assert_native_matches(d3, batch_of(_perovskite()))
+
+
+def _perovskite():
+    from ase import Atoms
+
+    a = 4.0
+    atoms = Atoms(
+        "BaTiO3",
+        scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+        cell=[a, a, a],
+        pbc=True,
+    ).repeat(2)
+    atoms.rattle(0.05, seed=2)
+    # shift some atoms out of the cell: the native search wraps them itself
+    atoms.positions[:3] += atoms.cell.array[0] * 1.0 - atoms.cell.array[2] * 2.0
+    return atoms
+
+
+def test_native_matches_torch_small_skewed_cell():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=8.0, cn_cutoff=6.0).double()
+    _assert_native_matches(d3, batch_of(_skewed_small_cell()))
+
+
+def test_native_matches_torch_molecule():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=12.0, cn_cutoff=10.0).double()
+    _assert_native_matches(d3, batch_of(molecule("CH3CH2OH")))
+
+
+def test_native_batch_with_weighted_upstream_gradient():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=8.0, cn_cutoff=6.0).double()
+    data = batch_of(crystal(1), molecule("CH3CH2OH"), _skewed_small_cell())
+    n = data[K.POSITIONS].shape[0]
+    weights = torch.rand(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    _assert_native_matches(d3, data, weights)
+
+
+def test_native_float32_and_fallbacks():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=8.0, cn_cutoff=6.0).float()
+    data = batch_of(crystal(4), dtype=torch.float32)
+    _assert_native_matches(d3, data, dtype=torch.float32, rtol=1e-5)
+    # no gradient needed: plain evaluation
+    with torch.no_grad():
+        e = d3.native_energies(*_args(data))
+    assert e.dtype == torch.float32 and torch.allclose(e, d3(*_args(data)), rtol=1e-5)
+    # mixed periodicity: falls back to the torch forward
+    mixed = batch_of(crystal(4), dtype=torch.float32)
+    mixed[K.PBC][:, 2] = False
+    assert torch.equal(d3.native_energies(*_args(mixed)), d3(*_args(mixed)))
+    # the method is skipped by TorchScript
+    torch.jit.script(d3)
+
+
+def test_native_forces_by_finite_differences():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe"), cutoff=7.0, cn_cutoff=6.0).double()
+    data = batch_of(crystal(3))
+    _, grad, _ = _energy_and_grads(d3.native_energies, data)
+    args = _args(data)
+    h = 1e-5
+    for atom, comp in [(0, 0), (3, 2), (5, 1)]:
+        vals = []
+        for s in (h, -h):
+            p = data[K.POSITIONS].clone()
+            p[atom, comp] += s
+            args[0] = p
+            vals.append(float(d3.native_energies(*args).sum()))
         fd = (vals[0] - vals[1]) / (2 * h)
         assert abs(fd - float(grad[atom, comp])) < 1e-8
