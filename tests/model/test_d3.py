@@ -147,6 +147,13 @@ def test_native_matches_torch_molecule():
     _native_or_skip()
     d3 = D3BJ(load_d3_tables("pbe"), cutoff=12.0, cn_cutoff=10.0).double()
     _assert_native_matches(d3, batch_of(molecule("CH3CH2OH")))
+    # a cluster spanning several bounding-box bins
+    cluster = molecule("CH3CH2OH")
+    for k in range(1, 5):
+        part = molecule("H2O")
+        part.translate([7.0 * k, 1.5 * k, -2.0 * k])
+        cluster += part
+    _assert_native_matches(d3, batch_of(cluster))
 
 
 def test_native_batch_with_weighted_upstream_gradient():
