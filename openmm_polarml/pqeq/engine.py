@@ -122,7 +122,7 @@ class PQEq(torch.nn.Module):
                 raise InvalidInputError(
                     "a periodic system needs a finite [3, 3] cell (rows = vectors)"
                 )
-            if abs(float(torch.linalg.det(cell))) < 1e-6:
+            if abs(float(torch.linalg.det(cell.detach()))) < 1e-6:
                 raise InvalidInputError("the cell is singular (zero volume)")
             if self.long_range == "direct":
                 raise InvalidInputError(
