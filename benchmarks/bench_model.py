@@ -1,9 +1,13 @@
 """Inference and training throughput of the model: ms per energy+forces call versus N.
 
 Prints a table and writes JSON (``benchmarks/results/bench_model.json`` by default).
-Columns: preset, dtype, threads, N, total ms (network + PQEq + D3), and the split into
-network / PQEq / D3 (each timed alone, energy + forces), plus a random-weight MACE model of
-matching cutoff and width when ``mace-torch`` imports.
+Columns: preset, dtype, threads, N; network, D3 and PQEq alone (energy + forces, median of
+``--repeats`` single points, cold PQEq start); the full model ("total") and the share of
+PQEq + D3 in it ("LR %"); then the MD step: PQEq and the full model along the first steps of a
+300 K trajectory (1 fs, ballistic), each solve warm-started from the previous steps' charges and
+shells as in MD (``PolarMLModel.pqeq_warm_start``; same tolerance), and the PQEq + D3 share of
+that step ("LR md %"); plus a random-weight MACE model of matching cutoff and width when
+``mace-torch`` imports.
 
     python benchmarks/bench_model.py                       # quick set (N up to ~3,000)
     python benchmarks/bench_model.py --sizes 216 1728 5832 13824 21952 --presets small seed
@@ -50,38 +54,71 @@ def _time(fn, repeats: int) -> float:
     return 1e3 * float(np.median(best))
 
 
-def bench_ours(preset, dtype, atoms, repeats, pqeq: str | None, d3: str | None):
+def ballistic_frames(atoms, n_frames: int, temperature: float = 300.0, step_fs: float = 1.0):
+    """``n_frames`` copies of ``atoms`` moving with Maxwell–Boltzmann velocities (``temperature``
+    K, seeded) for ``step_fs`` fs per frame: the first few steps of an MD trajectory."""
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    moving = atoms.copy()
+    MaxwellBoltzmannDistribution(moving, temperature_K=temperature, rng=np.random.default_rng(0))
+    step = moving.get_velocities() * step_fs * units.fs  # [N, 3] Å per frame
+    frames = []
+    for k in range(n_frames):
+        frame = atoms.copy()
+        frame.positions = atoms.positions + k * step
+        frames.append(frame)
+    return frames
+
+
+def _time_md(fn, frames, tdt, warm_up: int = 3) -> float:
+    """Median ms of ``fn(data)`` over ``frames`` after ``warm_up`` untimed steps (warm start)."""
+    times = []
+    for k, frame in enumerate(frames):
+        data = collate([atoms_to_frame(frame)], tdt)
+        t0 = time.perf_counter()
+        fn(data)
+        if k >= warm_up:
+            times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def bench_ours(preset, dtype, atoms, repeats, pqeq: str | None, d3: str | None, md_steps: int):
+    """Cold single points and warm-started MD steps of the model and of its three terms."""
     model = build_model(
         {"preset": preset, "dtype": dtype, "d3": d3, "pqeq": {"long_range": pqeq} if pqeq else None}
     )
     tdt = torch.float32 if dtype == "float32" else torch.float64
     data = collate([atoms_to_frame(atoms)], tdt)
 
-    def run(**kw):
-        out = model(data, compute_forces=True, **kw)
-        return out["forces"]
+    def run(batch=data, **kw):
+        return model(batch, compute_forces=True, **kw)["forces"]
+
+    def pq_only(batch=data):
+        pos = batch["positions"].detach().requires_grad_(True)
+        e = model.pqeq_energy(pos, batch["cell"], batch, fixed_solution=True)["energy"]
+        torch.autograd.grad(e.sum(), pos)
 
     row = {
         "total_ms": _time(lambda: run(), repeats),
         "network_ms": _time(lambda: run(include_pqeq=False, include_d3=False), repeats),
     }
     if d3:
-        d3m = model.shortrange.d3
 
         def d3_only():
             pos = data["positions"].detach().requires_grad_(True)
-            e = d3m(pos, data["numbers"], data["cell"], data["pbc"], data["batch"], data["ptr"])
+            e = model.d3_energies(pos, data["cell"], data, fast=True)
             torch.autograd.grad(e.sum(), pos)
 
         row["d3_ms"] = _time(d3_only, repeats)
     if pqeq:
-
-        def pq_only():
-            pos = data["positions"].detach().requires_grad_(True)
-            e = model.pqeq_energy(pos, data["cell"], data)["energy"]
-            torch.autograd.grad(e.sum(), pos)
-
         row["pqeq_ms"] = _time(pq_only, repeats)
+        frames = ballistic_frames(atoms, md_steps + 3)
+        model.pqeq_warm_start = True
+        row["pqeq_md_ms"] = _time_md(pq_only, frames, tdt)
+        model.warm_start.clear()
+        row["total_md_ms"] = _time_md(run, frames, tdt)
+        model.pqeq_warm_start = False
     return row
 
 
@@ -178,6 +215,26 @@ def bench_training(preset, n_frames=16, batch_size=8):
     return n_frames / (time.perf_counter() - t0)
 
 
+def _fractions(row: dict) -> None:
+    """Share of PQEq + D3 in the cold single point and in the warm-started MD step."""
+    d3_ms = row.get("d3_ms", 0.0)
+    row["pqeq_d3_fraction"] = (row.get("pqeq_ms", 0.0) + d3_ms) / row["total_ms"]
+    if "total_md_ms" in row:
+        row["pqeq_d3_md_fraction"] = (row["pqeq_md_ms"] + d3_ms) / row["total_md_ms"]
+
+
+def _format_row(r: dict) -> str:
+    nan = float("nan")
+    return (
+        f"{r['preset']:<8}{r['dtype']:<9}{r['threads']:>4}{r['n_atoms']:>7}"
+        f"{r['network_ms']:>9.1f}{r.get('d3_ms', nan):>8.1f}{r.get('pqeq_ms', nan):>9.1f}"
+        f"{r['total_ms']:>10.1f}{100 * r['pqeq_d3_fraction']:>6.1f}"
+        f"{r.get('pqeq_md_ms', nan):>9.1f}{r.get('total_md_ms', nan):>9.1f}"
+        f"{100 * r.get('pqeq_d3_md_fraction', nan):>8.1f}"
+        f"{r['mace_ms'] if r['mace_ms'] is not None else nan:>9.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[216, 1000, 2744])
@@ -187,14 +244,15 @@ def main() -> None:
     parser.add_argument("--pqeq", default="pme", help="PQEq long-range method or 'none'")
     parser.add_argument("--d3", default="pbe", help="D3 functional or 'none'")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--md-steps", type=int, default=5, help="timed warm-started MD steps")
     parser.add_argument("--no-mace", action="store_true")
     parser.add_argument("--mace-path", default=None, help="directory holding mace-torch")
     parser.add_argument("--mace-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--pqeq-max-atoms",
         type=int,
-        default=3000,
-        help="skip the PQEq term above this size (its solve dominates)",
+        default=30000,
+        help="skip the PQEq term above this size",
     )
     parser.add_argument("--output", default="benchmarks/results/bench_model.json")
     args = parser.parse_args()
@@ -207,8 +265,9 @@ def main() -> None:
     d3 = None if args.d3 == "none" else args.d3
     rows = []
     header = (
-        f"{'preset':<8}{'dtype':<9}{'thr':>4}{'N':>7}{'total ms':>11}{'net ms':>9}"
-        f"{'PQEq ms':>9}{'D3 ms':>9}{'PQEq+D3 %':>10}{'MACE ms':>9}"
+        f"{'preset':<8}{'dtype':<9}{'thr':>4}{'N':>7}{'net ms':>9}{'D3 ms':>8}"
+        f"{'PQEq ms':>9}{'total ms':>10}{'LR %':>6}{'PQEq md':>9}{'md ms':>9}{'LR md %':>8}"
+        f"{'MACE ms':>9}"
     )
     print(header)
     for threads in args.threads:
@@ -224,24 +283,12 @@ def main() -> None:
                     mace_ms = bench_mace(dtype, atoms, args.repeats)
                 for name in args.presets:
                     use_pqeq = pqeq if len(atoms) <= args.pqeq_max_atoms else None
-                    r = bench_ours(name, dtype, atoms, args.repeats, use_pqeq, d3)
-                    long = r.get("pqeq_ms", 0.0) + r.get("d3_ms", 0.0)
-                    r.update(
-                        preset=name,
-                        dtype=dtype,
-                        threads=threads,
-                        n_atoms=len(atoms),
-                        mace_ms=mace_ms,
-                        pqeq_d3_fraction=long / r["total_ms"],
-                    )
+                    r = bench_ours(name, dtype, atoms, args.repeats, use_pqeq, d3, args.md_steps)
+                    r.update(preset=name, dtype=dtype, threads=threads, n_atoms=len(atoms))
+                    r["mace_ms"] = mace_ms
+                    _fractions(r)
                     rows.append(r)
-                    print(
-                        f"{name:<8}{dtype:<9}{threads:>4}{len(atoms):>7}{r['total_ms']:>11.1f}"
-                        f"{r['network_ms']:>9.1f}{r.get('pqeq_ms', 0):>9.1f}"
-                        f"{r.get('d3_ms', 0):>9.1f}{100 * r['pqeq_d3_fraction']:>10.1f}"
-                        f"{mace_ms if mace_ms is not None else float('nan'):>9.1f}",
-                        flush=True,
-                    )
+                    print(_format_row(r), flush=True)
     torch.set_num_threads(1)
     training = {p: bench_training(p) for p in args.presets}
     print(

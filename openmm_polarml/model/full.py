@@ -73,6 +73,20 @@ class PolarMLModel(torch.nn.Module):
         warm = self.warm_start if self.pqeq_warm_start else None
         return pqeq_frames(self.pqeq, pos, cell, data, fixed_solution, warm)
 
+    def d3_energies(
+        self, pos: torch.Tensor, cell: torch.Tensor, data: dict, fast: bool = True
+    ) -> torch.Tensor:
+        """Per-atom D3(BJ) energies ``[N]`` (eV) at positions ``pos`` (Å) and cells ``cell`` (Å).
+
+        ``fast`` uses the native CPU kernel when it is built (first derivatives w.r.t. positions
+        and cell); otherwise, and for double backward (training), the TorchScript-able module.
+        """
+        d3 = self.shortrange.d3
+        args = (data[K.NUMBERS], cell, data[K.PBC], data[K.BATCH], data[K.PTR])
+        if fast:
+            return d3.native_energies(pos, *args)  # falls back to forward where not usable
+        return d3(pos, *args)
+
     def _fixed_solution_allowed(self, data: dict, create_graph: bool, compute_stress: bool) -> bool:
         """Whether the graph-free PQEq path gives every derivative this call needs: only
         position derivatives, first order."""
@@ -119,8 +133,10 @@ class PolarMLModel(torch.nn.Module):
             pos0 = pos0.detach().requires_grad_(True)
         pos_s, cell_s, eps = _strain({**data, K.POSITIONS: pos0}, compute_stress)
         n_frames = data[K.CELL].shape[0]
-        sr = self.shortrange if include_d3 else self.shortrange.network
-        e_atom = sr(pos_s, data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])  # [N]
+        args = (data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])
+        e_atom = self.shortrange.network(pos_s, *args)  # [N]
+        if include_d3 and self.shortrange.has_d3:
+            e_atom = e_atom + self.d3_energies(pos_s, cell_s, data, fast=not create_graph)
         e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]
         if include_pqeq and self.pqeq is not None:
             fixed = self._fixed_solution_allowed(data, create_graph, compute_stress)
