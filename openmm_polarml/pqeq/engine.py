@@ -215,8 +215,9 @@ class PQEq(torch.nn.Module):
         solver_cache : dict or None
             A dict kept by the caller across calls on the same system (MD): the periodic
             long-wavelength preconditioner is reused while no atom has moved more than
-            :data:`PRECONDITIONER_REUSE_DISTANCE` from where it was built (any such
-            preconditioner is valid; the solve still runs to the tolerance).
+            :data:`PRECONDITIONER_REUSE_DISTANCE` from where it was built, and with it the
+            solver's curvature memory (any such preconditioner and memory are valid starting
+            points; the solve still runs to the tolerance).
         compute_forces, compute_stress : bool
             Return ``forces`` (eV/Å) and ``stress`` (eV/Å³, Voigt-free 3×3).
 
@@ -388,6 +389,9 @@ class PQEq(torch.nn.Module):
             pre = _long_wave_preconditioner(positions, cell, detached.eta, frags, coulomb, cache)
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
+        # curvature pairs of the previous solve, valid while the preconditioner is the same one
+        stored = None if cache is None else cache.get("memory")
+        memory = stored[1] if stored is not None and stored[0] is pre else None
         solution = minimize(
             objective,
             q0,
@@ -398,7 +402,10 @@ class PQEq(torch.nn.Module):
             detached.spring > 0,
             tolerance,
             self.max_iterations,
+            memory=memory,
         )
+        if cache is not None:
+            cache["memory"] = (pre, solution.memory)
         return solution, objective
 
     def _outputs(

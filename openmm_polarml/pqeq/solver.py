@@ -72,7 +72,8 @@ class Fragments:
 @dataclass
 class SolverResult:
     """Converged charges ``q`` [N] (e), shells ``d`` [N, 3] (Å), fragment chemical potentials
-    ``mu`` [F] (eV/e), iteration count and final residuals (eV/e, eV/Å)."""
+    ``mu`` [F] (eV/e), iteration count and final residuals (eV/e, eV/Å), and the solver's
+    curvature memory (to start a later solve with the same preconditioner from)."""
 
     q: torch.Tensor
     d: torch.Tensor
@@ -81,6 +82,7 @@ class SolverResult:
     residual_charge: float
     residual_shell: float
     energy: float
+    memory: object = None
 
 
 #: Print one line per solver iteration (debugging aid).
@@ -185,6 +187,7 @@ def minimize(
     max_iterations: int = 1000,
     history: int = 30,
     max_shell_displacement: float = 3.0,
+    memory: _History | None = None,
 ) -> SolverResult:
     """Find the constrained minimum of the energy behind ``objective``.
 
@@ -206,6 +209,10 @@ def minimize(
         Convergence threshold on the projected charge gradient (eV/e) and shell gradient (eV/Å).
     max_shell_displacement : float
         |d| beyond which the shells are declared to run away (Å).
+    memory : _History or None
+        Curvature pairs of an earlier solve with the same preconditioners (the previous MD
+        step): its Hessian is close to this one, so the first steps are nearly Newton steps.
+        Updated in place and returned in the result.
 
     Raises
     ------
@@ -231,14 +238,14 @@ def minimize(
     energy, gq, gd = objective(x[:n], x[n:].reshape(n, 3))
     g = project(gq, gd)
     pg = precondition(g)
-    memory = _History(history)
+    memory = _History(history) if memory is None else memory
     for iteration in range(max_iterations + 1):
         res_q = float(g[:n].abs().max()) if n else 0.0
         res_d = float(g[n:].abs().max()) if n else 0.0
         if res_q < tolerance and res_d < tolerance:
             mu = fragments.mean(gq)
             return SolverResult(
-                x[:n], x[n:].reshape(n, 3), mu, iteration, res_q, res_d, float(energy)
+                x[:n], x[n:].reshape(n, 3), mu, iteration, res_q, res_d, float(energy), memory
             )
         if iteration == max_iterations:
             break
