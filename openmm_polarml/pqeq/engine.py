@@ -132,16 +132,24 @@ class PQEq(torch.nn.Module):
             raise InvalidInputError(
                 f"long_range={self.long_range!r} needs pbc=True and a cell; use 'direct' for clusters"
             )
-        self._check_overlaps(positions, cell if pbc else None, pbc)
 
     @staticmethod
-    def _check_overlaps(positions, cell, pbc):
+    def _check_overlaps(coulomb: SiteCoulomb, positions, cell):
+        """Reject atom pairs closer than :data:`MIN_ATOM_DISTANCE`, from the operator's own atom
+        pair list when it reaches that far (Ewald/PME/taper/direct), else from a fresh search."""
         from ..neighbors import neighbor_pairs
 
-        i, j, s = neighbor_pairs(positions, cell, pbc, MIN_ATOM_DISTANCE)
-        same = (i == j) & (s.abs().sum(-1) == 0)
-        if bool((~same).any()):
-            k = int(torch.nonzero(~same)[0])
+        pairs = coulomb.pairs
+        if coulomb.pair_reach >= MIN_ATOM_DISTANCE:
+            i, j, s = pairs.atom_i, pairs.atom_j, pairs.atom_shifts
+        else:
+            i, j, s = neighbor_pairs(positions, cell, cell is not None, MIN_ATOM_DISTANCE)
+        vec = positions[j] - positions[i]  # [P, 3]
+        if cell is not None and s.numel():
+            vec = vec + s @ cell
+        close = (vec * vec).sum(-1) < MIN_ATOM_DISTANCE**2  # [P]
+        if bool(close.any()):
+            k = int(torch.nonzero(close)[0])
             raise OverlappingAtomsError(
                 f"atoms {int(i[k])} and {int(j[k])} are closer than {MIN_ATOM_DISTANCE} Å: "
                 "remove duplicates or fix the coordinates"
@@ -268,6 +276,7 @@ class PQEq(torch.nn.Module):
             solve_args = self._float64_problem(
                 positions, cell, terms, params["alpha"], has_shell, field, reference, frags
             )
+        self._check_overlaps(solve_args[4], solve_args[0], solve_args[1])
         solution, objective = self._solve(
             *solve_args, initial_charges, initial_shells, self._tolerance(dtype), solver_cache
         )

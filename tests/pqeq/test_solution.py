@@ -198,3 +198,16 @@ def test_float32_inputs_are_solved_in_float64_and_returned_in_float32():
     assert out32["charges"].dtype == torch.float32 and out32["forces"].dtype == torch.float32
     assert torch.allclose(out32["charges"].double(), out64["charges"], atol=1e-5)
     assert float(out32["energy"]) == pytest.approx(float(out64["energy"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("long_range", ["ewald", "pme", "taper"])
+def test_overlap_across_a_periodic_boundary_is_rejected(long_range):
+    """Two atoms 0.3 Å apart through the cell face (far apart inside the cell) are caught."""
+    crystal = nacl(2)
+    p, zc, cell, _ = tensors(crystal)
+    moved = p.clone()
+    moved[0] = torch.tensor([0.1, 0.1, 0.1], dtype=p.dtype)
+    partner = int(torch.argmin(((p - p[0]) ** 2).sum(-1) + 1e9 * (zc == zc[0])))  # another atom
+    moved[partner] = moved[0] - torch.tensor([0.3, 0.0, 0.0], dtype=p.dtype) + cell[0]
+    with pytest.raises(OverlappingAtomsError, match="closer than 0.5"):
+        PQEq(long_range)(moved, zc, cell=cell, pbc=True)

@@ -81,6 +81,7 @@ class SiteCoulomb:
 
     def _build_pairs(self, positions: torch.Tensor, cell: torch.Tensor | None) -> SitePairs:
         n = self.n_atoms
+        self.pair_reach = math.inf  # every atom pair within this distance (Å) is in the list
         if self.method == "direct":
             i, j = torch.triu_indices(n, n, offset=1, device=positions.device)
             shifts = torch.zeros(i.shape[0], 3, dtype=positions.dtype, device=positions.device)
@@ -91,6 +92,7 @@ class SiteCoulomb:
                 self.taper_cutoff + SHELL_SKIN if self.method == "taper" else self.settings.cutoff
             )
             i, j, shifts = neighbor_pairs(positions, cell, cell is not None, reach)
+            self.pair_reach = reach
         return SitePairs(i, j, shifts, n, self.has_shell)
 
     def set_widths(self, alpha: torch.Tensor) -> None:
