@@ -58,11 +58,10 @@ def ballistic_frames(atoms, n_frames: int, temperature: float = 300.0, step_fs: 
     """``n_frames`` copies of ``atoms`` moving with Maxwell–Boltzmann velocities (``temperature``
     K, seeded) for ``step_fs`` fs per frame: the first few steps of an MD trajectory."""
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
-    moving = atoms.copy()
-    MaxwellBoltzmannDistribution(moving, temperature_K=temperature, rng=np.random.default_rng(0))
-    step = moving.get_velocities() * step_fs * units.fs  # [N, 3] Å per frame
+    rng = np.random.default_rng(0)
+    sigma = np.sqrt(units.kB * temperature / atoms.get_masses())[:, None]  # [N, 1] Å per ASE time
+    step = sigma * rng.normal(size=(len(atoms), 3)) * step_fs * units.fs  # [N, 3] Å per frame
     frames = []
     for k in range(n_frames):
         frame = atoms.copy()
@@ -247,6 +246,7 @@ def main() -> None:
     parser.add_argument("--md-steps", type=int, default=5, help="timed warm-started MD steps")
     parser.add_argument("--no-mace", action="store_true")
     parser.add_argument("--mace-path", default=None, help="directory holding mace-torch")
+    parser.add_argument("--mace-max-atoms", type=int, default=5000, help="skip MACE above this")
     parser.add_argument("--mace-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--pqeq-max-atoms",
@@ -275,7 +275,7 @@ def main() -> None:
         for n in args.sizes:
             atoms = rocksalt(n)
             for dtype in args.dtypes:
-                if args.no_mace:
+                if args.no_mace or len(atoms) > args.mace_max_atoms:
                     mace_ms = None
                 elif args.mace_path:
                     mace_ms = mace_subprocess(args.mace_path, dtype, n, args.repeats, threads)
