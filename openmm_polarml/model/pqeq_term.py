@@ -50,15 +50,17 @@ EXTRAPOLATION = {1: (1.0,), 2: (2.0, -1.0), 3: (3.0, -3.0, 1.0)}
 class WarmStart:
     """Initial guesses for each frame slot from the solutions of the previous calls.
 
-    With ``history`` > 1 the guess is extrapolated polynomially from the last calls (as the
+    The guess is the polynomial extrapolation of the last solutions (up to quadratic, as the
     predictor of predictor–corrector charge schemes in MD, e.g. Kolafa, J. Comput. Chem. 25, 335
-    (2004)); it is only a starting point, the solve still runs to its tolerance. A slot is reset
-    when its atoms (elements, order) change.
+    (2004)) of the highest order whose extrapolation of the *positions* misses the current ones
+    by less than a quarter of the last displacement (MD with a fixed step), else the previous
+    solution: the rule of the native ``PQEqForce``. It is only a starting point; the solve still
+    runs to its tolerance. A slot is reset when its atoms (elements, order) change.
 
     Parameters
     ----------
     history : int
-        Solutions kept per slot (1: previous solution, 2: linear, 3: quadratic extrapolation).
+        Solutions kept per slot (1: previous solution only; 2, 3: up to linear, quadratic).
     """
 
     def __init__(self, history: int = 3):
@@ -68,23 +70,30 @@ class WarmStart:
         self._slots: dict[int, tuple[torch.Tensor, list]] = {}
         self._caches: dict[int, dict] = {}
 
-    def guess(self, slot: int, numbers: torch.Tensor):
-        """``(charges [n] (e), shells [n, 3] (Å))`` for ``slot``, or ``(None, None)``."""
+    def guess(self, slot: int, numbers: torch.Tensor, positions: torch.Tensor):
+        """``(charges [n] (e), shells [n, 3] (Å))`` for ``slot`` at ``positions`` ``[n, 3]`` (Å),
+        or ``(None, None)``."""
         stored = self._slots.get(slot)
         if stored is None or not _same_atoms(stored[0], numbers):
             return None, None
-        past = stored[1]  # newest first
-        weights = EXTRAPOLATION[len(past)]
-        q = sum(w * p[0] for w, p in zip(weights, past, strict=True))  # [n]
-        d = sum(w * p[1] for w, p in zip(weights, past, strict=True))  # [n, 3]
-        return q, d
+        past = stored[1]  # newest first: (positions, charges, shells)
+        pos = positions.detach().double()
+        step2 = float(((pos - past[0][0]) ** 2).sum())
+        for points in range(len(past), 1, -1):
+            weights, used = EXTRAPOLATION[points], past[:points]
+            predicted = _combine(weights, [p[0] for p in used])  # [n, 3]
+            if float(((pos - predicted) ** 2).sum()) < 0.0625 * step2:
+                return _combine(weights, [p[1] for p in used]), _combine(
+                    weights, [p[2] for p in used]
+                )
+        return past[0][1], past[0][2]
 
-    def store(self, slot: int, numbers: torch.Tensor, charges, shells) -> None:
-        """Record a converged solution (charges e, shells Å) of ``slot``."""
+    def store(self, slot: int, numbers: torch.Tensor, positions, charges, shells) -> None:
+        """Record a converged solution (charges e, shells Å) of ``slot`` at ``positions`` (Å)."""
         stored = self._slots.get(slot)
         past = stored[1] if stored is not None and _same_atoms(stored[0], numbers) else []
-        solution = (charges.detach().double().clone(), shells.detach().double().clone())
-        self._slots[slot] = (numbers.clone(), [solution, *past][: self.history])
+        entry = tuple(t.detach().double().clone() for t in (positions, charges, shells))
+        self._slots[slot] = (numbers.clone(), [entry, *past][: self.history])
 
     def solver_cache(self, slot: int) -> dict:
         """The engine's ``solver_cache`` of ``slot`` (reused preconditioners)."""
@@ -93,6 +102,11 @@ class WarmStart:
     def clear(self) -> None:
         self._slots.clear()
         self._caches.clear()
+
+
+def _combine(weights, tensors):
+    """``Σ_k w_k t_k`` over the newest-first ``tensors``."""
+    return sum(w * t for w, t in zip(weights, tensors, strict=True))
 
 
 def _same_atoms(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -153,7 +167,7 @@ def pqeq_frames(
         args = (numbers, cell[b] if periodic else None, periodic)
         kwargs = _frame_inputs(data, b)
         if warm_start is not None:
-            q0, d0 = warm_start.guess(b, numbers)
+            q0, d0 = warm_start.guess(b, numbers, positions[sl])
             kwargs.update(initial_charges=q0, initial_shells=d0)
             kwargs["solver_cache"] = warm_start.solver_cache(b)
         if fixed_solution:
@@ -164,7 +178,7 @@ def pqeq_frames(
             out = engine(positions[sl], *args, compute_forces=False, **kwargs)
             energy = out["energy"]
         if warm_start is not None:
-            warm_start.store(b, numbers, out["charges"], out["shell_displacements"])
+            warm_start.store(b, numbers, positions[sl], out["charges"], out["shell_displacements"])
         energies.append(energy)
         charges.append(out["charges"])
         shells.append(out["shell_displacements"])

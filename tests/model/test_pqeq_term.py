@@ -30,20 +30,26 @@ def test_fixed_solution_forces_equal_the_graph_path(long_range):
     assert not fast["forces"].requires_grad
 
 
-def test_warm_start_extrapolation_is_exact_for_a_quadratic_trajectory():
+def test_warm_start_extrapolates_only_along_a_steady_trajectory():
     warm = WarmStart(history=3)
     numbers = torch.tensor([8, 1, 1])
+    base = torch.tensor([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+    velocity = torch.tensor([[0.01, 0.0, 0.0], [0.0, 0.02, 0.0], [0.0, 0.0, -0.01]])
+    pos = [base + t * velocity for t in range(4)]  # steady MD-like motion
     q = [torch.tensor([0.1, 0.2, -0.3]) * (1 + 0.5 * t + 0.25 * t * t) for t in range(4)]
     d = [torch.ones(3, 3) * (2.0 - t + 0.1 * t * t) for t in range(4)]
-    assert warm.guess(0, numbers) == (None, None)
+    assert warm.guess(0, numbers, pos[0]) == (None, None)
     for t in range(3):
-        warm.store(0, numbers, q[t], d[t])
-    q_guess, d_guess = warm.guess(0, numbers)
+        warm.store(0, numbers, pos[t], q[t], d[t])
+    q_guess, d_guess = warm.guess(0, numbers, pos[3])  # quadratic: exact for these
     assert torch.allclose(q_guess, q[3].double(), atol=1e-12)
     assert torch.allclose(d_guess, d[3].double(), atol=1e-12)
-    assert warm.guess(0, torch.tensor([8, 1, 9])) == (None, None)  # other atoms: no guess
-    warm.store(0, torch.tensor([8, 1, 9]), q[0], d[0])  # and their history starts afresh
-    assert torch.allclose(warm.guess(0, torch.tensor([8, 1, 9]))[0], q[0].double())
+    jump = pos[2] + torch.tensor([[0.3, -0.2, 0.1]] * 3)  # not the trajectory: previous solution
+    q_jump, _ = warm.guess(0, numbers, jump)
+    assert torch.allclose(q_jump, q[2].double())
+    assert warm.guess(0, torch.tensor([8, 1, 9]), pos[3]) == (None, None)  # other atoms
+    warm.store(0, torch.tensor([8, 1, 9]), pos[0], q[0], d[0])  # their history starts afresh
+    assert torch.allclose(warm.guess(0, torch.tensor([8, 1, 9]), pos[1])[0], q[0].double())
 
 
 def test_warm_started_md_steps_match_cold_solves_in_fewer_iterations():
