@@ -84,6 +84,8 @@ class PolarMLCalculator(Calculator):
             "charges": out["charges"].detach().double().numpy(),
             "dipole": out["dipole"][0].detach().double().numpy(),
         }
+        if "pqeq_iterations" in out:  # solver iterations of this call (not an ASE property)
+            self.results["pqeq_iterations"] = int(out["pqeq_iterations"][0])
         if stress:
             s = out["stress"][0].detach().double().numpy()
             self.results["stress"] = np.array(

@@ -36,8 +36,8 @@ DENSE_SOLVER_MAX_ATOMS = 64
 #: cells shorter than 2 r_t has negative shell curvature, e.g. -0.55 eV/Å² in NaCl 4×4×4) would be
 #: returned as converged instead of being reported.
 COLD_START_SHELL_DISPLACEMENT = 1e-5
-#: A cached long-wavelength preconditioner is rebuilt once an atom has moved this far (Å); its
-#: waves are ≥ 6 Å long, so within this distance it stays close to the current one.
+#: A cached charge preconditioner is rebuilt once an atom has moved this far (Å) from where it was
+#: built (the long-wavelength one's waves are ≥ 6 Å long; the dense Hessian changes by ~1 %).
 PRECONDITIONER_REUSE_DISTANCE = 0.3
 #: Default solver thresholds on the gradients (eV/e, eV/Å) per dtype.
 DEFAULT_TOLERANCE_FLOAT64 = 1e-6
@@ -221,8 +221,8 @@ class PQEq(torch.nn.Module):
         initial_charges, initial_shells :
             Warm start (e, Å).
         solver_cache : dict or None
-            A dict kept by the caller across calls on the same system (MD): the periodic
-            long-wavelength preconditioner is reused while no atom has moved more than
+            A dict kept by the caller across calls on the same system (MD): the charge
+            preconditioner (periodic long-wavelength or dense) is reused while no atom has moved more than
             :data:`PRECONDITIONER_REUSE_DISTANCE` from where it was built, and with it the
             solver's curvature memory (any such preconditioner and memory are valid starting
             points; the solve still runs to the tolerance).
@@ -391,11 +391,27 @@ class PQEq(torch.nn.Module):
         if self.mode == "reaxnet":
             solution = compat.reaxnet_two_pass(objective, positions, detached, coulomb, cell, frags)
             return solution, objective
+        no_cell = positions.new_zeros(0) if cell is None else cell
         if use_dense:
-            hessian = charge_hessian(positions, cell, detached, coulomb)
-            pre = DenseChargePreconditioner(hessian, frags)
+            pre = _cached_preconditioner(
+                "dense",
+                lambda: DenseChargePreconditioner(
+                    charge_hessian(positions, cell, detached, coulomb), frags
+                ),
+                positions,
+                (no_cell, detached.eta, alpha, frags.index, coulomb.beta),
+                cache,
+            )
         elif coulomb.settings is not None:  # Ewald/PME: long-wavelength Coulomb modes
-            pre = _long_wave_preconditioner(positions, cell, detached.eta, frags, coulomb, cache)
+            pre = _cached_preconditioner(
+                "long_wave",
+                lambda: LongWaveChargePreconditioner(
+                    positions, cell, detached.eta, frags, coulomb.beta
+                ),
+                positions,
+                (cell, detached.eta, frags.index, coulomb.beta),
+                cache,
+            )
         else:
             pre = DiagonalChargePreconditioner(detached.eta, frags)
         # curvature pairs of the previous solve, valid while the preconditioner is the same one
@@ -483,25 +499,28 @@ class PQEq(torch.nn.Module):
         return out
 
 
-def _long_wave_preconditioner(positions, cell, eta, frags, coulomb, cache: dict | None):
-    """The periodic charge preconditioner, reused from ``cache`` when it was built for the same
-    cell, hardness, fragments and Ewald split at positions within the reuse distance."""
-    key = (cell.clone(), eta.clone(), frags.index.clone(), coulomb.beta)
-    stored = None if cache is None else cache.get("long_wave")
+def _cached_preconditioner(kind: str, build, positions, key: tuple, cache: dict | None):
+    """``build()``, or the preconditioner of this ``kind`` kept in ``cache`` when it was built
+    for the same ``key`` (tensors, then the Ewald split) at positions within
+    :data:`PRECONDITIONER_REUSE_DISTANCE` (Å) of these. Any stored one stays symmetric positive
+    definite, hence a valid preconditioner; only the iteration count depends on the choice."""
+    key = (*(t.detach().clone() for t in key[:-1]), key[-1])
+    stored = None if cache is None else cache.get(kind)
     if stored is not None and _same_key(stored[0], key):
         moved = float((positions - stored[1]).norm(dim=1).max())
         if moved < PRECONDITIONER_REUSE_DISTANCE:
             return stored[2]
-    pre = LongWaveChargePreconditioner(positions, cell, eta, frags, coulomb.beta)
+    pre = build()
     if cache is not None:
-        cache["long_wave"] = (key, positions.clone(), pre)
+        cache[kind] = (key, positions.clone(), pre)
     return pre
 
 
 def _same_key(a: tuple, b: tuple) -> bool:
-    if a[3] != b[3]:
+    if len(a) != len(b) or a[-1] != b[-1]:
         return False
-    return all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a[:3], b[:3], strict=True))
+    pairs = zip(a[:-1], b[:-1], strict=True)
+    return all(x.shape == y.shape and torch.equal(x, y) for x, y in pairs)
 
 
 def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
