@@ -1,7 +1,7 @@
 """The TorchForce-facing module (nm, kJ/mol) and the export that checks its own parity.
 
 The artifact is a TorchScript file whose ``forward(positions[N,3] nm, box[3,3] nm)`` returns the
-short-range energy (network + D3) in kJ/mol (and forces in kJ/mol/nm when exported with
+short-range energy (network + D3, or the network alone with ``include_d3=False``) in kJ/mol (and forces in kJ/mol/nm when exported with
 ``outputs_forces=True``). The file carries ``metadata.json`` (elements, cutoff, units, dtype,
 versions, PQEq settings and the element parameters the native PQEq force needs).
 Load it after importing ``vesin_torch`` (its neighbour-list op must be registered first).
@@ -161,6 +161,7 @@ def export_model(
     outputs_forces: bool = False,
     check: bool = True,
     tolerance: float | None = None,
+    include_d3: bool = True,
 ) -> dict:
     """Script the short-range part for ``atoms``' topology, save it, reload it and check parity.
 
@@ -178,6 +179,9 @@ def export_model(
         Reload the file and compare energy and forces with the eager model.
     tolerance : float, optional
         Relative tolerance of the parity check (default 1e-10 in float64, 1e-5 in float32).
+    include_d3 : bool
+        Put the model's D3 into the artifact (portable TorchScript). False leaves it to
+        :func:`~openmm_polarml.export.d3_force.attach_d3_force` (native kernel, faster on CPU).
 
     Returns
     -------
@@ -191,10 +195,14 @@ def export_model(
     if atoms.pbc.any() and not periodic:
         raise ValueError("export supports fully periodic or non-periodic systems only")
     cls = TorchForceModuleWithForces if outputs_forces else TorchForceModule
-    module = cls(fresh_copy(model).shortrange, numbers, periodic, outputs_forces)
+    shortrange = fresh_copy(model).shortrange
+    if not include_d3:
+        shortrange = ShortRange(shortrange.network, None)
+    module = cls(shortrange, numbers, periodic, outputs_forces)
     dtype = model.shortrange.network.shift.dtype
     scripted = script_module(module.to(dtype))
     meta = _metadata(model, numbers, periodic, outputs_forces)
+    meta["d3_in_artifact"] = bool(include_d3 and model.shortrange.has_d3)
     torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
     if check:
         loaded, _ = load_exported(path)
@@ -203,7 +211,7 @@ def export_model(
         got = loaded(pos_nm, box_nm) if periodic else loaded(pos_nm)
         got = got if outputs_forces else (got,)
         data = collate([atoms_to_frame(atoms)], dtype=dtype)
-        ref = model(data, compute_forces=True, include_pqeq=False)
+        ref = model(data, compute_forces=True, include_pqeq=False, include_d3=include_d3)
         e_ref = float(ref["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
         f_ref = ref["forces"].detach() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
         if outputs_forces:

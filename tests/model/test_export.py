@@ -117,3 +117,51 @@ def test_full_model_in_openmm_with_the_native_pqeq_force(tmp_path, method):
     assert abs(float(out["energy_pqeq"][0].detach())) > 1e-3
     assert abs(e_mm - e_eager) < 1e-5 * max(1.0, abs(e_eager))
     assert np.abs(f_mm - f_eager).max() < 1e-4 * max(1.0, np.abs(f_eager).max())
+
+
+@pytest.mark.parametrize("source", ["model", "artifact"])
+def test_native_d3_python_force_replaces_the_artifacts_d3(tmp_path, source):
+    """TorchForce (network only) + native D3 PythonForce = TorchForce (network + D3), exactly."""
+    import openmm
+
+    pytest.importorskip("openmmtorch")
+    from openmm_polarml.export import attach_d3_force
+    from openmm_polarml.model import d3_native
+
+    if D3 is None or not d3_native.native_available():
+        pytest.skip("needs tad-dftd3 and the native D3 kernel")
+    model = tiny_model("float64", d3=D3)
+    atoms = _triclinic_lower(crystal(19, rattle=0.1))
+    with_d3, network_only = tmp_path / "with_d3.pt", tmp_path / "network.pt"
+    export_model(model, atoms, with_d3)
+    meta = export_model(model, atoms, network_only, include_d3=False)
+    assert meta["d3_in_artifact"] is False
+
+    def energy_forces(artifact, native_d3):
+        system = openmm.System()
+        for m in atoms.get_masses():
+            system.addParticle(float(m))
+        system.setDefaultPeriodicBoxVectors(
+            *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
+        )
+        attach_to_system(system, artifact)
+        if native_d3:
+            attach_d3_force(system, model if source == "model" else artifact, atoms.numbers)
+        ctx = openmm.Context(
+            system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
+        )
+        ctx.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
+        st = ctx.getState(getEnergy=True, getForces=True)
+        kj, nm = openmm.unit.kilojoule_per_mole, openmm.unit.nanometer
+        return st.getPotentialEnergy().value_in_unit(kj), st.getForces(asNumpy=True).value_in_unit(
+            kj / nm
+        )
+
+    e_ref, f_ref = energy_forces(with_d3, False)
+    e_net, _ = energy_forces(network_only, False)
+    e_nat, f_nat = energy_forces(network_only, True)
+    assert abs(e_ref - e_net) > 1e-2  # D3 really contributes
+    assert abs(e_nat - e_ref) < 1e-9 * max(1.0, abs(e_ref))
+    assert np.abs(np.asarray(f_nat) - np.asarray(f_ref)).max() < 1e-8 * max(
+        1.0, np.abs(np.asarray(f_ref)).max()
+    )
