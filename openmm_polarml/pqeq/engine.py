@@ -19,7 +19,7 @@ from .energy import (
 from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
 from .implicit import differentiable_solution
 from .parameters import ElementParameters
-from .preconditioners import LongWaveChargePreconditioner
+from .preconditioners import LongWaveChargePreconditioner, cached_preconditioner
 from .solver import (
     DenseChargePreconditioner,
     DiagonalChargePreconditioner,
@@ -36,9 +36,6 @@ DENSE_SOLVER_MAX_ATOMS = 64
 #: cells shorter than 2 r_t has negative shell curvature, e.g. -0.55 eV/Å² in NaCl 4×4×4) would be
 #: returned as converged instead of being reported.
 COLD_START_SHELL_DISPLACEMENT = 1e-5
-#: A cached charge preconditioner is rebuilt once an atom has moved this far (Å) from where it was
-#: built (the long-wavelength one's waves are ≥ 6 Å long; the dense Hessian changes by ~1 %).
-PRECONDITIONER_REUSE_DISTANCE = 0.3
 #: Default solver thresholds on the gradients (eV/e, eV/Å) per dtype.
 DEFAULT_TOLERANCE_FLOAT64 = 1e-6
 DEFAULT_TOLERANCE_FLOAT32 = 1e-4
@@ -222,10 +219,10 @@ class PQEq(torch.nn.Module):
             Warm start (e, Å).
         solver_cache : dict or None
             A dict kept by the caller across calls on the same system (MD): the charge
-            preconditioner (periodic long-wavelength or dense) is reused while no atom has moved more than
-            :data:`PRECONDITIONER_REUSE_DISTANCE` from where it was built, and with it the
-            solver's curvature memory (any such preconditioner and memory are valid starting
-            points; the solve still runs to the tolerance).
+            preconditioner (periodic long-wavelength or dense) is reused while no atom has moved
+            more than :data:`.preconditioners.PRECONDITIONER_REUSE_DISTANCE` from where it was
+            built, and with it the solver's curvature memory (any such preconditioner and memory
+            are valid starting points; the solve still runs to the tolerance).
         compute_forces, compute_stress : bool
             Return ``forces`` (eV/Å) and ``stress`` (eV/Å³, Voigt-free 3×3).
 
@@ -393,7 +390,7 @@ class PQEq(torch.nn.Module):
             return solution, objective
         no_cell = positions.new_zeros(0) if cell is None else cell
         if use_dense:
-            pre = _cached_preconditioner(
+            pre = cached_preconditioner(
                 "dense",
                 lambda: DenseChargePreconditioner(
                     charge_hessian(positions, cell, detached, coulomb), frags
@@ -403,7 +400,7 @@ class PQEq(torch.nn.Module):
                 cache,
             )
         elif coulomb.settings is not None:  # Ewald/PME: long-wavelength Coulomb modes
-            pre = _cached_preconditioner(
+            pre = cached_preconditioner(
                 "long_wave",
                 lambda: LongWaveChargePreconditioner(
                     positions, cell, detached.eta, frags, coulomb.beta
@@ -497,30 +494,6 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
-
-
-def _cached_preconditioner(kind: str, build, positions, key: tuple, cache: dict | None):
-    """``build()``, or the preconditioner of this ``kind`` kept in ``cache`` when it was built
-    for the same ``key`` (tensors, then the Ewald split) at positions within
-    :data:`PRECONDITIONER_REUSE_DISTANCE` (Å) of these. Any stored one stays symmetric positive
-    definite, hence a valid preconditioner; only the iteration count depends on the choice."""
-    key = (*(t.detach().clone() for t in key[:-1]), key[-1])
-    stored = None if cache is None else cache.get(kind)
-    if stored is not None and _same_key(stored[0], key):
-        moved = float((positions - stored[1]).norm(dim=1).max())
-        if moved < PRECONDITIONER_REUSE_DISTANCE:
-            return stored[2]
-    pre = build()
-    if cache is not None:
-        cache[kind] = (key, positions.clone(), pre)
-    return pre
-
-
-def _same_key(a: tuple, b: tuple) -> bool:
-    if len(a) != len(b) or a[-1] != b[-1]:
-        return False
-    pairs = zip(a[:-1], b[:-1], strict=True)
-    return all(x.shape == y.shape and torch.equal(x, y) for x, y in pairs)
 
 
 def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):

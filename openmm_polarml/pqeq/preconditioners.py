@@ -25,6 +25,9 @@ MAX_WAVES = 400
 SHORTEST_WAVELENGTH = 6.0
 #: Up to this many fragments the constraints are applied exactly in the preconditioner metric.
 MAX_SCHUR_FRAGMENTS = 64
+#: A cached charge preconditioner is rebuilt once an atom has moved this far (Å) from where it was
+#: built (the long-wavelength one's waves are ≥ 6 Å long; the dense Hessian changes by ~1 %).
+PRECONDITIONER_REUSE_DISTANCE = 0.3
 
 
 class LongWaveChargePreconditioner:
@@ -92,3 +95,27 @@ class LongWaveChargePreconditioner:
         f = self.fragments
         z = self._apply(g - f.mean(g)[f.index])
         return z - f.mean(z)[f.index]
+
+
+def cached_preconditioner(kind: str, build, positions, key: tuple, cache: dict | None):
+    """``build()``, or the preconditioner of this ``kind`` kept in ``cache`` when it was built
+    for the same ``key`` (tensors, then the Ewald split) at positions within
+    :data:`PRECONDITIONER_REUSE_DISTANCE` (Å) of these. Any stored one stays symmetric positive
+    definite, hence a valid preconditioner; only the iteration count depends on the choice."""
+    key = (*(t.detach().clone() for t in key[:-1]), key[-1])
+    stored = None if cache is None else cache.get(kind)
+    if stored is not None and _same_key(stored[0], key):
+        moved = float((positions - stored[1]).norm(dim=1).max())
+        if moved < PRECONDITIONER_REUSE_DISTANCE:
+            return stored[2]
+    pre = build()
+    if cache is not None:
+        cache[kind] = (key, positions.clone(), pre)
+    return pre
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b) or a[-1] != b[-1]:
+        return False
+    pairs = zip(a[:-1], b[:-1], strict=True)
+    return all(x.shape == y.shape and torch.equal(x, y) for x, y in pairs)
