@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +17,8 @@ def _load(model, dtype: str | None):
     from ..model import PolarMLModel
     from ..model.serialization import load_model, load_pretrained
 
-    if isinstance(model, PolarMLModel):
-        return model if dtype is None else model.to(getattr(torch, dtype))
+    if isinstance(model, PolarMLModel):  # a copy in another dtype leaves the caller's model as is
+        return model if dtype is None else copy.deepcopy(model).to(getattr(torch, dtype))
     if Path(str(model)).exists():
         return load_model(model, dtype=dtype)
     return load_pretrained(str(model), dtype=dtype)
@@ -34,7 +35,8 @@ class PolarMLCalculator(Calculator):
     ----------
     model : PolarMLModel, str or Path
         A model, a saved model / checkpoint file, or the name of a shipped model
-        (default ``"small_demo"``).
+        (default ``"small_demo"``). A model instance is used as is (no ``dtype`` given), and its
+        ``pqeq_warm_start`` flag is set to ``warm_start``.
     dtype : str or None
         ``"float32"`` or ``"float64"`` (default: the model's own).
     external_field : sequence of float or None

@@ -16,15 +16,13 @@ at all; :func:`usable` says when. It is unavailable when the compiled module is 
 from __future__ import annotations
 
 import ctypes
-import os
 import weakref
 from dataclasses import dataclass
 
 import torch
 from torch.autograd.function import once_differentiable
 
-_LIBRARY: ctypes.CDLL | None = None
-_LOAD_FAILED = False
+from openmm_polarml.native_kernels import load_kernels, thread_count
 
 _I64, _I32, _DBL, _PTR = ctypes.c_int64, ctypes.c_int32, ctypes.c_double, ctypes.c_void_p
 _FORWARD_ARGS = [_I64, _PTR, _I64, _PTR, _PTR, _PTR, _PTR, _I64, _PTR, _PTR, _PTR, _PTR]
@@ -32,26 +30,12 @@ _FORWARD_ARGS += [_DBL] * 7 + [_PTR, ctypes.c_int, ctypes.c_int, _PTR]
 
 
 def _library() -> ctypes.CDLL | None:
-    global _LIBRARY, _LOAD_FAILED
-    if _LIBRARY is not None or _LOAD_FAILED:
-        return _LIBRARY
-    if os.environ.get("POLARML_NATIVE_KERNELS", "1") == "0":
-        _LOAD_FAILED = True
-        return None
-    try:
-        from . import _d3_kernels
-    except ImportError:  # not built (e.g. a source tree without `pip install -e .`)
-        _LOAD_FAILED = True
-        return None
-    lib = ctypes.CDLL(_d3_kernels.__file__)
-    lib.polarml_d3_forward.argtypes = _FORWARD_ARGS
-    lib.polarml_d3_forward.restype = _PTR
-    lib.polarml_d3_backward.argtypes = [_PTR, _PTR, _PTR, _PTR, ctypes.c_int]
-    lib.polarml_d3_backward.restype = None
-    lib.polarml_d3_free.argtypes = [_PTR]
-    lib.polarml_d3_free.restype = None
-    _LIBRARY = lib
-    return lib
+    signatures = {
+        "polarml_d3_forward": (_FORWARD_ARGS, _PTR),
+        "polarml_d3_backward": ([_PTR, _PTR, _PTR, _PTR, ctypes.c_int], None),
+        "polarml_d3_free": ([_PTR], None),
+    }
+    return load_kernels("openmm_polarml.model._d3_kernels", signatures)
 
 
 def native_available() -> bool:
@@ -65,10 +49,6 @@ def usable(positions: torch.Tensor, pbc: torch.Tensor) -> bool:
     if _library() is None or positions.device.type != "cpu":
         return False
     return bool((pbc.all(-1) | ~pbc.any(-1)).all())
-
-
-def _threads() -> int:
-    return max(1, torch.get_num_threads())
 
 
 @dataclass
@@ -127,7 +107,7 @@ def _run_forward(
         *inputs.params,
         energy.data_ptr(),
         int(keep),
-        _threads(),
+        thread_count(),
         ctypes.byref(status),
     )
     if status.value != 0:
@@ -165,7 +145,7 @@ class _D3Native(torch.autograd.Function):
         grad_pos = torch.empty(n_atoms, 3, dtype=torch.float64)  # [N, 3]
         grad_cell = torch.empty(n_frames, 3, 3, dtype=torch.float64)  # [B, 3, 3]
         _library().polarml_d3_backward(
-            handle.address, g.data_ptr(), grad_pos.data_ptr(), grad_cell.data_ptr(), _threads()
+            handle.address, g.data_ptr(), grad_pos.data_ptr(), grad_cell.data_ptr(), thread_count()
         )
         handle.release()
         ctx.handle = None

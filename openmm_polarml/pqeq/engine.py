@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -132,12 +133,13 @@ class PQEq(torch.nn.Module):
 
     @staticmethod
     def _check_overlaps(coulomb: SiteCoulomb, positions, cell):
-        """Reject atom pairs closer than :data:`MIN_ATOM_DISTANCE`, from the operator's own atom
-        pair list when it reaches that far (Ewald/PME/taper/direct), else from a fresh search."""
+        """Reject atom pairs closer than :data:`MIN_ATOM_DISTANCE`, from the operator's own cutoff
+        pair list when it reaches that far (Ewald/PME/taper), else from a fresh search."""
         from ..neighbors import neighbor_pairs
 
         pairs = coulomb.pairs
-        if coulomb.pair_reach >= MIN_ATOM_DISTANCE:
+        # a cutoff list (Ewald/PME/taper) is short; direct's all-pairs list would cost N² memory
+        if MIN_ATOM_DISTANCE <= coulomb.pair_reach < math.inf:
             i, j, s = pairs.atom_i, pairs.atom_j, pairs.atom_shifts
         else:
             i, j, s = neighbor_pairs(positions, cell, cell is not None, MIN_ATOM_DISTANCE)

@@ -11,12 +11,10 @@ Thread count: ``torch.get_num_threads()``.
 from __future__ import annotations
 
 import ctypes
-import os
 
 import torch
 
-_LIBRARY: ctypes.CDLL | None = None
-_LOAD_FAILED = False
+from openmm_polarml.native_kernels import load_kernels, thread_count
 
 _I64, _I32, _DBL, _PTR = ctypes.c_int64, ctypes.c_int32, ctypes.c_double, ctypes.c_void_p
 _SIGNATURES = {
@@ -38,24 +36,12 @@ KERNEL_KIND = {"direct": 0, "taper": 1, "ewald": 2}
 
 
 def _library() -> ctypes.CDLL | None:
-    global _LIBRARY, _LOAD_FAILED
-    if _LIBRARY is not None or _LOAD_FAILED:
-        return _LIBRARY
-    if os.environ.get("POLARML_NATIVE_KERNELS", "1") == "0":
-        _LOAD_FAILED = True
-        return None
-    try:
-        from . import _engine_kernels
-    except ImportError:  # not built (e.g. a source tree without `pip install -e .`)
-        _LOAD_FAILED = True
-        return None
-    lib = ctypes.CDLL(_engine_kernels.__file__)
-    for name, argtypes in _SIGNATURES.items():
-        getattr(lib, name).argtypes = argtypes
-        getattr(lib, name).restype = None
-    lib.polarml_kernel_table_intervals.restype = ctypes.c_int
-    _LIBRARY = lib
-    return lib
+    signatures = {name: (argtypes, None) for name, argtypes in _SIGNATURES.items()}
+    signatures["polarml_kernel_table_intervals"] = (
+        _SIGNATURES["polarml_kernel_table_intervals"],
+        ctypes.c_int,
+    )
+    return load_kernels("openmm_polarml.pqeq.electrostatics._engine_kernels", signatures)
 
 
 def usable(*tensors: torch.Tensor) -> bool:
@@ -70,10 +56,6 @@ def _ptr(t: torch.Tensor) -> int:
     return t.data_ptr()
 
 
-def _threads() -> int:
-    return max(1, torch.get_num_threads())
-
-
 def mesh_array(mesh: tuple[int, int, int]) -> torch.Tensor:
     """Mesh dimensions as the ``int32[3]`` the kernels take."""
     return torch.tensor(mesh, dtype=torch.int32)
@@ -84,7 +66,14 @@ def pme_spread(u, charges, offset, mesh, order: int, rho: torch.Tensor) -> None:
     flat meshes ``rho`` (site s writes at ``offset[s]`` + mesh index; ``mesh`` from :func:`mesh_array`)."""
     u, charges, offset = u.contiguous(), charges.contiguous(), offset.contiguous()
     _library().polarml_pme_spread(
-        u.shape[0], _ptr(u), _ptr(charges), _ptr(offset), _ptr(mesh), order, _ptr(rho), _threads()
+        u.shape[0],
+        _ptr(u),
+        _ptr(charges),
+        _ptr(offset),
+        _ptr(mesh),
+        order,
+        _ptr(rho),
+        thread_count(),
     )
 
 
@@ -103,7 +92,7 @@ def pme_gather(u, offset, mesh, order: int, phi: torch.Tensor, with_gradient: bo
         _ptr(phi),
         _ptr(value),
         None if du is None else _ptr(du),
-        _threads(),
+        thread_count(),
     )
     return value, du
 
@@ -115,7 +104,7 @@ def pme_convolve(influence: torch.Tensor, rho_hat: torch.Tensor) -> torch.Tensor
     out = torch.empty_like(rho_hat)
     groups = rho_hat.shape[0]
     _library().polarml_pme_convolve(
-        groups, rho_hat[0].numel(), _ptr(influence), _ptr(rho_hat), _ptr(out), _threads()
+        groups, rho_hat[0].numel(), _ptr(influence), _ptr(rho_hat), _ptr(out), thread_count()
     )
     return out
 
@@ -209,7 +198,7 @@ def real_space_shells(
         _ptr(grad),
         None if core_grad is None else _ptr(core_grad),
         _ptr(work),
-        _threads(),
+        thread_count(),
     )
 
 
