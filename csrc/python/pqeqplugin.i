@@ -120,6 +120,7 @@ public:
     std::vector<double> getCharges(OpenMM::Context& context) const;
     std::vector<OpenMM::Vec3> getShellDisplacements(OpenMM::Context& context) const;
     OpenMM::Vec3 getDipole(OpenMM::Context& context) const;
+    int getLastSolverIterations(OpenMM::Context& context) const;
     bool usesPeriodicBoundaryConditions() const;
 
     %extend {

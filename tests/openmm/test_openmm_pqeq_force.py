@@ -337,3 +337,33 @@ def test_pme_md_steps_converge_and_conserve():
     assert (
         np.ptp(energies) < 0.3
     )  # kJ/mol (measured 0.075): Verlet fluctuation only, no drift or jumps
+
+
+def test_md_steps_reuse_solver_state_without_changing_the_answer():
+    """Along MD the solver starts from extrapolated charges/shells and keeps its L-BFGS curvature memory
+    and preconditioner (long charge waves of the periodic crystal): warm steps take far fewer iterations
+    than the cold first solve, and reach the same solution as a fresh Context at the same positions."""
+    symbols, pos, box = nacl_rocksalt(reps=3, jitter=0.01, seed=4)
+    force = make_force(symbols, PF.PME, tol=1e-8, ewald_tol=1e-6)
+    system = make_system(force, len(symbols), box)
+    for i, s in enumerate(symbols):
+        system.setParticleMass(i, 22.99 if s == "Na" else 35.45)
+    integ = mm.VerletIntegrator(1.0e-3)
+    ctx = mm.Context(system, integ, mm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(pos)
+    ctx.setVelocitiesToTemperature(600, 5)
+    warm = []
+    for _ in range(6):
+        integ.step(1)
+        warm.append(force.getLastSolverIterations(ctx))
+    st = ctx.getState(getPositions=True, getEnergy=True, getForces=True)
+    fresh_force = make_force(symbols, PF.PME, tol=1e-8, ewald_tol=1e-6)
+    fresh = make_context(fresh_force, st.getPositions(asNumpy=True)._value, box)
+    e_fresh, f_fresh = energy_forces(fresh)  # a cold solve at the same positions
+    cold = fresh_force.getLastSolverIterations(fresh)
+    assert cold > 10
+    assert max(warm[3:]) <= cold // 2, (cold, warm)
+    f_md = st.getForces(asNumpy=True)._value
+    # both solves meet the 1e-8 eV/e, eV/Å residual: energies agree to ~ residual², forces to ~ residual
+    assert st.getPotentialEnergy()._value == pytest.approx(e_fresh, rel=1e-10)
+    assert np.abs(f_md - f_fresh).max() < 1e-5 * np.abs(f_fresh).max()

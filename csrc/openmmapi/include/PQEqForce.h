@@ -95,6 +95,9 @@ public:
     /** Dipole (e nm): sum q_i u_i - sum Z_i d_i, u_i unwrapped relative to the reference geometry
      *  (the positions at the first evaluation) for periodic systems. */
     OpenMM::Vec3 getDipole(OpenMM::Context& context) const;
+    /** Solver iterations of the most recent solve in the Context (0: the start already met the tolerance).
+     *  Does not solve again. */
+    int getLastSolverIterations(OpenMM::Context& context) const;
 
     bool usesPeriodicBoundaryConditions() const;
 

@@ -23,6 +23,8 @@ public:
     virtual void getCharges(OpenMM::ContextImpl& context, std::vector<double>& charges) = 0;
     virtual void getShellDisplacements(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& d) = 0;
     virtual OpenMM::Vec3 getDipole(OpenMM::ContextImpl& context) = 0;
+    /** Iterations of the most recent solve. */
+    virtual int getLastSolverIterations(OpenMM::ContextImpl& context) = 0;
 };
 
 } // namespace PolarML

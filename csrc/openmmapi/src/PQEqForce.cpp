@@ -106,6 +106,11 @@ vector<Vec3> PQEqForce::getShellDisplacements(Context& context) const {
     return dynamic_cast<PQEqForceImpl&>(self->getImplInContext(context)).getShellDisplacements(self->getContextImpl(context));
 }
 
+int PQEqForce::getLastSolverIterations(Context& context) const {
+    PQEqForce* self = const_cast<PQEqForce*>(this);
+    return dynamic_cast<PQEqForceImpl&>(self->getImplInContext(context)).getLastSolverIterations(self->getContextImpl(context));
+}
+
 Vec3 PQEqForce::getDipole(Context& context) const {
     PQEqForce* self = const_cast<PQEqForce*>(this);
     return dynamic_cast<PQEqForceImpl&>(self->getImplInContext(context)).getDipole(self->getContextImpl(context));

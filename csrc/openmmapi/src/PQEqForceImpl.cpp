@@ -133,6 +133,10 @@ vector<Vec3> PQEqForceImpl::getShellDisplacements(ContextImpl& context) {
     return d;
 }
 
+int PQEqForceImpl::getLastSolverIterations(ContextImpl& context) {
+    return kernel.getAs<CalcPQEqForceKernel>().getLastSolverIterations(context);
+}
+
 Vec3 PQEqForceImpl::getDipole(ContextImpl& context) {
     refresh(context);
     return kernel.getAs<CalcPQEqForceKernel>().getDipole(context);

@@ -25,6 +25,7 @@ public:
     std::vector<double> getCharges(OpenMM::ContextImpl& context);
     std::vector<OpenMM::Vec3> getShellDisplacements(OpenMM::ContextImpl& context);
     OpenMM::Vec3 getDipole(OpenMM::ContextImpl& context);
+    int getLastSolverIterations(OpenMM::ContextImpl& context);
     /** Validates a force against a system (particle count, fragments, parameters); throws on error. */
     static void validate(const OpenMM::System& system, const PQEqForce& force);
 private:

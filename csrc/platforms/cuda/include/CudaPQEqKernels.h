@@ -28,6 +28,7 @@ public:
     void getCharges(OpenMM::ContextImpl& context, std::vector<double>& charges);
     void getShellDisplacements(OpenMM::ContextImpl& context, std::vector<OpenMM::Vec3>& d);
     OpenMM::Vec3 getDipole(OpenMM::ContextImpl& context);
+    int getLastSolverIterations(OpenMM::ContextImpl& context);
 private:
     OpenMM::CudaContext& cu;
     std::unique_ptr<PQEqCudaEngine> engine;

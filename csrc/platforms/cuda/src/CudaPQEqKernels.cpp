@@ -73,6 +73,10 @@ void CudaCalcPQEqForceKernel::getShellDisplacements(ContextImpl& context, vector
     engine->getShellDisplacements(d);
 }
 
+int CudaCalcPQEqForceKernel::getLastSolverIterations(ContextImpl& context) {
+    return engine->getLastIterations();
+}
+
 Vec3 CudaCalcPQEqForceKernel::getDipole(ContextImpl& context) {
     return engine->getDipole();
 }

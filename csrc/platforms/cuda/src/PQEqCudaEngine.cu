@@ -1,5 +1,6 @@
-/* The CUDA PQEq engine: device buffers, kernel launches and the solver driver (a port of the
- * preconditioned nonlinear CG with secant line search of PQEqCalculator::compute). Compiled by nvcc, or
+/* The CUDA PQEq engine: device buffers, kernel launches and the solver driver (preconditioned
+ * nonlinear CG with secant line search, the algorithm PQEqCalculator used before its L-BFGS solver;
+ * both stop on the same exact-gradient tolerance). Compiled by nvcc, or
  * by a C++ compiler with POLARML_CUDA_EMULATION as a serial emulation (see PQEqCudaCompat.h). */
 
 #include "PQEqCudaEngine.h"

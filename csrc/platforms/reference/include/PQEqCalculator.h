@@ -5,7 +5,9 @@
  * (OpenMM units: kJ/mol, nm, e) and its constrained minimiser. Used by the Reference kernel (which
  * also serves the CPU platform) and as the host-side oracle of the other platforms.
  *
- * Translation units: PQEqCalculator.cpp (parameters, box set-up, energy, solver),
+ * Translation units: PQEqCalculator.cpp (parameters, box set-up, energy, warm starts),
+ * PQEqSolver.cpp (preconditioned L-BFGS), PQEqPreconditioner.cpp (dense fragment blocks, diagonal),
+ * PQEqLongWaves.cpp (long-wavelength charge modes of periodic fragments),
  * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
  * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT). */
 
@@ -13,6 +15,8 @@
 #include "PQEqKernelTable.h"
 #include "openmm/Vec3.h"
 #include <complex>
+#include <deque>
+#include <string>
 #include <vector>
 
 namespace PolarML {
@@ -86,8 +90,18 @@ private:
     void setupStateReset();
     void predictStart();
     void recordSolution();
+    // preconditioner (PQEqPreconditioner.cpp): dense blocks of small fragments, diagonal of the others,
+    // long-wavelength Coulomb modes of the large periodic fragments (Woodbury)
+    bool preconditionerStale() const;
     void buildPreconditioner();
-    void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z);
+    void buildLongWaves();
+    void applyBlockPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
+    void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
+    // solver (PQEqSolver.cpp)
+    double solve(std::vector<double>& x);
+    void projectGradient(const std::vector<double>& g, std::vector<double>& gp, double& rq, double& rd) const;
+    void searchDirection(const std::vector<double>& gp, const std::vector<double>& pg, std::vector<double>& p) const;
+    [[noreturn]] void throwCatastrophe(const std::string& what);
 
     // parameters
     int N, P, nq, nS, method, maxIterations;
@@ -160,6 +174,18 @@ private:
     std::vector<PrecondBlock> blocks;
     std::vector<int> fragBlock;                    // block of a fragment, -1: diagonal
     std::vector<char> polInBlock;
+    bool preconditionerValid = false;
+    std::vector<OpenMM::Vec3> preconditionerPos;   // positions the preconditioner was built at
+    int waveRows = 0, waveCols = 0;                // long waves: charge variables x (cos, sin) columns
+    std::vector<int> waveVar;                      // [row] charge variable of the row
+    std::vector<double> waveU;                     // [col][row] sqrt(w_k) cos/sin(k.r), column-major
+    std::vector<double> waveL;                     // Cholesky factor of I + U^T B U, [col][col]
+    /** One L-BFGS curvature pair: step s, gradient change y, P y, 1/(s.y). */
+    struct CurvaturePair {
+        std::vector<double> s, y, py;
+        double rho;
+    };
+    std::deque<CurvaturePair> curvatureMemory;     // kept between solves while the preconditioner is unchanged
     // solutions of previous calls (newest first) for the start of the next solve (predictStart)
     std::vector<std::vector<OpenMM::Vec3> > historyPos, historyD;
     std::vector<std::vector<double> > historyQ;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -139,6 +140,43 @@ inline void bspline(double fr, int p, double* w, double* dw) {
         w[j] = prev[j];
 }
 
+
+/* In-place Cholesky factor (lower triangle, row-major m x m) of a symmetric matrix given by its lower
+ * triangle; false if it is not positive definite. */
+inline bool cholesky(std::vector<double>& A, int m) {
+    for (int j = 0; j < m; j++) {
+        double s = A[j * m + j];
+        for (int k = 0; k < j; k++)
+            s -= A[j * m + k] * A[j * m + k];
+        if (!(s > 0))
+            return false;
+        double l = std::sqrt(s);
+        A[j * m + j] = l;
+        for (int i = j + 1; i < m; i++) {
+            double v = A[i * m + j];
+            for (int k = 0; k < j; k++)
+                v -= A[i * m + k] * A[j * m + k];
+            A[i * m + j] = v / l;
+        }
+    }
+    return true;
+}
+
+/* x <- A^-1 x from the factor of cholesky(). */
+inline void choleskySolve(const std::vector<double>& L, int m, double* x) {
+    for (int i = 0; i < m; i++) {
+        double v = x[i];
+        for (int k = 0; k < i; k++)
+            v -= L[i * m + k] * x[k];
+        x[i] = v / L[i * m + i];
+    }
+    for (int i = m - 1; i >= 0; i--) {
+        double v = x[i];
+        for (int k = i + 1; k < m; k++)
+            v -= L[k * m + i] * x[k];
+        x[i] = v / L[i * m + i];
+    }
+}
 
 inline double nowSeconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

@@ -139,6 +139,8 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     for (auto& v : siteExclusions)
         sort(v.begin(), v.end());
     boxValid = false;
+    preconditionerValid = false;
+    curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
     historyD.clear();
@@ -179,6 +181,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     if (same)
         return;
     listX.clear();   // the pair list depends on the box and on beta
+    preconditionerValid = false;
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
     volume = boxVec[0].dot(boxVec[1].cross(boxVec[2]));
@@ -382,7 +385,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     for (int i = 0; i < N; i++)
         u[i] = (periodic ? refPos[i] + minimumImage(pos[i] - refPos[i]) : pos[i]);
     int n = nq + 3 * P;
-    vector<double> x(n), g, gt, xt(n), z(n), p(n, 0.0), gp(n), zPrev, gPrev;
+    vector<double> x(n);
     predictStart();
     // warm start (projected onto the fragment constraints)
     for (size_t f = 0; f < fragMembers.size(); f++) {
@@ -398,150 +401,13 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     for (int k = 0; k < P; k++)
         for (int c = 0; c < 3; c++)
             x[nq + 3 * k + c] = d[polAtoms[k]][c];
-    buildPreconditioner();
-    const double EV = EV_TO_KJ_PER_MOL;
-    const double EV_PER_A = EV_TO_KJ_PER_MOL * 10.0;
-    double E = evaluate(x, g, false);
-    bool exact = true, havePrev = false;
-    int sinceExact = 0;
-    lastIterations = 0;
-    if (n > 0) {
-        int it;
-        for (it = 0; it <= maxIterations; it++) {
-            // residuals
-            double rq = 0, rd = 0;
-            vector<double> lambda(fragMembers.size(), 0.0);
-            for (size_t f = 0; f < fragMembers.size(); f++) {
-                double mean = 0, wsum = 0, wg = 0;
-                for (int k : fragMembers[f]) {
-                    mean += g[k];
-                    wg += g[k] / eta[eqAtoms[k]];
-                    wsum += 1.0 / eta[eqAtoms[k]];
-                }
-                mean /= fragMembers[f].size();
-                for (int k : fragMembers[f])
-                    rq = max(rq, fabs(g[k] - mean));
-                lambda[f] = wg / wsum;
-            }
-            for (int k = 0; k < 3 * P; k++)
-                rd = max(rd, fabs(g[nq + k]));
-            double res = max(rq / EV, rd / EV_PER_A);
-            if (getenv("POLARML_PQEQ_TRACE"))
-                fprintf(stderr, "  it %d exact %d rq %.3e rd %.3e\n", it, (int) exact, rq / EV, rd / EV_PER_A);
-            if (!(res == res))
-                throw OpenMMException("PQEqForce: the charge/shell solver produced NaN.");
-            if (res < solverTolerance) {
-                if (exact)
-                    break;
-                E = evaluate(x, g, false);
-                exact = true;
-                havePrev = false;
-                sinceExact = 0;
-                continue;
-            }
-            if (it == maxIterations)
-                break;
-            // projected gradient (the fragment multiplier removed: avoids cancellation), preconditioned
-            for (int k = 0; k < nq; k++)
-                gp[k] = g[k] - lambda[eqFragment[k]];
-            for (int k = nq; k < n; k++)
-                gp[k] = g[k];
-            applyPreconditioner(gp, z);
-            double zg = 0, betaCG = 0;
-            for (int k = 0; k < n; k++)
-                zg += z[k] * gp[k];
-            if (havePrev) {
-                double num = 0, den = 0;
-                for (int k = 0; k < n; k++) {
-                    num += z[k] * (gp[k] - gPrev[k]);
-                    den += zPrev[k] * gPrev[k];
-                }
-                betaCG = (den > 0 ? max(0.0, num / den) : 0.0);
-            }
-            double pg = 0;
-            for (int k = 0; k < n; k++) {
-                p[k] = -z[k] + betaCG * p[k];
-                pg += p[k] * gp[k];
-            }
-            if (!(pg < 0)) {
-                pg = -zg;
-                for (int k = 0; k < n; k++)
-                    p[k] = -z[k];
-            }
-            if (!(pg < 0))
-                break;   // no descent direction left at this precision
-            // secant line search (exact for the quadratic part)
-            const double t0 = 1.0;
-            for (int k = 0; k < n; k++)
-                xt[k] = x[k] + t0 * p[k];
-            evaluate(xt, gt, false);
-            double curv = 0, pp = 0;
-            for (int k = 0; k < n; k++) {
-                curv += p[k] * (gt[k] - g[k]);
-                pp += p[k] * p[k];
-            }
-            curv /= t0;
-            if (!(curv > 0)) {
-                haveState = false;
-                setupStateReset();
-                stringstream msg;
-                msg << "PQEqForce: the charge/shell energy is not positive definite (curvature " << curv / pp
-                    << " along the search direction): polarisation catastrophe or unphysical parameters "
-                    << "(too soft springs, too small eta).";
-                throw OpenMMException(msg.str());
-            }
-            double t = -pg / curv;
-            zPrev = z;
-            gPrev = gp;
-            havePrev = true;
-            E += t * pg + 0.5 * t * t * curv;
-            for (int k = 0; k < n; k++) {
-                x[k] += t * p[k];
-                g[k] += (t / t0) * (gt[k] - g[k]);
-            }
-            exact = false;
-            if (P > 0 && ++sinceExact >= 4) {
-                E = evaluate(x, g, false);
-                exact = true;
-                sinceExact = 0;
-            }
-            for (int k = 0; k < P; k++) {
-                double dx = x[nq + 3 * k], dy = x[nq + 3 * k + 1], dz = x[nq + 3 * k + 2];
-                if (dx * dx + dy * dy + dz * dz > 0.3 * 0.3) {
-                    setupStateReset();
-                    stringstream msg;
-                    msg << "PQEqForce: shell of particle " << polAtoms[k]
-                        << " ran away (|d| > 0.3 nm): polarisation catastrophe or unphysical parameters.";
-                    throw OpenMMException(msg.str());
-                }
-            }
-        }
-        lastIterations = it;
-        {
-            // final check with an exact gradient
-            if (!exact)
-                E = evaluate(x, g, false);
-            double rq = 0, rd = 0;
-            for (size_t f = 0; f < fragMembers.size(); f++) {
-                double mean = 0;
-                for (int k : fragMembers[f])
-                    mean += g[k];
-                mean /= fragMembers[f].size();
-                for (int k : fragMembers[f])
-                    rq = max(rq, fabs(g[k] - mean));
-            }
-            for (int k = 0; k < 3 * P; k++)
-                rd = max(rd, fabs(g[nq + k]));
-            if (max(rq / EV, rd / EV_PER_A) >= solverTolerance) {
-                setupStateReset();
-                stringstream msg;
-                msg << "PQEqForce: the charge/shell solver did not converge in " << maxIterations
-                    << " iterations (residual " << rq / EV << " eV/e, " << rd / EV_PER_A << " eV/A; tolerance "
-                    << solverTolerance << "). Increase setSolverMaxIterations or the tolerance.";
-                throw OpenMMException(msg.str());
-            }
-        }
+    if (preconditionerStale()) {
+        buildPreconditioner();
+        curvatureMemory.clear();   // its pairs carry P y of the old preconditioner
     }
+    lastIterations = 0;
+    vector<double> g;
+    double E = (n > 0 ? solve(x) : evaluate(x, g, false));
     haveState = true;
     recordSolution();
     if (profile)
@@ -623,6 +489,7 @@ void PQEqCalculator::recordSolution() {
 
 void PQEqCalculator::setupStateReset() {
     haveState = false;
+    curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
     historyD.clear();

@@ -8,7 +8,9 @@
  * the shell-core curvature is comparable to the O spring), which dominate the convergence of a
  * diagonal preconditioner. Larger fragments keep the diagonal (eta, Ks) preconditioner; a block that
  * is not positive definite falls back to it as well. The preconditioner only changes the path of the
- * solver, never its converged answer. */
+ * solver, never its converged answer. The long-wavelength Coulomb modes of large periodic fragments are
+ * added in PQEqLongWaves.cpp. The preconditioner is kept while no atom has moved far from where it was
+ * built (the solver's curvature memory lives as long as it). */
 
 #include "PQEqCalculator.h"
 #include "PQEqMath.h"
@@ -23,6 +25,9 @@ using namespace std;
 namespace {
 
 const int MAX_BLOCK_ATOMS = 64;
+/* The preconditioner is rebuilt once an atom has moved this far (nm) from where it was built. Any stored
+ * one is symmetric positive definite, so only the iteration count depends on this. */
+const double PRECONDITIONER_REUSE_DISTANCE = 0.03;
 
 /* Radial derivatives of K(r) = ke erf(a r)/r: value f, f' and f''. a = inf: point charges. */
 void gaussianKernelDerivatives(double a, double r, double ke, double& f, double& f1, double& f2) {
@@ -57,43 +62,24 @@ void kernelHessian(const Vec3& dr, double r, double f1, double f2, double Hm[3][
         }
 }
 
-bool cholesky(vector<double>& A, int m) {
-    for (int j = 0; j < m; j++) {
-        double s = A[j * m + j];
-        for (int k = 0; k < j; k++)
-            s -= A[j * m + k] * A[j * m + k];
-        if (!(s > 0))
-            return false;
-        double l = sqrt(s);
-        A[j * m + j] = l;
-        for (int i = j + 1; i < m; i++) {
-            double v = A[i * m + j];
-            for (int k = 0; k < j; k++)
-                v -= A[i * m + k] * A[j * m + k];
-            A[i * m + j] = v / l;
-        }
-    }
-    return true;
-}
-
-void choleskySolve(const vector<double>& L, int m, double* x) {
-    for (int i = 0; i < m; i++) {
-        double v = x[i];
-        for (int k = 0; k < i; k++)
-            v -= L[i * m + k] * x[k];
-        x[i] = v / L[i * m + i];
-    }
-    for (int i = m - 1; i >= 0; i--) {
-        double v = x[i];
-        for (int k = i + 1; k < m; k++)
-            v -= L[k * m + i] * x[k];
-        x[i] = v / L[i * m + i];
-    }
-}
-
 } // namespace
 
+bool PQEqCalculator::preconditionerStale() const {
+    if (!preconditionerValid || (int) preconditionerPos.size() != N)
+        return true;
+    double moved2 = 0;
+    for (int i = 0; i < N; i++) {
+        Vec3 dr = pos[i] - preconditionerPos[i];
+        if (periodic)
+            dr = minimumImage(dr);
+        moved2 = max(moved2, dr.dot(dr));
+    }
+    return moved2 > PRECONDITIONER_REUSE_DISTANCE * PRECONDITIONER_REUSE_DISTANCE;
+}
+
 void PQEqCalculator::buildPreconditioner() {
+    preconditionerPos = pos;
+    preconditionerValid = true;
     blocks.clear();
     fragBlock.assign(fragMembers.size(), -1);
     polInBlock.assign(P, 0);
@@ -197,9 +183,10 @@ void PQEqCalculator::buildPreconditioner() {
                 polInBlock[polIndex[i]] = 1;
         blocks.push_back(B);
     }
+    buildLongWaves();
 }
 
-void PQEqCalculator::applyPreconditioner(const vector<double>& gp, vector<double>& z) {
+void PQEqCalculator::applyBlockPreconditioner(const vector<double>& gp, vector<double>& z) const {
     int n = nq + 3 * P;
     z.resize(n);
     for (int k = 0; k < P; k++)
