@@ -133,8 +133,14 @@ double PQEqCalculator::solve(vector<double>& x) {
             for (int k = 0; k < n; k++)
                 p[k] = -pg[k];
             slope = dot(gp, p);
-            if (!(slope < 0))
-                throwCatastrophe("no descent direction left (the preconditioned gradient is not a descent direction)");
+            if (!(slope < 0)) {   // rounding noise dominates the gradient: the tolerance is out of reach
+                setupStateReset();
+                stringstream msg;
+                msg << "PQEqForce: the charge/shell solver stalled at residual " << rq << " eV/e, " << rd
+                    << " eV/A (no descent direction left at double precision; tolerance " << solverTolerance
+                    << "). Loosen the solver tolerance.";
+                throw OpenMMException(msg.str());
+            }
         }
         double step = 1.0, Et = 0;
         const double noise = 64.0 * numeric_limits<double>::epsilon() * max(1.0, fabs(E));
