@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml.model.d3_native import native_available
-from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
+from openmm_polarml.nn.neighbors import SkinNeighborList, edge_vectors
 
 __all__ = ["D3BJ", "load_d3_tables", "native_available", "placeholder_tables"]
 
@@ -107,6 +107,10 @@ class D3BJ(torch.nn.Module):
         Coordination-number cutoff (Å).
     switch_width : float
         Width of the smooth switch below each cutoff (Å).
+    pair_skin : float
+        Verlet skin of the pair list kept between calls (Å; 0: a new list every call). Pairs
+        beyond the cutoffs have exactly zero weight through the switches, so the energy does not
+        depend on it; along MD it saves most neighbour searches (the TorchScript/OpenMM path).
     """
 
     def __init__(
@@ -115,6 +119,7 @@ class D3BJ(torch.nn.Module):
         cutoff: float = 12.0,
         cn_cutoff: float = 10.0,
         switch_width: float = 2.0,
+        pair_skin: float = 0.5,
     ):
         super().__init__()
         self.cutoff = float(cutoff)
@@ -129,6 +134,7 @@ class D3BJ(torch.nn.Module):
         self.register_buffer("ref_c6", tables["ref_c6"].to(dt))  # [95, 95, 7, 7]
         self.register_buffer("rcov", tables["rcov"].to(dt))  # [95]
         self.register_buffer("r4r2", tables["r4r2"].to(dt))  # [95]
+        self.pairs = SkinNeighborList(max(self.cutoff, self.cn_cutoff), pair_skin)
 
     def _weights(self, cn: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
         """Gaussian reference weights ``[N, 7]`` (computed in float64 to avoid underflow)."""
@@ -153,8 +159,7 @@ class D3BJ(torch.nn.Module):
         ptr: torch.Tensor,
     ) -> torch.Tensor:
         """Per-atom dispersion energies ``[N]`` (eV); arguments as for the network."""
-        rmax = max(self.cutoff, self.cn_cutoff)
-        nl: list[torch.Tensor] = batched_neighbor_list(positions, cell, pbc, ptr, rmax, False)
+        nl: list[torch.Tensor] = self.pairs(positions, cell, pbc, ptr)  # within rmax + skin
         i = nl[0]
         j = nl[1]
         vec = edge_vectors(positions, cell, batch, i, j, nl[2])  # [P, 3]

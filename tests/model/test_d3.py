@@ -198,3 +198,36 @@ def test_native_forces_by_finite_differences():
             vals.append(float(d3.native_energies(*args).sum()))
         fd = (vals[0] - vals[1]) / (2 * h)
         assert abs(fd - float(grad[atom, comp])) < 1e-8
+
+
+def test_kept_pair_list_equals_a_fresh_list_along_a_trajectory():
+    """The Verlet-skin pair list is reused while atoms move less than skin/2, rebuilt beyond that
+    and whenever the cell or the frames change; energies and forces equal those of a fresh list."""
+    tables = load_d3_tables("pbe")
+    kept = torch.jit.script(D3BJ(tables, cutoff=8.0, cn_cutoff=6.0, pair_skin=0.5).double())
+    fresh = D3BJ(tables, cutoff=8.0, cn_cutoff=6.0, pair_skin=0.0).double()
+    base = crystal(1).repeat(2)
+    rng = np.random.default_rng(0)
+    step = rng.normal(scale=1.0, size=(len(base), 3))
+    step *= 0.06 / np.linalg.norm(step, axis=1).max()  # the fastest atom moves 0.06 Å per frame
+    built = []
+    for k in range(8):
+        atoms = base.copy()
+        atoms.positions += k * step
+        if k == 6:  # a strained cell: the list must be rebuilt
+            atoms.set_cell(atoms.cell.array * 1.01, scale_atoms=True)
+        data = batch_of(atoms)
+        grads = []
+        for module in (kept, fresh):
+            pos = data[K.POSITIONS].clone().requires_grad_(True)
+            args = _args(data)
+            args[0] = pos
+            e = module(*args).sum()
+            grads.append((float(e), torch.autograd.grad(e, pos)[0]))
+        assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-13)
+        scale = float(grads[1][1].abs().max())  # pairs summed in another order: float64 rounding
+        assert float((grads[0][1] - grads[1][1]).abs().max()) < 1e-12 * scale
+        built.append(kept.pairs.built_positions.clone())
+    rebuilt = [k for k in range(1, 8) if not torch.equal(built[k], built[k - 1])]
+    # 5 × 0.06 Å > skin/2 = 0.25 Å; frame 6 has a strained cell and frame 7 the original one again
+    assert rebuilt == [5, 6, 7], rebuilt
