@@ -164,10 +164,10 @@ class D3BJ(torch.nn.Module):
         j = nl[1]
         vec = edge_vectors(positions, cell, batch, i, j, nl[2])  # [P, 3]
         r = torch.linalg.norm(vec, dim=-1)  # [P]
-        zi = numbers[i]
-        zj = numbers[j]
+        zi = numbers.index_select(0, i)
+        zj = numbers.index_select(0, j)
         # coordination numbers
-        rc = self.rcov[zi] + self.rcov[zj]  # [P]
+        rc = self.rcov.index_select(0, zi) + self.rcov.index_select(0, zj)  # [P]
         count = 1.0 / (1.0 + torch.exp(-16.0 * (rc / r - 1.0)))
         count = count * _switch(r, self.cn_cutoff, self.switch_width)  # [P]
         cn = torch.zeros(positions.shape[0], dtype=r.dtype, device=r.device)
@@ -180,11 +180,16 @@ class D3BJ(torch.nn.Module):
         species = uniq_inv[1]  # [N] index of each atom's element among the present ones
         uniq = uniq_inv[0]
         n_types = uniq.shape[0]
+        # references are a prefix of the 7 slots: keep the most any present element has (H, Na,
+        # Cl: 2; C: 5); the dropped weights are exactly zero
+        n_refs = int((self.ref_cn.index_select(0, uniq) >= 0.0).sum(-1).max())
+        gw = gw[:, :n_refs]  # [N, R]
         table = self.ref_c6.index_select(0, uniq).index_select(1, uniq)  # [U, U, 7, 7]
-        v = torch.einsum("nuab,na->nub", table.index_select(0, species), gw)  # [N, U, 7]
-        v = v.reshape(-1, v.shape[-1])  # [N * U, 7]
+        table = table[:, :, :n_refs, :n_refs]  # [U, U, R, R]
+        v = torch.einsum("nuab,na->nub", table.index_select(0, species), gw)  # [N, U, R]
+        v = v.reshape(-1, v.shape[-1])  # [N * U, R]
         c6 = (v.index_select(0, i * n_types + species[j]) * gw.index_select(0, j)).sum(-1)  # [P]
-        qq = 3.0 * self.r4r2[zi] * self.r4r2[zj]  # [P] Å²
+        qq = 3.0 * self.r4r2.index_select(0, zi) * self.r4r2.index_select(0, zj)  # [P] Å²
         r0 = self.a1 * torch.sqrt(qq) + self.a2  # [P]
         r2 = r * r
         r6 = r2 * r2 * r2

@@ -67,9 +67,13 @@ def edge_vectors(
     shifts: torch.Tensor,
 ) -> torch.Tensor:
     """Differentiable edge vectors ``r_j + S·cell − r_i`` [E, 3] (Å)."""
-    cell_e = cell[batch[i]]  # [E, 3, 3]
-    offset = torch.bmm(shifts.unsqueeze(1), cell_e).squeeze(1)  # [E, 3]
-    return positions[j] - positions[i] + offset  # [E, 3]
+    if cell.shape[0] == 1:  # one frame: one matrix product instead of a per-edge cell gather
+        offset = shifts @ cell[0]  # [E, 3]
+    else:
+        cell_e = cell.index_select(0, batch.index_select(0, i))  # [E, 3, 3]
+        offset = torch.bmm(shifts.unsqueeze(1), cell_e).squeeze(1)  # [E, 3]
+    # index_select: its backward is an index_add, not the sorting accumulate of index_put
+    return positions.index_select(0, j) - positions.index_select(0, i) + offset  # [E, 3]
 
 
 class SkinNeighborList(torch.nn.Module):
