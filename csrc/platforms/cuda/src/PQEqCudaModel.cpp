@@ -1,4 +1,5 @@
 #include "PQEqCudaModel.h"
+#include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
@@ -225,27 +226,16 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
     for (int s = 0; s < m.nS; s++)
         siteGroup[s] = classGroup[m.siteClass[s]];
     if (m.method == PQEqForce::Ewald) {
-        kvecs.clear();
+        kvecs = halfSpaceKVectors(box, recip, kmax);
         kweight.clear();
-        int nmax[3];
-        for (int k = 0; k < 3; k++)
-            nmax[k] = (int) floor(kmax * sqrt(box[k].dot(box[k])) / (2 * M_PI)) + 1;
-        for (int n1 = 0; n1 <= nmax[0]; n1++)
-            for (int n2 = -nmax[1]; n2 <= nmax[1]; n2++)
-                for (int n3 = -nmax[2]; n3 <= nmax[2]; n3++) {
-                    if (n1 == 0 && (n2 < 0 || (n2 == 0 && n3 <= 0)))
-                        continue;
-                    Vec3 kv = (recip[0] * n1 + recip[1] * n2 + recip[2] * n3) * (2 * M_PI);
-                    double k2 = kv.dot(kv);
-                    if (k2 > kmax * kmax)
-                        continue;
-                    kvecs.push_back(kv);
-                    double f = 8 * M_PI * m.ke / (volume * k2);
-                    for (int gh = 0; gh < G * G; gh++) {
-                        double gm = groupGamma[gh];
-                        kweight.push_back(f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm))));
-                    }
-                }
+        for (const Vec3& kv : kvecs) {
+            double k2 = kv.dot(kv);
+            double f = 8 * M_PI * m.ke / (volume * k2);
+            for (int gh = 0; gh < G * G; gh++) {
+                double gm = groupGamma[gh];
+                kweight.push_back(f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm))));
+            }
+        }
     }
     else if (m.method == PQEqForce::PME) {
         vector<double> bmod[3];

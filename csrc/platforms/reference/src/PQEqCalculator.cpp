@@ -1,4 +1,5 @@
 #include "PQEqCalculator.h"
+#include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
@@ -241,23 +242,10 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     for (int s = 0; s < nS; s++)
         siteGroup[s] = classGroup[siteClass[s]];
     if (method == PQEqForce::Ewald) {
-        kvecs.clear();
+        kvecs = halfSpaceKVectors(boxVec, recip, kmax);
         kfac.clear();
-        int nmax[3];
-        for (int k = 0; k < 3; k++)
-            nmax[k] = (int) floor(kmax * sqrt(boxVec[k].dot(boxVec[k])) / (2 * M_PI)) + 1;
-        for (int n1 = 0; n1 <= nmax[0]; n1++)
-            for (int n2 = -nmax[1]; n2 <= nmax[1]; n2++)
-                for (int n3 = -nmax[2]; n3 <= nmax[2]; n3++) {
-                    if (n1 == 0 && (n2 < 0 || (n2 == 0 && n3 <= 0)))
-                        continue;
-                    Vec3 kv = (recip[0] * n1 + recip[1] * n2 + recip[2] * n3) * (2 * M_PI);
-                    double k2 = kv.dot(kv);
-                    if (k2 > kmax * kmax)
-                        continue;
-                    kvecs.push_back(kv);
-                    kfac.push_back(8 * M_PI * ke / (volume * k2));
-                }
+        for (const Vec3& kv : kvecs)
+            kfac.push_back(8 * M_PI * ke / (volume * kv.dot(kv)));
     }
     else if (method == PQEqForce::PME)
         setupPME();

@@ -12,6 +12,7 @@
  * with a dense block (molecules) are left out: a neutral molecule cannot carry a long charge wave. */
 
 #include "PQEqCalculator.h"
+#include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include <algorithm>
 #include <cmath>
@@ -46,23 +47,12 @@ void PQEqCalculator::buildLongWaves() {
     }
     // half-space k vectors below the cutoff
     double kcut = min(2 * M_PI / SHORTEST_WAVELENGTH, cbrt(12.0 * M_PI * M_PI * MAX_WAVES / volume));
-    vector<Vec3> kv;
+    vector<Vec3> kv = halfSpaceKVectors(boxVec, recip, kcut);
     vector<double> root;
-    int nmax[3];
-    for (int k = 0; k < 3; k++)
-        nmax[k] = (int) floor(kcut * sqrt(boxVec[k].dot(boxVec[k])) / (2 * M_PI)) + 1;
-    for (int n1 = 0; n1 <= nmax[0]; n1++)
-        for (int n2 = -nmax[1]; n2 <= nmax[1]; n2++)
-            for (int n3 = -nmax[2]; n3 <= nmax[2]; n3++) {
-                if (n1 == 0 && (n2 < 0 || (n2 == 0 && n3 <= 0)))
-                    continue;
-                Vec3 k = (recip[0] * n1 + recip[1] * n2 + recip[2] * n3) * (2 * M_PI);
-                double k2 = k.dot(k);
-                if (k2 >= kcut * kcut)
-                    continue;
-                kv.push_back(k);
-                root.push_back(sqrt(8 * M_PI * ke / (volume * k2) * exp(-k2 / (4 * beta * beta))));
-            }
+    for (const Vec3& k : kv) {
+        double k2 = k.dot(k);
+        root.push_back(sqrt(8 * M_PI * ke / (volume * k2) * exp(-k2 / (4 * beta * beta))));
+    }
     int K = (int) kv.size();
     if (K == 0) {
         waveVar.clear();
