@@ -79,9 +79,9 @@ def edge_vectors(
 class SkinNeighborList(torch.nn.Module):
     """A Verlet pair list kept between calls (usable inside TorchScript).
 
-    The list is built with ``cutoff + skin`` and reused while the frames, the cell and the atom
-    count are unchanged and no atom has moved more than ``skin / 2`` from where it was built: every
-    pair closer than ``cutoff`` is then in the list. The caller must give pairs beyond ``cutoff``
+    The list is built with ``cutoff + skin`` and reused while the frames, their periodic flags,
+    the cell and the atom count are unchanged and no atom has moved more than ``skin / 2`` from
+    where it was built: every pair closer than ``cutoff`` is then in the list. The caller must give pairs beyond ``cutoff``
     zero weight (a switch or a mask), so the result equals that of a fresh list at ``cutoff``.
     Along MD this replaces most neighbour searches by a displacement check.
 
@@ -103,6 +103,7 @@ class SkinNeighborList(torch.nn.Module):
         # the list and where it was built; not part of the state dict or of a fresh export
         self.register_buffer("built_positions", torch.zeros(0, 3), persistent=False)
         self.register_buffer("built_cell", torch.zeros(0, 3, 3), persistent=False)
+        self.register_buffer("built_pbc", torch.zeros(0, 3, dtype=torch.bool), persistent=False)
         self.register_buffer("built_ptr", torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("pair_i", torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("pair_j", torch.zeros(0, dtype=torch.long), persistent=False)
@@ -113,17 +114,20 @@ class SkinNeighborList(torch.nn.Module):
     ) -> list[torch.Tensor]:
         """``[i [E], j [E], shifts [E, 3]]`` as :func:`batched_neighbor_list`, for ``cutoff``."""
         pos = positions.detach()
-        if not self._still_valid(pos, cell.detach(), ptr):
+        if not self._still_valid(pos, cell.detach(), pbc, ptr):
             nl = batched_neighbor_list(pos, cell, pbc, ptr, self.cutoff + self.skin, self.full_list)
             self.built_positions = pos.clone()
             self.built_cell = cell.detach().clone()
+            self.built_pbc = pbc.clone()
             self.built_ptr = ptr.clone()
             self.pair_i = nl[0]
             self.pair_j = nl[1]
             self.pair_shifts = nl[2]
         return [self.pair_i, self.pair_j, self.pair_shifts]
 
-    def _still_valid(self, pos: torch.Tensor, cell: torch.Tensor, ptr: torch.Tensor) -> bool:
+    def _still_valid(
+        self, pos: torch.Tensor, cell: torch.Tensor, pbc: torch.Tensor, ptr: torch.Tensor
+    ) -> bool:
         if self.skin <= 0.0 or pos.shape[0] == 0:
             return False
         same_layout = (
@@ -132,10 +136,12 @@ class SkinNeighborList(torch.nn.Module):
             and self.built_positions.device == pos.device
             and self.built_cell.shape == cell.shape
             and self.built_ptr.shape == ptr.shape
+            and self.built_pbc.shape == pbc.shape
         )
         if not same_layout:
             return False
-        if not (torch.equal(self.built_ptr, ptr) and torch.equal(self.built_cell, cell)):
+        same_frames = torch.equal(self.built_ptr, ptr) and torch.equal(self.built_pbc, pbc)
+        if not (same_frames and torch.equal(self.built_cell, cell)):
             return False
         moved = torch.linalg.norm(pos - self.built_positions, dim=1).max()  # Å
         return bool(moved < 0.5 * self.skin)

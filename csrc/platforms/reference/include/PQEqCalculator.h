@@ -109,7 +109,7 @@ private:
     bool periodic;
     std::vector<char> fixed;
     std::vector<double> chi, eta, alpha, Ks, Z, fixedQ;
-    std::vector<int> eqAtoms, polAtoms, eqFragment, siteAtom, siteClass, siteGroup;
+    std::vector<int> eqAtoms, polAtoms, siteAtom, siteClass, siteGroup;
     std::vector<double> fragCharge;
     std::vector<std::vector<int> > fragMembers;   // positions in eqAtoms
     std::vector<std::vector<int> > siteExclusions; // sorted, partner sites (both directions)
@@ -176,7 +176,7 @@ private:
     std::vector<char> polInBlock;
     bool preconditionerValid = false;
     std::vector<OpenMM::Vec3> preconditionerPos;   // positions the preconditioner was built at
-    int waveRows = 0, waveCols = 0;                // long waves: charge variables x (cos, sin) columns
+    int waveCols = 0;                              // long waves: (cos, sin) columns, 0: none
     std::vector<int> waveVar;                      // [row] charge variable of the row
     std::vector<double> waveU;                     // [col][row] sqrt(w_k) cos/sin(k.r), column-major
     std::vector<double> waveL;                     // Cholesky factor of I + U^T B U, [col][col]

@@ -72,7 +72,6 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     // fragments
     fragMembers.clear();
     fragCharge.clear();
-    eqFragment.assign(nq, 0);
     if (force.getNumFragments() == 0) {
         if (nq > 0) {
             fragMembers.push_back(vector<int>());
@@ -87,10 +86,8 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
             double qf;
             force.getFragmentParameters(f, atoms, qf);
             vector<int> members;
-            for (int a : atoms) {
+            for (int a : atoms)
                 members.push_back(eqIndex[a]);
-                eqFragment[eqIndex[a]] = f;
-            }
             fragMembers.push_back(members);
             fragCharge.push_back(qf);
         }

@@ -31,7 +31,7 @@ const int MIN_WAVE_ROWS = 64;              // smaller fragments gain nothing
 } // namespace
 
 void PQEqCalculator::buildLongWaves() {
-    waveRows = waveCols = 0;
+    waveCols = 0;
     waveVar.clear();
     waveU.clear();
     waveL.clear();
@@ -59,7 +59,6 @@ void PQEqCalculator::buildLongWaves() {
         return;
     }
     int R = (int) waveVar.size(), C = 2 * K;
-    waveRows = R;
     waveCols = C;
     waveU.assign((size_t) C * R, 0.0);
     [[maybe_unused]] const int T = numThreads;
@@ -113,7 +112,7 @@ void PQEqCalculator::buildLongWaves() {
     for (int a = 0; a < C; a++)
         Gm[(size_t) a * C + a] += 1.0;
     if (!cholesky(Gm, C)) {   // I + U^T B U is SPD in exact arithmetic; rounding: keep the diagonal
-        waveRows = waveCols = 0;
+        waveCols = 0;
         waveVar.clear();
         waveU.clear();
         return;
@@ -127,7 +126,7 @@ void PQEqCalculator::applyPreconditioner(const vector<double>& gp, vector<double
     applyBlockPreconditioner(gp, z);
     if (waveCols == 0)
         return;
-    const int R = waveRows, C = waveCols;
+    const int R = (int) waveVar.size(), C = waveCols;
     [[maybe_unused]] const int T = numThreads;
     vector<double> t(C), w(R);
     // t = U^T B g
