@@ -42,14 +42,14 @@ from openmm_polarml.model import build_model  # noqa: E402
 def _system(atoms, artifact, with_pqeq: bool, native_d3=None):
     import openmm as mm
 
-    from openmm_polarml.export import attach_d3_force, attach_pqeq_force, attach_to_system
+    from openmm_polarml.openmm import attach_d3_force, attach_pqeq_force, attach_torch_force
 
     system = mm.System()
     for mass in atoms.get_masses():
         system.addParticle(float(mass))
     a, b, c = (mm.Vec3(*(row * units.ANGSTROM_TO_NM)) for row in atoms.cell.array)
     system.setDefaultPeriodicBoxVectors(a, b, c)
-    attach_to_system(system, artifact, force_group=0)
+    attach_torch_force(system, artifact, force_group=0)
     pqeq = None
     if with_pqeq:
         pqeq = attach_pqeq_force(system, artifact, method="pme", force_group=1)

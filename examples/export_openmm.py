@@ -16,8 +16,9 @@ import openmm
 from ase.build import bulk
 
 from openmm_polarml import units
-from openmm_polarml.export import attach_pqeq_force, attach_to_system, export_model, load_exported
+from openmm_polarml.export import export_model, load_exported
 from openmm_polarml.model.serialization import load_pretrained
+from openmm_polarml.openmm import attach_pqeq_force, attach_torch_force
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
         system.addParticle(float(mass))
     a, b, c = (openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
     system.setDefaultPeriodicBoxVectors(a, b, c)
-    attach_to_system(system, args.out)
+    attach_torch_force(system, args.out)
     if not args.no_pqeq:
         attach_pqeq_force(system, args.out)
     integrator = openmm.LangevinMiddleIntegrator(300, 1.0, 0.0005)

@@ -123,7 +123,7 @@ def build_system(
     """
     import openmm
 
-    from openmm_polarml.export import attach_pqeq_force, attach_to_system
+    from openmm_polarml.openmm import attach_pqeq_force, attach_torch_force
 
     system = openmm.System()
     for mass in atoms.get_masses():
@@ -131,7 +131,7 @@ def build_system(
     system.setDefaultPeriodicBoxVectors(
         *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
     )
-    attach_to_system(system, artifact, force_group=1)
+    attach_torch_force(system, artifact, force_group=1)
     pqeq = attach_pqeq_force(
         system,
         artifact,

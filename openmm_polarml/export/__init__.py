@@ -1,7 +1,8 @@
-"""TorchScript export of the short-range part (+ D3) for openmm-torch, and OpenMM attachment."""
+"""TorchScript export of the short-range part (network + D3) for openmm-torch.
 
-from openmm_polarml.export.d3_force import attach_d3_force
-from openmm_polarml.export.openmm import attach_pqeq_force, attach_to_system
+Attaching the artifact to an OpenMM System lives in :mod:`openmm_polarml.openmm`.
+"""
+
 from openmm_polarml.export.torchforce import (
     TorchForceModule,
     TorchForceModuleWithForces,
@@ -9,12 +10,4 @@ from openmm_polarml.export.torchforce import (
     load_exported,
 )
 
-__all__ = [
-    "TorchForceModule",
-    "TorchForceModuleWithForces",
-    "export_model",
-    "load_exported",
-    "attach_to_system",
-    "attach_pqeq_force",
-    "attach_d3_force",
-]
+__all__ = ["TorchForceModule", "TorchForceModuleWithForces", "export_model", "load_exported"]

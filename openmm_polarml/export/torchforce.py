@@ -181,7 +181,7 @@ def export_model(
         Relative tolerance of the parity check (default 1e-10 in float64, 1e-5 in float32).
     include_d3 : bool
         Put the model's D3 into the artifact (portable TorchScript). False leaves it to
-        :func:`~openmm_polarml.export.d3_force.attach_d3_force` (native kernel, faster on CPU).
+        :func:`~openmm_polarml.openmm.d3_force.attach_d3_force` (native kernel, faster on CPU).
 
     Returns
     -------

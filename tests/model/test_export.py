@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from openmm_polarml import units
-from openmm_polarml.export import attach_to_system, export_model, load_exported
+from openmm_polarml.export import export_model, load_exported
+from openmm_polarml.openmm import attach_torch_force
 from tests.model.helpers import D3, batch_of, crystal, molecule, tiny_model
 
 
@@ -18,7 +19,7 @@ def _openmm_energy_forces(atoms, artifact, platform="Reference"):
     if atoms.pbc.all():
         a, b, c = (openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
         system.setDefaultPeriodicBoxVectors(a, b, c)
-    attach_to_system(system, artifact)
+    attach_torch_force(system, artifact)
     ctx = openmm.Context(
         system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName(platform)
     )
@@ -83,7 +84,7 @@ def test_full_model_in_openmm_with_the_native_pqeq_force(tmp_path, method):
 
     pytest.importorskip("openmmtorch")
     pytest.importorskip("openmm_polarml.openmm")
-    from openmm_polarml.export import attach_pqeq_force
+    from openmm_polarml.openmm import attach_pqeq_force
 
     periodic = method == "ewald"
     model = tiny_model("float64", d3=D3 if periodic else None, pqeq={"long_range": method})
@@ -101,7 +102,7 @@ def test_full_model_in_openmm_with_the_native_pqeq_force(tmp_path, method):
         system.setDefaultPeriodicBoxVectors(
             *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
         )
-    attach_to_system(system, path)
+    attach_torch_force(system, path)
     attach_pqeq_force(system, path, ewald_error_tolerance=1e-8, solver_tolerance=1e-10)
     ctx = openmm.Context(
         system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
@@ -125,8 +126,8 @@ def test_native_d3_python_force_replaces_the_artifacts_d3(tmp_path, source):
     import openmm
 
     pytest.importorskip("openmmtorch")
-    from openmm_polarml.export import attach_d3_force
     from openmm_polarml.model import d3_native
+    from openmm_polarml.openmm import attach_d3_force
 
     if D3 is None or not d3_native.native_available():
         pytest.skip("needs tad-dftd3 and the native D3 kernel")
@@ -144,7 +145,7 @@ def test_native_d3_python_force_replaces_the_artifacts_d3(tmp_path, source):
         system.setDefaultPeriodicBoxVectors(
             *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
         )
-        attach_to_system(system, artifact)
+        attach_torch_force(system, artifact)
         if native_d3:
             attach_d3_force(system, model if source == "model" else artifact, atoms.numbers)
         ctx = openmm.Context(

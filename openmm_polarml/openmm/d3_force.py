@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from openmm_polarml import units
+from .. import units
 
 
 def _d3_module(source):
@@ -29,8 +29,9 @@ def _d3_module(source):
         if not source.shortrange.has_d3:
             raise ValueError("the model has no D3 term (built with d3=None)")
         return source.shortrange.d3
-    from openmm_polarml.export.torchforce import load_exported
     from openmm_polarml.model.builder import build_d3, resolve_config
+
+    from ..export.torchforce import load_exported
 
     _, meta = load_exported(source)
     cfg = resolve_config(meta["model_config"])
@@ -74,12 +75,12 @@ def attach_d3_force(
     """
     import openmm
 
-    from openmm_polarml.model import d3_native
+    from ..model import d3_native
 
     if numbers is None:
         if not isinstance(source, (str, Path)):
             raise ValueError("give the particles' atomic numbers (numbers=...) with a model")
-        from openmm_polarml.export.torchforce import load_exported
+        from ..export.torchforce import load_exported
 
         numbers = load_exported(source)[1]["numbers"]
     if len(numbers) != system.getNumParticles():

@@ -1,0 +1,72 @@
+"""Homogeneous external electric fields as Context parameters of ``PQEqForce``.
+
+The field enters the PQEq energy as −F·μ. Its three components are global Context parameters
+in OpenMM units (kJ/mol/nm/e)::
+
+    PQEqFieldX, PQEqFieldY, PQEqFieldZ
+
+1 V/nm = 96.4853 kJ/mol/nm/e and 1 V/Å = 964.853 kJ/mol/nm/e (:mod:`openmm_polarml.units`).
+The helpers here take V/nm by default and convert at the boundary.
+"""
+
+from __future__ import annotations
+
+import openmm
+
+from .. import units
+
+__all__ = ["FIELD_PARAMETERS", "field_to_openmm", "set_external_field", "get_external_field"]
+
+FIELD_PARAMETERS = ("PQEqFieldX", "PQEqFieldY", "PQEqFieldZ")
+
+
+def _unit_scale(unit: str) -> float:
+    u = unit.replace("Å", "A").replace(" ", "")
+    if u == "V/nm":
+        return units.V_PER_NM_TO_KJ_PER_MOL_NM_E
+    if u in ("V/A", "V/Angstrom"):
+        return units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E
+    if u in ("kJ/mol/nm/e", "kJ/(mol*nm*e)"):
+        return 1.0
+    raise ValueError(f"unknown field unit {unit!r}; use 'V/nm', 'V/A' or 'kJ/mol/nm/e'")
+
+
+def field_to_openmm(field, unit: str = "V/nm") -> tuple[float, float, float]:
+    """Convert a field vector from ``unit`` ('V/nm', 'V/A' or 'V/Å', 'kJ/mol/nm/e') to kJ/mol/nm/e.
+
+    Parameters
+    ----------
+    field : sequence of 3 float
+        Field components in ``unit``.
+    unit : str
+        Unit of ``field``.
+    """
+    scale = _unit_scale(unit)
+    values = [float(x) for x in field]
+    if len(values) != 3:
+        raise ValueError(f"field must have three components, got {len(values)}")
+    return (values[0] * scale, values[1] * scale, values[2] * scale)
+
+
+def set_external_field(context: openmm.Context, field, unit: str = "V/nm") -> None:
+    """Set the homogeneous external field of every PQEqForce in ``context``.
+
+    Works on a running simulation: the next force evaluation sees the new field.
+
+    Parameters
+    ----------
+    context : openmm.Context
+        A Context whose System holds a PQEqForce.
+    field : sequence of 3 float
+        Field in ``unit`` (default V/nm).
+    unit : str
+        'V/nm', 'V/A' or 'kJ/mol/nm/e'.
+    """
+    for name, value in zip(FIELD_PARAMETERS, field_to_openmm(field, unit), strict=True):
+        context.setParameter(name, value)
+
+
+def get_external_field(context: openmm.Context, unit: str = "V/nm") -> tuple[float, float, float]:
+    """Current field of a context, converted to ``unit`` (default V/nm)."""
+    scale = _unit_scale(unit)
+    return tuple(context.getParameter(n) / scale for n in FIELD_PARAMETERS)

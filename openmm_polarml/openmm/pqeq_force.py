@@ -1,0 +1,227 @@
+"""Building ``PQEqForce`` objects: from a Topology and the shipped element table, or from a model.
+
+Parameters enter ``PQEqForce.addParticle`` in OpenMM units: chi (kJ/mol/e), eta (kJ/mol/e²),
+Gaussian radius (nm), spring constant (kJ/mol/nm²) and the shell charge −Z (e).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openmm
+
+from .. import units
+from .elements import ION_CHARGES, load_element_table
+from .fragments import fragment_groups
+from .plugin import PQEqForce
+
+__all__ = ["createPQEqForce", "attach_pqeq_force", "add_model_particle", "METHODS"]
+
+#: nonbonded method names (case-insensitive) -> PQEqForce enum
+METHODS = {
+    "nocutoff": PQEqForce.NoCutoff,
+    "direct": PQEqForce.NoCutoff,
+    "ewald": PQEqForce.Ewald,
+    "pme": PQEqForce.PME,
+    "taper": PQEqForce.Taper,
+    "tapernonperiodic": PQEqForce.TaperNonPeriodic,
+}
+
+
+def _to_nm(value):
+    if value is None:
+        return None
+    if hasattr(value, "value_in_unit"):
+        return value.value_in_unit(openmm.unit.nanometer)
+    return float(value)
+
+
+def method_enum(method):
+    """A PQEqForce nonbonded-method enum from a name or an enum value."""
+    if not isinstance(method, str):
+        return method
+    try:
+        return METHODS[method.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown PQEq nonbonded method {method!r}; use one of {sorted(METHODS)}"
+        ) from None
+
+
+def createPQEqForce(
+    topology,
+    nonbondedMethod="PME",
+    cutoff=None,
+    ewaldErrorTolerance: float = 1e-6,
+    solverTolerance: float = 1e-6,
+    fragments: str | list = "molecules",
+    fragmentCharges=None,
+    totalCharge: float = 0.0,
+    fixedCharges: dict | None = None,
+    parameters: str | None = None,
+    polarizable: bool = True,
+    exclusions=(),
+):
+    """Build a PQEqForce for an OpenMM ``Topology`` from the shipped element table.
+
+    Parameters
+    ----------
+    topology : openmm.app.Topology
+        The topology (one PQEq particle per atom).
+    nonbondedMethod : str or enum
+        'NoCutoff', 'Ewald', 'PME', 'Taper', 'TaperNonPeriodic' or a PQEqForce enum.
+    cutoff : float or Quantity, optional
+        Real-space cutoff (nm).
+    ewaldErrorTolerance, solverTolerance : float
+        Lattice-sum accuracy and solver tolerance (eV/e, eV/Å).
+    fragments : str or list
+        'molecules' (connected components of the bond graph), 'residues', 'none' (one fragment
+        of all equilibrated atoms with ``totalCharge``) or a list of atom-index lists.
+    fragmentCharges : list, callable or None
+        One charge (e) per fragment, callable(list_of_atoms) -> charge, or None: 0 for every
+        fragment except monatomic ions (:data:`ION_CHARGES`).
+    totalCharge : float
+        Total charge (e) when ``fragments='none'``.
+    fixedCharges : dict, optional
+        ``{atom_index: charge}`` (e) for MM atoms that polarise the others but are not
+        equilibrated (point charges).
+    parameters : str, optional
+        Element-table CSV (default: the shipped table).
+    polarizable : bool
+        False drops every shell (plain QEq).
+    exclusions : iterable of (int, int)
+        Particle pairs whose mutual interactions are removed.
+    """
+    table = load_element_table(parameters)
+    force = PQEqForce()
+    force.setNonbondedMethod(method_enum(nonbondedMethod))
+    if cutoff is not None:
+        force.setCutoffDistance(_to_nm(cutoff))
+    force.setEwaldErrorTolerance(ewaldErrorTolerance)
+    force.setSolverTolerance(solverTolerance)
+    force.setTotalCharge(totalCharge)
+    fixedCharges = dict(fixedCharges or {})
+    atoms = list(topology.atoms())
+    for atom in atoms:
+        if atom.index in fixedCharges:
+            force.addFixedChargeParticle(float(fixedCharges[atom.index]), 0.0)
+            continue
+        if atom.element is None:
+            raise ValueError(f"atom {atom} has no element; give it a fixed charge instead")
+        p = table[atom.element.symbol]
+        force.addParticle(
+            p["chi"],
+            p["eta"],
+            p["radius"],
+            p["springK"],
+            p["shellCharge"],
+            bool(p["polarizable"] and polarizable),
+        )
+    for i, j in exclusions:
+        force.addExclusion(int(i), int(j))
+    groups = fragment_groups(topology, fragments)
+    if groups is not None:
+        groups = [[i for i in g if i not in fixedCharges] for g in groups]
+        groups = [g for g in groups if g]
+        for k, group in enumerate(groups):
+            if fragmentCharges is None:
+                q = 0.0
+                if len(group) == 1:
+                    q = float(ION_CHARGES.get(atoms[group[0]].element.symbol, 0))
+            elif callable(fragmentCharges):
+                q = float(fragmentCharges([atoms[i] for i in group]))
+            else:
+                q = float(fragmentCharges[k])
+            force.addFragment(group, q)
+    return force
+
+
+def add_model_particle(force, element: dict) -> int:
+    """Add one equilibrated particle with a model's element parameters (eV, Å units).
+
+    Parameters
+    ----------
+    force : PQEqForce
+        The force.
+    element : dict
+        ``chi`` (eV), ``eta`` (eV), ``radius`` (Å), ``spring`` (eV/Å²), ``shell_charge`` (e,
+        the model's Z; the shell carries −Z), as in an exported artifact's metadata.
+    """
+    energy = units.EV_TO_KJ_PER_MOL
+    return force.addParticle(
+        element["chi"] * energy,  # kJ/mol/e
+        element["eta"] * energy,  # kJ/mol/e²
+        element["radius"] * units.ANGSTROM_TO_NM,  # nm
+        element["spring"] * energy / units.ANGSTROM_TO_NM**2,  # kJ/mol/nm²
+        -element["shell_charge"],  # the shell carries −Z_i
+        element["spring"] > 0.0,
+    )
+
+
+_ARTIFACT_METHODS = {"direct": "NoCutoff", "ewald": "Ewald", "pme": "PME", "taper": "Taper"}
+
+
+def attach_pqeq_force(
+    system,
+    artifact: str | Path,
+    method: str | None = None,
+    total_charge: float = 0.0,
+    fragments: list | None = None,
+    fragment_charges: list | None = None,
+    ewald_error_tolerance: float = 1e-6,
+    solver_tolerance: float = 1e-6,
+    force_group: int | None = None,
+):
+    """Add the native ``PQEqForce`` with the model's own element parameters (artifact metadata).
+
+    Together with :func:`~openmm_polarml.openmm.torch_force.attach_torch_force` this gives the
+    full model (network + D3 + PQEq) in OpenMM. The particle order is the exported atom order.
+
+    Parameters
+    ----------
+    system : openmm.System
+        The system.
+    artifact : str or Path
+        Exported model whose metadata carries PQEq parameters.
+    method : str, optional
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range setting.
+    total_charge : float
+        Total charge (e) when no fragments are given.
+    fragments, fragment_charges : list, optional
+        Atom-index groups and their charges (e).
+    ewald_error_tolerance, solver_tolerance : float
+        Accuracy settings of the native force.
+    force_group : int, optional
+        Force group of the new force.
+
+    Returns
+    -------
+    PQEqForce
+        The added force.
+    """
+    from ..export.torchforce import load_exported
+
+    _, meta = load_exported(artifact)
+    pq = meta.get("pqeq")
+    if not pq:
+        raise ValueError("the artifact's model has no PQEq term")
+    method = method or pq["settings"].get("long_range") or "ewald"
+    name = _ARTIFACT_METHODS[method]
+    if method == "taper" and not meta["periodic"]:
+        name = "TaperNonPeriodic"
+    force = PQEqForce()
+    force.setNonbondedMethod(getattr(PQEqForce, name))
+    cutoff = pq["settings"].get("cutoff")
+    if cutoff is not None and method in ("ewald", "pme"):
+        force.setCutoffDistance(float(cutoff) * units.ANGSTROM_TO_NM)
+    force.setEwaldErrorTolerance(ewald_error_tolerance)
+    force.setSolverTolerance(solver_tolerance)
+    force.setTotalCharge(float(total_charge))
+    for z in meta["numbers"]:
+        add_model_particle(force, pq["elements"][str(z)])
+    for k, group in enumerate(fragments or []):
+        force.addFragment([int(i) for i in group], float(fragment_charges[k]))
+    if force_group is not None:
+        force.setForceGroup(int(force_group))
+    system.addForce(force)
+    return force

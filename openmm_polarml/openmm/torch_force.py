@@ -1,0 +1,79 @@
+"""Attach an exported TorchScript artifact to an OpenMM System through openmm-torch's TorchForce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["attach_torch_force", "reload_torch_plugins"]
+
+
+def attach_torch_force(system, artifact: str | Path, force_group: int | None = None):
+    """Add a ``TorchForce`` running the exported short-range model to ``system``.
+
+    Parameters
+    ----------
+    system : openmm.System
+        The system; its particle order must match the exported atom order.
+    artifact : str or Path
+        File written by :func:`~openmm_polarml.export.export_model`.
+    force_group : int, optional
+        Force group of the new force.
+
+    Returns
+    -------
+    openmmtorch.TorchForce
+        The added force (periodic when the artifact was exported from a periodic structure; a periodic
+        system with a non-periodic artifact is an error).
+    """
+    try:
+        import openmmtorch
+    except ImportError as err:  # pragma: no cover
+        raise ImportError(
+            "attach_torch_force needs openmm-torch: pip install openmmtorch==1.5 "
+            "(or use the PythonForce backend)"
+        ) from err
+    from ..export.torchforce import load_exported
+
+    reload_torch_plugins()
+    _, meta = load_exported(artifact)
+    if system.getNumParticles() != len(meta["numbers"]):
+        raise ValueError(
+            f"system has {system.getNumParticles()} particles, the artifact was exported for "
+            f"{len(meta['numbers'])}"
+        )
+    if system.usesPeriodicBoundaryConditions() and not meta["periodic"]:
+        raise ValueError(
+            "the system is periodic but the artifact was exported for a "
+            "non-periodic structure; export it from a periodic one"
+        )
+    periodic = bool(meta["periodic"])
+    force = openmmtorch.TorchForce(str(artifact))
+    force.setUsesPeriodicBoundaryConditions(periodic)
+    force.setOutputsForces(bool(meta["outputs_forces"]))
+    if force_group is not None:
+        force.setForceGroup(int(force_group))
+    system.addForce(force)
+    return force
+
+
+def reload_torch_plugins() -> None:
+    """Load openmm-torch kernel plugins that failed because openmm was imported before torch.
+
+    OpenMM loads its plugins at import; the TorchForce kernels need libtorch's CUDA runtime
+    libraries, which are only on the search path once torch is imported.
+    """
+    import re
+
+    import openmm
+    import torch  # noqa: F401
+
+    done = getattr(reload_torch_plugins, "done", set())
+    for failure in openmm.Platform.getPluginLoadFailures():
+        match = re.match(r"Error loading library (\S+OpenMMTorch\S+\.so):", failure)
+        if match and "OpenCL" not in match.group(1) and match.group(1) not in done:
+            try:
+                openmm.Platform.loadPluginLibrary(match.group(1))
+                done.add(match.group(1))
+            except Exception:  # pragma: no cover - the platform stays unavailable
+                pass
+    reload_torch_plugins.done = done
