@@ -21,8 +21,10 @@ DEFAULTS = {
     "d3_cn_cutoff": 10.0,  # Å
     "d3_parameters": None,  # s6, s8, a1, a2 (Å) recorded at build time
     "pqeq": None,  # dict(long_range=..., tolerance=..., trainable=...) or None (no PQEq)
-    "shift": None,  # list of 95 per-element energy shifts (eV), or None
+    "shift": None,  # list of 95 per-element energy shifts (eV) ([H][95] with heads), or None
     "scale": None,  # float or list of 95 per-element scales (eV)
+    "heads": ["default"],  # one readout head per level of theory, e.g. ["pbe", "gfn2"]
+    "head": None,  # the selected head (None: the first)
 }
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -33,6 +35,24 @@ def resolve_config(config: dict | None) -> dict:
     out = copy.deepcopy(DEFAULTS)
     out.update(copy.deepcopy(config or {}))
     return out
+
+
+def check_heads(cfg: dict) -> list[str]:
+    """The head names of a resolved configuration, validated; ``cfg["head"]`` filled in."""
+    heads = cfg["heads"]
+    if (
+        not isinstance(heads, list | tuple)
+        or not heads
+        or not all(isinstance(h, str) and h for h in heads)
+        or len(set(heads)) != len(heads)
+    ):
+        raise ValueError(f"'heads' must be a non-empty list of distinct names, got {heads!r}")
+    cfg["heads"] = list(heads)
+    if cfg["head"] is None:
+        cfg["head"] = heads[0]
+    if cfg["head"] not in heads:
+        raise ValueError(f"head {cfg['head']!r} is not one of the model's heads {list(heads)}")
+    return cfg["heads"]
 
 
 def build_pqeq(spec: dict | None):
@@ -75,18 +95,23 @@ def build_model(config: dict | None = None) -> PolarMLModel:
     ``config["dtype"]`` and the global RNG/default dtype are restored afterwards.
     """
     cfg = resolve_config(config)
+    heads = check_heads(cfg)
     dtype = DTYPES[cfg["dtype"]]
     old_dtype = torch.get_default_dtype()
     rng = torch.random.get_rng_state()
     try:
         torch.set_default_dtype(dtype)
         torch.manual_seed(int(cfg["seed"]))
-        net = EquivariantNetwork(**preset(cfg["preset"], **cfg["network"]))
+        net_kwargs = preset(cfg["preset"], **cfg["network"])
+        if len(heads) > 1:  # one head: the constructor call (and so the weights) as before
+            net_kwargs["num_heads"] = len(heads)
+        net = EquivariantNetwork(**net_kwargs)
         with torch.no_grad():
             if cfg["shift"] is not None:
-                net.shift.copy_(torch.as_tensor(cfg["shift"], dtype=dtype))
+                net.shift.copy_(torch.as_tensor(cfg["shift"], dtype=dtype).expand_as(net.shift))
             if cfg["scale"] is not None:
                 net.scale.copy_(torch.as_tensor(cfg["scale"], dtype=dtype).expand_as(net.scale))
+            net.head_index.fill_(heads.index(cfg["head"]))
         d3 = build_d3(cfg)
         pqeq = build_pqeq(cfg["pqeq"])
         model = PolarMLModel(ShortRange(net, d3), pqeq, cfg)

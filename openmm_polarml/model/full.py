@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.network import HEAD
 from openmm_polarml.model.pqeq_term import WarmStart, pqeq_frames
 from openmm_polarml.model.shortrange import ShortRange
 
@@ -39,7 +40,12 @@ class PolarMLModel(torch.nn.Module):
     pqeq : torch.nn.Module or None
         A :class:`openmm_polarml.pqeq.PQEq` engine, or None for a purely short-range model.
     config : dict
-        The builder configuration (stored in checkpoints to rebuild the model).
+        The builder configuration (stored in checkpoints to rebuild the model); its ``heads``
+        name the readout heads (levels of theory) and ``head`` the selected one.
+
+    A batch may route each frame to a head by the per-frame index ``data["head"]`` (``[B]``,
+    long, see :meth:`head_indices`); frames without it use the selected head (:meth:`set_head`).
+    PQEq and D3 are shared by all heads.
     """
 
     def __init__(self, shortrange: ShortRange, pqeq: torch.nn.Module | None, config: dict):
@@ -54,6 +60,51 @@ class PolarMLModel(torch.nn.Module):
     @property
     def r_max(self) -> float:
         return self.shortrange.network.r_max
+
+    @property
+    def heads(self) -> list[str]:
+        """Names of the readout heads (levels of theory), in head-index order."""
+        return list(self.config.get("heads") or ["default"])
+
+    @property
+    def head(self) -> str:
+        """Name of the selected head."""
+        return self.heads[int(self.shortrange.network.head_index)]
+
+    def set_head(self, name: str) -> PolarMLModel:
+        """Select the head used for frames without a per-frame head index; returns ``self``.
+
+        The choice is a buffer of the network (saved with the weights, kept by TorchScript
+        export) and is recorded in ``config["head"]``.
+        """
+        index = self.head_indices([name])[0]
+        self.shortrange.network.head_index.fill_(index)
+        self.config["head"] = name
+        return self
+
+    def head_indices(self, levels: list[str]) -> list[int]:
+        """Head index of each level name; raises ``ValueError`` naming an unknown level."""
+        heads = self.heads
+        out = []
+        for level in levels:
+            if level not in heads:
+                raise ValueError(
+                    f"unknown level of theory {level!r}: this model's heads are {heads}"
+                )
+            out.append(heads.index(level))
+        return out
+
+    def _frame_heads(self, data: dict) -> torch.Tensor | None:
+        """The batch's per-frame head index ``[B]`` (checked), or None (the selected head)."""
+        head = data.get(HEAD)
+        if head is None:
+            return None
+        n_heads = self.shortrange.network.num_heads
+        if head.numel() and (int(head.min()) < 0 or int(head.max()) >= n_heads):
+            raise ValueError(
+                f"per-frame head index out of range: the model has {n_heads} head(s) {self.heads}"
+            )
+        return head.to(torch.long)
 
     def pqeq_energy(
         self, pos: torch.Tensor, cell: torch.Tensor, data: dict, fixed_solution: bool = False
@@ -134,7 +185,7 @@ class PolarMLModel(torch.nn.Module):
         pos_s, cell_s, eps = _strain({**data, K.POSITIONS: pos0}, compute_stress)
         n_frames = data[K.CELL].shape[0]
         args = (data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])
-        e_atom = self.shortrange.network(pos_s, *args)  # [N]
+        e_atom = self.shortrange.network(pos_s, *args, self._frame_heads(data))  # [N]
         if include_d3 and self.shortrange.has_d3:
             e_atom = e_atom + self.d3_energies(pos_s, cell_s, data, fast=not create_graph)
         e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]

@@ -1,6 +1,12 @@
-"""NequIP-style E(3)-equivariant network producing per-atom short-range energies E0_i."""
+"""NequIP-style E(3)-equivariant network producing per-atom short-range energies E0_i.
+
+With several readout heads (one per level of theory, e.g. ``pbe`` and ``gfn2``) the message
+passing is shared and each head has its own two readout layers and element shifts/scales.
+"""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from e3nn import o3
@@ -10,12 +16,36 @@ from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
 from openmm_polarml.nn.radial import BesselBasis, PolynomialCutoff
 
 MAX_Z = 94  # H .. Pu
+#: batch key of the per-frame head index ``[B]`` (long); frames without it use the selected head
+HEAD = "head"
+
+
+class HeadLinear(torch.nn.Module):
+    """The last readout layer of ``num_heads`` heads at once, each on its own ``width`` channels.
+
+    ``y[:, k] = Σ_j x[:, k·width + j] · W[k, j] / √width``: e3nn's ``o3.Linear`` (scalars, no
+    bias, fan-in normalisation) applied head by head.
+    """
+
+    def __init__(self, num_heads: int, width: int):
+        super().__init__()
+        self.num_heads = int(num_heads)
+        self.width = int(width)
+        self.norm = 1.0 / math.sqrt(width)
+        self.weight = torch.nn.Parameter(torch.randn(num_heads, width))  # [H, width]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, H·width]`` -> ``[N, H]``."""
+        x = x.reshape(x.shape[0], self.num_heads, self.width)  # [N, H, width]
+        return (x * self.weight).sum(-1) * self.norm  # [N, H]
 
 
 class EquivariantNetwork(torch.nn.Module):
     """Message-passing network: element embedding -> interaction layers -> scalar readout.
 
     Per-atom energy ``E0_i = scale[Z_i] · y_i + shift[Z_i]`` (eV), with ``y_i`` the readout.
+    With ``num_heads > 1``: ``E0_i = scale[h, Z_i] · y_i,h + shift[h, Z_i]`` for the head ``h`` of
+    atom i's frame (the batch's per-frame head index, else the selected ``head_index``).
 
     Parameters
     ----------
@@ -35,6 +65,12 @@ class EquivariantNetwork(torch.nn.Module):
         Message normalisation.
     polynomial_p : int
         Order of the polynomial cutoff envelope.
+    num_heads : int
+        Number of readout heads. One head keeps the single-head layout (``readout_1``,
+        ``readout_2``, ``shift [95]``, ``scale [95]``); more stack them: ``readout_1`` gives
+        every head its own channels, ``readout_2`` is a :class:`HeadLinear`, shift and scale are
+        ``[H, 95]``, and the selected head is the buffer ``head_index`` (saved with the weights,
+        so it survives TorchScript export).
     """
 
     def __init__(
@@ -47,6 +83,7 @@ class EquivariantNetwork(torch.nn.Module):
         radial_hidden: int = 64,
         avg_num_neighbors: float = 20.0,
         polynomial_p: int = 6,
+        num_heads: int = 1,
     ):
         super().__init__()
         self.r_max = float(r_max)
@@ -67,11 +104,22 @@ class EquivariantNetwork(torch.nn.Module):
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = torch.nn.ModuleList(layers)
+        if int(num_heads) < 1:
+            raise ValueError(f"num_heads must be at least 1, got {num_heads}")
+        self.num_heads = int(num_heads)
+        width = max(n_scalar // 2, 1)
         # readout: the "last two linear layers" that fine-tuning may keep trainable
-        self.readout_1 = o3.Linear(irreps, o3.Irreps(f"{max(n_scalar // 2, 1)}x0e"))
-        self.readout_2 = o3.Linear(self.readout_1.irreps_out, o3.Irreps("1x0e"))
-        self.shift = torch.nn.Parameter(torch.zeros(MAX_Z + 1))  # [95] eV
-        self.scale = torch.nn.Parameter(torch.ones(MAX_Z + 1))  # [95] eV
+        self.readout_1 = o3.Linear(irreps, o3.Irreps(f"{self.num_heads * width}x0e"))
+        if self.num_heads == 1:
+            self.readout_2 = o3.Linear(self.readout_1.irreps_out, o3.Irreps("1x0e"))
+        else:
+            self.readout_2 = HeadLinear(self.num_heads, width)
+        table = (MAX_Z + 1,) if self.num_heads == 1 else (self.num_heads, MAX_Z + 1)
+        self.shift = torch.nn.Parameter(torch.zeros(table))  # [95] or [H, 95] eV
+        self.scale = torch.nn.Parameter(torch.ones(table))  # [95] or [H, 95] eV
+        # the selected head; not saved for one head (state-dict keys as before heads existed)
+        head_index = torch.zeros((), dtype=torch.long)
+        self.register_buffer("head_index", head_index, persistent=self.num_heads > 1)
 
     def forward(
         self,
@@ -81,6 +129,7 @@ class EquivariantNetwork(torch.nn.Module):
         pbc: torch.Tensor,
         batch: torch.Tensor,
         ptr: torch.Tensor,
+        head: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-atom energies.
 
@@ -98,6 +147,9 @@ class EquivariantNetwork(torch.nn.Module):
             ``[N]`` frame index of each atom.
         ptr : torch.Tensor
             ``[B + 1]`` frame offsets.
+        head : torch.Tensor, optional
+            ``[B]`` long head index of each frame (several heads only); default: every frame
+            uses ``head_index``.
 
         Returns
         -------
@@ -114,5 +166,13 @@ class EquivariantNetwork(torch.nn.Module):
         h = self.embedding(numbers)  # [N, n_scalar]
         for layer in self.layers:
             h = layer(h, edge_sh, edge_radial, center, neighbor)  # [N, hidden]
-        y = self.readout_2(self.readout_1(h)).squeeze(-1)  # [N]
-        return self.scale[numbers] * y + self.shift[numbers]  # [N]
+        y = self.readout_2(self.readout_1(h))  # [N, H]
+        if self.num_heads == 1:
+            y = y.squeeze(-1)  # [N]
+            return self.scale[numbers] * y + self.shift[numbers]  # [N]
+        if head is None:
+            atom_head = self.head_index.expand(numbers.shape[0])  # [N]
+        else:
+            atom_head = head.index_select(0, batch)  # [N]
+        y = y.gather(1, atom_head.unsqueeze(-1)).squeeze(-1)  # [N]
+        return self.scale[atom_head, numbers] * y + self.shift[atom_head, numbers]  # [N]

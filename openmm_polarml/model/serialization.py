@@ -1,44 +1,198 @@
-"""Save and load models as plain files: builder configuration + state dict (+ free metadata)."""
+"""Model files are data: a versioned dict of plain types and tensors, loaded with
+``torch.load(weights_only=True)`` (no pickled code runs).
+
+Format 2 (:data:`FORMAT`): ``{"format": "openmm_polarml.model/2", "config": dict,
+"state_dict": {name: tensor}, "metadata": dict}``. Files without ``format`` are version 1 (the
+same keys; the shipped ``small_demo``), and training checkpoints (``config`` + ``model_state``
+/ ``ema_state``) load as models too. Anything else raises :class:`ModelFormatError`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import pickle
+from pathlib import Path, PurePath
 
+import numpy as np
 import torch
 
 from openmm_polarml.model.builder import build_model
 from openmm_polarml.model.full import PolarMLModel
 
+FORMAT_NAME = "openmm_polarml.model"
+FORMAT_VERSION = 2
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
+#: format tag of training checkpoints (:meth:`openmm_polarml.training.trainer.Trainer.state`)
+CHECKPOINT_FORMAT = "openmm_polarml.checkpoint/1"
+MODEL_KEYS = ("config", "state_dict")
+
+
+class ModelFormatError(ValueError):
+    """A file that is not a model this version of openmm_polarml can load (says why)."""
+
+
+def plain(obj, where: str = "value"):
+    """``obj`` as types ``torch.load(weights_only=True)`` accepts: dict, list, tuple, str, int,
+    float, bool, None and tensors (numpy scalars/arrays and paths converted).
+
+    Raises ``TypeError`` naming the entry of any other type.
+    """
+    if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {plain(k, where): plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(plain(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    raise TypeError(f"{where} is a {type(obj).__name__}: model files hold plain types only")
+
 
 def save_model(model: PolarMLModel, path: str | Path, metadata: dict | None = None) -> None:
-    """Write ``{"config", "state_dict", "metadata"}`` with :func:`torch.save`."""
-    torch.save(
-        {"config": model.config, "state_dict": model.state_dict(), "metadata": metadata or {}},
-        str(path),
-    )
+    """Write the model in format 2 with :func:`torch.save` (configuration, weights, metadata).
+
+    ``metadata`` must hold plain types (numpy scalars and paths are converted).
+    """
+    blob = {
+        "format": FORMAT,
+        "config": plain(model.config, "config"),
+        "state_dict": model.state_dict(),
+        "metadata": plain(metadata or {}, "metadata"),
+    }
+    torch.save(blob, str(path))
 
 
-def load_model(path: str | Path, dtype: str | None = None) -> PolarMLModel:
-    """Rebuild a model saved by :func:`save_model` (or a training checkpoint).
+def read_blob(path: str | Path) -> dict:
+    """The raw dict of a model or checkpoint file, loaded with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file {path}")
+    try:
+        blob = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ModelFormatError(
+            f"{path}: refused to unpickle: the file holds Python objects other than tensors and "
+            f"plain types (loading it could run code). If you trust its origin, convert it once "
+            f"with openmm_polarml.model.serialization.upgrade_model_file(path, out, "
+            f"trusted=True). Details: {str(err).splitlines()[0]}"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        kind = (
+            "a TorchScript artifact (load it with load_exported)"
+            if "TorchScript" in str(err)
+            else "not a readable torch.save file"
+        )
+        raise ModelFormatError(f"{path}: {kind}: {str(err).splitlines()[0]}") from None
+    if not isinstance(blob, dict):
+        raise ModelFormatError(f"{path}: holds a {type(blob).__name__}, not a model dict")
+    return blob
+
+
+def _check_format(blob: dict, path) -> int:
+    """Version of a model blob (1 when untagged); raises for foreign or newer formats."""
+    tag = blob.get("format")
+    if tag is None or tag == CHECKPOINT_FORMAT:
+        return 1
+    name, _, version = str(tag).partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        raise ModelFormatError(
+            f"{path}: format {tag!r} is not an openmm_polarml model file ({FORMAT!r})"
+        )
+    if int(version) > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{path}: format {tag!r} is newer than this openmm_polarml reads ({FORMAT!r}); "
+            "upgrade openmm_polarml"
+        )
+    return int(version)
+
+
+def model_contents(blob: dict, path="<blob>") -> tuple[dict, dict, dict]:
+    """``(config, state_dict, metadata)`` of a model blob or training checkpoint (EMA preferred)."""
+    _check_format(blob, path)
+    if "model_state" in blob:  # a training checkpoint
+        state = blob.get("ema_state") or blob["model_state"]
+        required = ("config", "model_state")
+    else:
+        state = blob.get("state_dict")
+        required = MODEL_KEYS
+    missing = [k for k in required if k not in blob]
+    if missing:
+        raise ModelFormatError(
+            f"{path}: missing {missing}; a model file holds {list(MODEL_KEYS) + ['metadata']} "
+            "(written by openmm_polarml.model.serialization.save_model)"
+        )
+    config = blob["config"]
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise ModelFormatError(f"{path}: 'config' and the state dict must be dicts")
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFormatError(f"{path}: the state dict holds entries that are not tensors")
+    return dict(config), state, dict(blob.get("metadata") or {})
+
+
+def model_from_contents(config: dict, state: dict, path="<blob>") -> PolarMLModel:
+    """Build the model of ``config`` and load ``state`` into it (strict)."""
+    try:
+        model = build_model(config)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFormatError(
+            f"{path}: its configuration does not build a model here: {err!r}"
+        ) from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ModelFormatError(
+            f"{path}: the weights do not fit the model its configuration builds (file corrupt "
+            f"or from an incompatible version): {err}"
+        ) from None
+    return model
+
+
+def load_model(path: str | Path, dtype: str | None = None, head: str | None = None) -> PolarMLModel:
+    """Rebuild a model saved by :func:`save_model` (format 1 or 2) or a training checkpoint.
 
     Parameters
     ----------
     path : str or Path
-        Model or checkpoint file.
+        Model or checkpoint file; read with ``torch.load(weights_only=True)``.
     dtype : str, optional
         ``"float32"`` or ``"float64"`` to override the stored dtype.
+    head : str, optional
+        Readout head (level of theory) to select; default the one saved with the model.
+
+    Raises
+    ------
+    ModelFormatError
+        For a file that is not a model this version reads (the message says why and what to do).
     """
-    blob = torch.load(str(path), map_location="cpu", weights_only=False)
-    if "model_state" in blob:  # a training checkpoint: prefer the EMA weights
-        config, state = blob["config"], blob.get("ema_state") or blob["model_state"]
-    else:
-        config, state = blob["config"], blob["state_dict"]
-    config = dict(config)
+    config, state, _ = model_contents(read_blob(path), path)
     if dtype is not None:
         config["dtype"] = dtype
-    model = build_model(config)
-    model.load_state_dict(state)
+    model = model_from_contents(config, state, path)
+    if head is not None:
+        model.set_head(head)
     return model
+
+
+def upgrade_model_file(
+    path: str | Path, out: str | Path, trusted: bool = False, metadata: dict | None = None
+) -> None:
+    """Re-save a model or checkpoint in format 2 with plain-typed configuration and metadata.
+
+    Files that need ``weights_only=False`` (old pickles holding numpy scalars, paths, ...) are
+    only read with ``trusted=True``: unpickling them runs whatever code they reference.
+    """
+    try:
+        blob = read_blob(path)
+    except ModelFormatError:
+        if not trusted:
+            raise
+        blob = torch.load(str(path), map_location="cpu", weights_only=False)
+    config, state, meta = model_contents(plain(blob, "file"), path)
+    model = model_from_contents(config, state, path)
+    save_model(model, out, {**meta, **(metadata or {})})
 
 
 def pretrained_path(name: str = "small_demo") -> Path:
@@ -49,6 +203,8 @@ def pretrained_path(name: str = "small_demo") -> Path:
     return path
 
 
-def load_pretrained(name: str = "small_demo", dtype: str | None = None) -> PolarMLModel:
+def load_pretrained(
+    name: str = "small_demo", dtype: str | None = None, head: str | None = None
+) -> PolarMLModel:
     """Load a shipped model (default: the small preset + PQEq + D3 trained on demo.traj)."""
-    return load_model(pretrained_path(name), dtype=dtype)
+    return load_model(pretrained_path(name), dtype=dtype, head=head)

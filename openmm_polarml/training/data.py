@@ -6,21 +6,56 @@ import torch
 
 from openmm_polarml.data_io import atoms_to_frame, collate, read_frames, split_indices
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.network import HEAD
+
+#: ``atoms.info`` key naming a frame's level of theory (routes it to that readout head)
+LEVEL = "level"
 
 
-def load_frames(spec, max_frames: int | None = None) -> list:
-    """Frames (dicts of float64 tensors) from one path or a list of paths."""
+def frame_head(atoms, heads: list[str], where: str = "frame") -> int:
+    """Head index of ``atoms`` from ``atoms.info["level"]``; ``ValueError`` if absent or unknown."""
+    level = atoms.info.get(LEVEL)
+    if level is None:
+        raise ValueError(
+            f"{where} has no info[{LEVEL!r}]: a multi-head model needs each frame's level of "
+            f"theory, one of {list(heads)}"
+        )
+    if level not in heads:
+        raise ValueError(
+            f"{where}: unknown level of theory info[{LEVEL!r}] = {level!r}; the model's heads "
+            f"are {list(heads)}"
+        )
+    return list(heads).index(level)
+
+
+def frames_from_atoms(atoms_list, heads: list[str] | None = None, source: str = "") -> list:
+    """Frames of ``ase.Atoms``; with several ``heads``, each carries its head index ``[1]``
+    (``data["head"]``) from ``info["level"]``. One head: frames exactly as
+    :func:`~openmm_polarml.data_io.atoms_to_frame` makes them (any level is ignored)."""
+    frames = []
+    for k, atoms in enumerate(atoms_list):
+        frame = atoms_to_frame(atoms)
+        if heads is not None and len(heads) > 1:
+            index = frame_head(atoms, heads, f"{source} frame {k}".strip())
+            frame[HEAD] = torch.tensor([index], dtype=torch.long)
+        frames.append(frame)
+    return frames
+
+
+def load_frames(spec, max_frames: int | None = None, heads: list[str] | None = None) -> list:
+    """Frames (dicts of float64 tensors) from one path or a list of paths (see
+    :func:`frames_from_atoms` for ``heads``)."""
     paths = [spec] if isinstance(spec, str) else list(spec)
-    frames = [atoms_to_frame(a) for p in paths for a in read_frames(p)]
+    frames = [f for p in paths for f in frames_from_atoms(read_frames(p), heads, str(p))]
     return frames[:max_frames] if max_frames else frames
 
 
-def make_splits(data_cfg: dict) -> dict:
+def make_splits(data_cfg: dict, heads: list[str] | None = None) -> dict:
     """``{"train", "validation", "test"}`` lists of frames according to the data section."""
-    frames = load_frames(data_cfg["train"], data_cfg.get("max_frames"))
+    frames = load_frames(data_cfg["train"], data_cfg.get("max_frames"), heads)
     if data_cfg.get("validation"):
-        out = {"train": frames, "validation": load_frames(data_cfg["validation"])}
-        out["test"] = load_frames(data_cfg["test"]) if data_cfg.get("test") else []
+        out = {"train": frames, "validation": load_frames(data_cfg["validation"], None, heads)}
+        out["test"] = load_frames(data_cfg["test"], None, heads) if data_cfg.get("test") else []
         return out
     idx = split_indices(len(frames), tuple(data_cfg["split"]), data_cfg["seed"])
     out = {
@@ -29,8 +64,13 @@ def make_splits(data_cfg: dict) -> dict:
     }
     out.setdefault("test", [])
     if data_cfg.get("test"):
-        out["test"] = load_frames(data_cfg["test"])
+        out["test"] = load_frames(data_cfg["test"], None, heads)
     return out
+
+
+def frames_of_head(frames: list, head: int, default: int = 0) -> list:
+    """The frames routed to ``head`` (frames without a head index count as ``default``)."""
+    return [f for f in frames if (int(f[HEAD][0]) if HEAD in f else default) == head]
 
 
 def subtract_fixed_terms(

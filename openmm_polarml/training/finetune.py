@@ -8,28 +8,45 @@ import torch
 
 from openmm_polarml.data_io import collate, reference_energies
 from openmm_polarml.data_io import keys as K
-from openmm_polarml.model.builder import build_model
+from openmm_polarml.training.data import frames_of_head
 
 #: The seed froze everything but the last two linear layers.
 DEFAULT_TRAINABLE = ["shortrange.network.readout_*"]
 
 
+def _head_tables(net, frames: list, fallback: bool) -> list:
+    """``(shift row, scale row, frames of that head)`` per head; a head without frames of its
+    own gets all frames (``fallback``) or is left out."""
+    if net.num_heads == 1:
+        return [(net.shift, net.scale, frames)]
+    default = int(net.head_index)
+    out = []
+    for k in range(net.num_heads):
+        mine = frames_of_head(frames, k, default) or (frames if fallback else [])
+        if mine:
+            out.append((net.shift[k], net.scale[k], mine))
+    return out
+
+
 @torch.no_grad()
 def init_statistics(model, frames: list) -> None:
-    """Per-element shifts by least squares on the (residual) energies; scale = force RMS."""
-    net = model.shortrange.network
-    shift = reference_energies(frames)
-    forces = torch.cat(
-        [f[K.FORCES] for f in frames if bool(f[K.HAS_FORCES].all())] or [torch.ones(1, 3)]
-    )
-    rms = float(forces.pow(2).mean().sqrt())
-    net.shift.copy_(shift.to(net.shift.dtype))
-    net.scale.fill_(rms if rms > 1e-6 else 1.0)
+    """Per-element shifts by least squares on the (residual) energies; scale = force RMS.
+
+    With several heads, each head's reference energies and scale come from its own frames.
+    """
+    for shift, scale, mine in _head_tables(model.shortrange.network, frames, True):
+        forces = torch.cat(
+            [f[K.FORCES] for f in mine if bool(f[K.HAS_FORCES].all())] or [torch.ones(1, 3)]
+        )
+        rms = float(forces.pow(2).mean().sqrt())
+        shift.copy_(reference_energies(mine).to(shift.dtype))
+        scale.fill_(rms if rms > 1e-6 else 1.0)
 
 
 @torch.no_grad()
 def refit_shifts(model, frames: list, batch_size: int = 16) -> None:
-    """Add to the element shifts the least-squares per-element fit of the current energy error."""
+    """Add to the element shifts the least-squares per-element fit of the current energy error
+    (per head, on its own frames)."""
     errors = []
     dtype = model.shortrange.network.shift.dtype
     for start in range(0, len(frames), batch_size):
@@ -37,16 +54,19 @@ def refit_shifts(model, frames: list, batch_size: int = 16) -> None:
         with torch.enable_grad():
             pred = model(batch, compute_forces=False, include_pqeq=False, include_d3=False)
         errors += (batch[K.ENERGY] - pred["energy"].detach()).tolist()
-    delta = reference_energies(frames, errors)
-    model.shortrange.network.shift.add_(delta.to(dtype))
+    error_of = {id(f): e for f, e in zip(frames, errors, strict=True)}
+    for shift, _, mine in _head_tables(model.shortrange.network, frames, False):
+        delta = reference_energies(mine, [error_of[id(f)] for f in mine])
+        shift.add_(delta.to(dtype))
 
 
 def load_checkpoint_state(path) -> tuple[dict, dict]:
-    """(model configuration, state dict) of a saved model or training checkpoint (EMA preferred)."""
-    blob = torch.load(str(path), map_location="cpu", weights_only=False)
-    if "model_state" in blob:
-        return dict(blob["config"]), blob.get("ema_state") or blob["model_state"]
-    return dict(blob["config"]), blob["state_dict"]
+    """(model configuration, state dict) of a saved model or training checkpoint (EMA preferred),
+    read with ``weights_only=True`` (:mod:`openmm_polarml.model.serialization`)."""
+    from openmm_polarml.model.serialization import model_contents, read_blob
+
+    config, state, _ = model_contents(read_blob(path), path)
+    return config, state
 
 
 def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
@@ -67,8 +87,9 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         if not config.get("pqeq"):
             raise ValueError("refit_pqeq needs a model with a PQEq term")
         config["pqeq"] = {**config["pqeq"], "trainable": True}
-    model = build_model(config)
-    model.load_state_dict(state)
+    from openmm_polarml.model.serialization import model_from_contents
+
+    model = model_from_contents(config, state, ft["checkpoint"])
     patterns = ft.get("trainable") or DEFAULT_TRAINABLE
     for name, p in model.named_parameters():
         keep = any(fnmatch(name, pat) for pat in patterns)

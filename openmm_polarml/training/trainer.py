@@ -12,12 +12,19 @@ import torch
 from openmm_polarml.data_io import collate, dataset_statistics
 from openmm_polarml.data_io import keys as K
 from openmm_polarml.model.builder import DTYPES, build_model, resolve_config
+from openmm_polarml.model.network import HEAD
 from openmm_polarml.model.presets import preset
+from openmm_polarml.model.serialization import CHECKPOINT_FORMAT, plain, read_blob
 from openmm_polarml.training import distributed as dist
 from openmm_polarml.training.config import resolve
 from openmm_polarml.training.data import float64_copy, make_splits, subtract_fixed_terms
 from openmm_polarml.training.ema import EMA
-from openmm_polarml.training.finetune import apply_finetune, init_statistics, refit_shifts
+from openmm_polarml.training.finetune import (
+    apply_finetune,
+    init_statistics,
+    load_checkpoint_state,
+    refit_shifts,
+)
 from openmm_polarml.training.loss import global_counts, loss_terms, total_loss
 
 
@@ -39,8 +46,10 @@ class Trainer:
         self.out = Path(t["output_dir"])
         self.out.mkdir(parents=True, exist_ok=True)
         self.dtype = DTYPES[t["dtype"]]
-        self.splits = splits if splits is not None else make_splits(self.cfg["data"])
+        self.heads = self._heads()
+        self.splits = splits if splits is not None else make_splits(self.cfg["data"], self.heads)
         self.model = self._build_model()
+        self._check_routing()
         self.joint = self.model.pqeq is not None and any(
             p.requires_grad for p in self.model.pqeq.parameters()
         )
@@ -68,6 +77,24 @@ class Trainer:
         self._eval_models: dict = {}
 
     # ---- setup -----------------------------------------------------------------------------
+    def _heads(self) -> list[str]:
+        """Readout heads of the model to train (frames are routed by ``info["level"]``)."""
+        ft = self.cfg["finetune"]
+        config = load_checkpoint_state(ft["checkpoint"])[0] if ft else self.cfg["model"]
+        return list(resolve_config(config)["heads"])
+
+    def _check_routing(self) -> None:
+        """With several heads every frame must carry its head index (from its level)."""
+        if len(self.heads) == 1:
+            return
+        for name, frames in self.splits.items():
+            if any(HEAD not in f for f in frames):
+                raise ValueError(
+                    f"{name} frames lack a head index for the heads {self.heads}: load them "
+                    "with openmm_polarml.training.data.load_frames(path, heads=...) or "
+                    "frames_from_atoms(atoms, heads) (routing by atoms.info['level'])"
+                )
+
     def _build_model(self):
         t = self.cfg["training"]
         ft = self.cfg["finetune"]
@@ -189,9 +216,11 @@ class Trainer:
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def state(self) -> dict:
+        """The checkpoint: plain types and tensors only (loads with ``weights_only=True``)."""
         return {
-            "config": self.model.config,
-            "train_config": self.cfg,
+            "format": CHECKPOINT_FORMAT,
+            "config": plain(self.model.config, "config"),
+            "train_config": plain(self.cfg, "train_config"),
             "model_state": self.model.state_dict(),
             "ema_state": self.ema.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -200,7 +229,7 @@ class Trainer:
             "step": self.step,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
-            "history": self.history,
+            "history": plain(self.history, "history"),
             "rng": torch.random.get_rng_state(),
         }
 
@@ -214,7 +243,7 @@ class Trainer:
 
     def load(self, path: str | Path) -> None:
         """Resume from a checkpoint written by :meth:`save`."""
-        blob = torch.load(str(path), map_location="cpu", weights_only=False)
+        blob = read_blob(path)
         self.model.load_state_dict(blob["model_state"])
         self.ema.load_state_dict(blob["ema_state"])
         self.optimizer.load_state_dict(blob["optimizer"])
