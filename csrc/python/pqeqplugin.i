@@ -116,6 +116,8 @@ public:
     void setSolverTolerance(double tol);
     int getSolverMaxIterations() const;
     void setSolverMaxIterations(int n);
+    void setDefaultExternalField(double fieldX, double fieldY, double fieldZ);
+    OpenMM::Vec3 getDefaultExternalField() const;
     void updateParametersInContext(OpenMM::Context& context);
     std::vector<double> getCharges(OpenMM::Context& context) const;
     std::vector<OpenMM::Vec3> getShellDisplacements(OpenMM::Context& context) const;

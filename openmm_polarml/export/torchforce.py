@@ -34,14 +34,26 @@ class TorchForceModule(torch.nn.Module):
         Whether the system is periodic (``box`` is then required).
     outputs_forces : bool
         Also return forces (kJ/mol/nm), for ``TorchForce.setOutputsForces(True)``.
+    atom_indices : torch.Tensor, optional
+        ``[N]`` particle indices of the model's atoms in a larger System (ML/MM); ``forward``
+        then takes all ``positions [n_particles, 3]`` and returns forces on all of them.
     """
 
     def __init__(
-        self, shortrange: ShortRange, numbers: torch.Tensor, periodic: bool, outputs_forces: bool
+        self,
+        shortrange: ShortRange,
+        numbers: torch.Tensor,
+        periodic: bool,
+        outputs_forces: bool,
+        atom_indices: torch.Tensor | None = None,
     ):
         super().__init__()
         self.shortrange = shortrange
         self.register_buffer("numbers", numbers.to(torch.long))
+        self.subset = atom_indices is not None
+        if atom_indices is None:
+            atom_indices = torch.arange(numbers.shape[0])
+        self.register_buffer("atom_indices", torch.as_tensor(atom_indices, dtype=torch.long))
         self.periodic = bool(periodic)
         self.outputs_forces = bool(outputs_forces)
         self.dtype_ref = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
@@ -51,6 +63,8 @@ class TorchForceModule(torch.nn.Module):
     def energy(self, positions: torch.Tensor, box: torch.Tensor | None) -> torch.Tensor:
         """``positions [N, 3]`` nm (in the model dtype), ``box [3, 3]`` nm -> energy (kJ/mol)."""
         dtype = self.dtype_ref.dtype
+        if self.subset:
+            positions = positions.index_select(0, self.atom_indices)  # [N, 3] nm
         n = positions.shape[0]
         pos = positions * self.length_scale  # [N, 3] Å
         pbc = torch.full((1, 3), self.periodic, dtype=torch.bool, device=pos.device)
@@ -101,7 +115,14 @@ def fresh_copy(model: PolarMLModel) -> PolarMLModel:
     return new
 
 
-def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces: bool) -> dict:
+def _metadata(
+    model: PolarMLModel,
+    numbers: torch.Tensor,
+    periodic: bool,
+    forces: bool,
+    atom_indices: list[int] | None = None,
+    num_particles: int | None = None,
+) -> dict:
     import e3nn
     import vesin_torch
 
@@ -112,6 +133,8 @@ def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces
         "format": "openmm_polarml.torchforce/1",
         "elements": elements,
         "numbers": [int(z) for z in numbers.tolist()],
+        "atom_indices": None if atom_indices is None else [int(i) for i in atom_indices],
+        "num_particles": int(num_particles if num_particles is not None else len(numbers)),
         "cutoff_angstrom": model.r_max,
         "d3": model.config.get("d3"),
         "d3_cutoff_angstrom": model.config.get("d3_cutoff") if model.config.get("d3") else None,
@@ -128,30 +151,37 @@ def _metadata(model: PolarMLModel, numbers: torch.Tensor, periodic: bool, forces
         "model_config": model.config,
         "pqeq": None,
     }
-    if model.pqeq is not None:
-        pq = model.pqeq
-        params = pq.element_parameters.per_atom(torch.tensor(elements))
-        meta["pqeq"] = {
-            "settings": {
-                "long_range": getattr(pq, "long_range", None),
-                "mode": getattr(pq, "mode", None),
-                "tolerance": getattr(pq, "tolerance", None),
-                "accuracy": getattr(pq, "accuracy", None),
-                "cutoff": getattr(pq, "cutoff", None),
-            },
-            "units": {
-                "chi": "eV",
-                "eta": "eV",
-                "radius": "angstrom",
-                "spring": "eV/angstrom^2",
-                "shell_charge": "e",
-                "alpha": "1/angstrom^2",
-            },
-            "elements": {
-                str(z): {k: float(v[i]) for k, v in params.items()} for i, z in enumerate(elements)
-            },
-        }
+    meta["pqeq"] = pqeq_metadata(model, elements)
     return meta
+
+
+def pqeq_metadata(model: PolarMLModel, elements) -> dict | None:
+    """The model's PQEq settings and element parameters (eV, Å) for ``elements`` (Z), or None."""
+    if model.pqeq is None:
+        return None
+    pq = model.pqeq
+    elements = sorted(set(int(z) for z in elements))
+    params = pq.element_parameters.per_atom(torch.tensor(elements))
+    return {
+        "settings": {
+            "long_range": getattr(pq, "long_range", None),
+            "mode": getattr(pq, "mode", None),
+            "tolerance": getattr(pq, "tolerance", None),
+            "accuracy": getattr(pq, "accuracy", None),
+            "cutoff": getattr(pq, "cutoff", None),
+        },
+        "units": {
+            "chi": "eV",
+            "eta": "eV",
+            "radius": "angstrom",
+            "spring": "eV/angstrom^2",
+            "shell_charge": "e",
+            "alpha": "1/angstrom^2",
+        },
+        "elements": {
+            str(z): {k: float(v[i]) for k, v in params.items()} for i, z in enumerate(elements)
+        },
+    }
 
 
 def export_model(
@@ -162,6 +192,8 @@ def export_model(
     check: bool = True,
     tolerance: float | None = None,
     include_d3: bool = True,
+    atom_indices=None,
+    num_particles: int | None = None,
 ) -> dict:
     """Script the short-range part for ``atoms``' topology, save it, reload it and check parity.
 
@@ -182,6 +214,11 @@ def export_model(
     include_d3 : bool
         Put the model's D3 into the artifact (portable TorchScript). False leaves it to
         :func:`~openmm_polarml.openmm.d3_force.attach_d3_force` (native kernel, faster on CPU).
+    atom_indices : sequence of int, optional
+        Particle indices of ``atoms`` in a System of ``num_particles`` particles (ML/MM): the
+        artifact then reads all positions and returns forces on all particles (zero off the set).
+    num_particles : int, optional
+        Number of System particles (required with ``atom_indices``).
 
     Returns
     -------
@@ -194,19 +231,33 @@ def export_model(
     periodic = bool(atoms.pbc.all())
     if atoms.pbc.any() and not periodic:
         raise ValueError("export supports fully periodic or non-periodic systems only")
+    index = None
+    if atom_indices is not None:
+        index = torch.as_tensor(list(atom_indices), dtype=torch.long)  # [N]
+        if num_particles is None:
+            raise ValueError("give num_particles (the System's particle count) with atom_indices")
+        if index.shape[0] != numbers.shape[0] or int(index.max()) >= num_particles:
+            raise ValueError(
+                f"atom_indices must list {numbers.shape[0]} distinct particles below "
+                f"num_particles={num_particles}"
+            )
+        if index.unique().shape[0] != index.shape[0] or int(index.min()) < 0:
+            raise ValueError("atom_indices must be distinct non-negative particle indices")
     cls = TorchForceModuleWithForces if outputs_forces else TorchForceModule
     shortrange = fresh_copy(model).shortrange
     if not include_d3:
         shortrange = ShortRange(shortrange.network, None)
-    module = cls(shortrange, numbers, periodic, outputs_forces)
+    module = cls(shortrange, numbers, periodic, outputs_forces, index)
     dtype = model.shortrange.network.shift.dtype
     scripted = script_module(module.to(dtype))
-    meta = _metadata(model, numbers, periodic, outputs_forces)
+    meta = _metadata(model, numbers, periodic, outputs_forces, atom_indices, num_particles)
     meta["d3_in_artifact"] = bool(include_d3 and model.shortrange.has_d3)
     torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
     if check:
         loaded, _ = load_exported(path)
         pos_nm = torch.as_tensor(atoms.positions, dtype=dtype) * units.ANGSTROM_TO_NM
+        if index is not None:  # the ML atoms inside a System of num_particles particles
+            pos_nm = torch.zeros(num_particles, 3, dtype=dtype).index_copy(0, index, pos_nm)
         box_nm = torch.as_tensor(atoms.cell.array, dtype=dtype) * units.ANGSTROM_TO_NM
         got = loaded(pos_nm, box_nm) if periodic else loaded(pos_nm)
         got = got if outputs_forces else (got,)
@@ -216,10 +267,14 @@ def export_model(
         f_ref = ref["forces"].detach() * units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM
         if outputs_forces:
             f_got = got[1]
+            if index is not None:
+                f_got = f_got.index_select(0, index)
         else:
             p = pos_nm.clone().requires_grad_(True)
             e = loaded(p, box_nm) if periodic else loaded(p)
             f_got = -torch.autograd.grad(e, p)[0]
+            if index is not None:
+                f_got = f_got.index_select(0, index)
         de = abs(float(got[0].detach()) - e_ref)
         df = float((f_got.detach() - f_ref).abs().max()) if f_ref.numel() else 0.0
         tol = tolerance if tolerance is not None else (1e-10 if dtype == torch.float64 else 1e-5)

@@ -2,21 +2,30 @@
 
 Importing this package loads the compiled ``PQEqForce`` plugin into OpenMM (:mod:`.plugin`).
 
+Start from :class:`PolarMLPotential` (:mod:`.potential`): ``createSystem(topology)``.
+
 Modules (data flow): :mod:`.elements` (PQEq element table) and :mod:`.fragments` → :mod:`.pqeq_force`
 (``PQEqForce`` builders); :mod:`.torch_force` (the exported network as openmm-torch ``TorchForce``)
 and :mod:`.d3_force` (D3 through the native kernel as ``openmm.PythonForce``); :mod:`.fields`
 (runtime external fields as Context parameters, V/nm at the boundary).
 """
 
+from ._import_failures import OPENMM_IMPORT_FAILURES
 from .d3_force import attach_d3_force
 from .elements import ION_CHARGES, load_element_table
 from .fields import FIELD_PARAMETERS, field_to_openmm, get_external_field, set_external_field
 from .fragments import fragment_groups, molecule_groups
 from .plugin import PLUGIN_LOAD_FAILURES, PQEqForce, plugin_directory
-from .pqeq_force import attach_pqeq_force, createPQEqForce
+from .potential import DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
+from .pqeq_force import attach_pqeq_force, buildModelPQEqForce, createPQEqForce
 from .torch_force import attach_torch_force
 
 __all__ = [
+    "OPENMM_IMPORT_FAILURES",
+    "PolarMLPotential",
+    "FORCE_GROUPS",
+    "DEFAULT_MODEL",
+    "buildModelPQEqForce",
     "PQEqForce",
     "PLUGIN_LOAD_FAILURES",
     "plugin_directory",

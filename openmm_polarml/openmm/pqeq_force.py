@@ -15,7 +15,13 @@ from .elements import ION_CHARGES, load_element_table
 from .fragments import fragment_groups
 from .plugin import PQEqForce
 
-__all__ = ["createPQEqForce", "attach_pqeq_force", "add_model_particle", "METHODS"]
+__all__ = [
+    "createPQEqForce",
+    "buildModelPQEqForce",
+    "attach_pqeq_force",
+    "add_model_particle",
+    "METHODS",
+]
 
 #: nonbonded method names (case-insensitive) -> PQEqForce enum
 METHODS = {
@@ -161,6 +167,73 @@ def add_model_particle(force, element: dict) -> int:
 _ARTIFACT_METHODS = {"direct": "NoCutoff", "ewald": "Ewald", "pme": "PME", "taper": "Taper"}
 
 
+def buildModelPQEqForce(
+    pqeq: dict,
+    numbers,
+    periodic: bool,
+    method: str | None = None,
+    cutoff: float | None = None,
+    total_charge: float = 0.0,
+    fragments: list | None = None,
+    fragment_charges: list | None = None,
+    fixed_charges: dict | None = None,
+    ewald_error_tolerance: float = 1e-6,
+    solver_tolerance: float = 1e-6,
+):
+    """A ``PQEqForce`` with a model's element parameters, one particle per entry of ``numbers``.
+
+    Parameters
+    ----------
+    pqeq : dict
+        The model's PQEq settings and element parameters
+        (:func:`openmm_polarml.export.torchforce.pqeq_metadata`, or an artifact's ``pqeq``).
+    numbers : sequence of int
+        Atomic number of every particle (ignored for fixed-charge particles).
+    periodic : bool
+        Whether the System is periodic. A non-periodic System uses ``NoCutoff`` (or
+        ``TaperNonPeriodic`` for a taper model) whatever the model's periodic method.
+    method : str, optional
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range setting.
+    cutoff : float, optional
+        Real-space cutoff (nm) of Ewald/PME; default: the model's, else the force's default.
+    total_charge : float
+        Total charge (e) when no fragments are given.
+    fragments, fragment_charges : list, optional
+        Atom-index groups and their charges (e).
+    fixed_charges : dict, optional
+        ``{particle: (charge e, Gaussian radius nm)}``: MM sites that polarise the equilibrated
+        particles and feel them, but are not equilibrated (radius 0: point charge).
+    ewald_error_tolerance, solver_tolerance : float
+        Accuracy settings of the native force.
+    """
+    method = method or pqeq["settings"].get("long_range") or "ewald"
+    if method not in _ARTIFACT_METHODS:
+        raise ValueError(f"unknown PQEq method {method!r}; use one of {sorted(_ARTIFACT_METHODS)}")
+    name = _ARTIFACT_METHODS[method]
+    if not periodic:
+        name = "TaperNonPeriodic" if method == "taper" else "NoCutoff"
+    force = PQEqForce()
+    force.setNonbondedMethod(getattr(PQEqForce, name))
+    model_cutoff = pqeq["settings"].get("cutoff")
+    if cutoff is None and model_cutoff is not None:
+        cutoff = float(model_cutoff) * units.ANGSTROM_TO_NM
+    if cutoff is not None and name in ("Ewald", "PME"):
+        force.setCutoffDistance(float(cutoff))
+    force.setEwaldErrorTolerance(ewald_error_tolerance)
+    force.setSolverTolerance(solver_tolerance)
+    force.setTotalCharge(float(total_charge))
+    fixed_charges = fixed_charges or {}
+    for index, z in enumerate(numbers):
+        if index in fixed_charges:
+            charge, radius = fixed_charges[index]
+            force.addFixedChargeParticle(float(charge), float(radius))
+        else:
+            add_model_particle(force, pqeq["elements"][str(int(z))])
+    for k, group in enumerate(fragments or []):
+        force.addFragment([int(i) for i in group], float(fragment_charges[k]))
+    return force
+
+
 def attach_pqeq_force(
     system,
     artifact: str | Path,
@@ -202,25 +275,19 @@ def attach_pqeq_force(
     from ..export.torchforce import load_exported
 
     _, meta = load_exported(artifact)
-    pq = meta.get("pqeq")
-    if not pq:
+    if not meta.get("pqeq"):
         raise ValueError("the artifact's model has no PQEq term")
-    method = method or pq["settings"].get("long_range") or "ewald"
-    name = _ARTIFACT_METHODS[method]
-    if method == "taper" and not meta["periodic"]:
-        name = "TaperNonPeriodic"
-    force = PQEqForce()
-    force.setNonbondedMethod(getattr(PQEqForce, name))
-    cutoff = pq["settings"].get("cutoff")
-    if cutoff is not None and method in ("ewald", "pme"):
-        force.setCutoffDistance(float(cutoff) * units.ANGSTROM_TO_NM)
-    force.setEwaldErrorTolerance(ewald_error_tolerance)
-    force.setSolverTolerance(solver_tolerance)
-    force.setTotalCharge(float(total_charge))
-    for z in meta["numbers"]:
-        add_model_particle(force, pq["elements"][str(z)])
-    for k, group in enumerate(fragments or []):
-        force.addFragment([int(i) for i in group], float(fragment_charges[k]))
+    force = buildModelPQEqForce(
+        meta["pqeq"],
+        meta["numbers"],
+        meta["periodic"],
+        method=method,
+        total_charge=total_charge,
+        fragments=fragments,
+        fragment_charges=fragment_charges,
+        ewald_error_tolerance=ewald_error_tolerance,
+        solver_tolerance=solver_tolerance,
+    )
     if force_group is not None:
         force.setForceGroup(int(force_group))
     system.addForce(force)

@@ -36,10 +36,11 @@ def attach_torch_force(system, artifact: str | Path, force_group: int | None = N
 
     reload_torch_plugins()
     _, meta = load_exported(artifact)
-    if system.getNumParticles() != len(meta["numbers"]):
+    expected = meta.get("num_particles", len(meta["numbers"]))
+    if system.getNumParticles() != expected:
         raise ValueError(
             f"system has {system.getNumParticles()} particles, the artifact was exported for "
-            f"{len(meta['numbers'])}"
+            f"{expected}"
         )
     if system.usesPeriodicBoundaryConditions() and not meta["periodic"]:
         raise ValueError(
@@ -67,8 +68,11 @@ def reload_torch_plugins() -> None:
     import openmm
     import torch  # noqa: F401
 
+    from ._import_failures import OPENMM_IMPORT_FAILURES
+
     done = getattr(reload_torch_plugins, "done", set())
-    for failure in openmm.Platform.getPluginLoadFailures():
+    failures = set(OPENMM_IMPORT_FAILURES) | set(openmm.Platform.getPluginLoadFailures())
+    for failure in sorted(failures):
         match = re.match(r"Error loading library (\S+OpenMMTorch\S+\.so):", failure)
         if match and "OpenCL" not in match.group(1) and match.group(1) not in done:
             try:

@@ -85,6 +85,9 @@ public:
     void setSolverTolerance(double tol) { solverTolerance = tol; }
     int getSolverMaxIterations() const { return maxIterations; }
     void setSolverMaxIterations(int n) { maxIterations = n; }
+    /** Default values (kJ/mol/nm/e) of the field Context parameters PQEqFieldX/Y/Z in a new Context. */
+    void setDefaultExternalField(double fieldX, double fieldY, double fieldZ) { defaultField = OpenMM::Vec3(fieldX, fieldY, fieldZ); }
+    OpenMM::Vec3 getDefaultExternalField() const { return defaultField; }
 
     /** Copy per-particle and per-fragment parameters into a Context (the topology must not change). */
     void updateParametersInContext(OpenMM::Context& context);
@@ -118,6 +121,7 @@ private:
     NonbondedMethod method;
     double cutoff, ewaldTolerance, solverTolerance, totalCharge;
     int maxIterations;
+    OpenMM::Vec3 defaultField;
 };
 
 } // namespace PolarML

@@ -9,7 +9,7 @@ using namespace PolarML;
 using namespace std;
 
 PQEqForce::PQEqForce() : method(NoCutoff), cutoff(-1.0), ewaldTolerance(1e-6), solverTolerance(1e-6),
-        totalCharge(0.0), maxIterations(1000) {}
+        totalCharge(0.0), maxIterations(1000), defaultField(0.0, 0.0, 0.0) {}
 
 int PQEqForce::addParticle(double chi, double eta, double radius, double springK, double shellCharge, bool polarizable) {
     ParticleInfo p = {chi, eta, radius, springK, shellCharge, 0.0, polarizable, false};

@@ -96,9 +96,10 @@ double PQEqForceImpl::calcForcesAndEnergy(ContextImpl& context, bool includeForc
 
 map<string, double> PQEqForceImpl::getDefaultParameters() {
     map<string, double> p;
-    p[PQEqForce::FieldX()] = 0.0;
-    p[PQEqForce::FieldY()] = 0.0;
-    p[PQEqForce::FieldZ()] = 0.0;
+    const Vec3 field = owner.getDefaultExternalField();
+    p[PQEqForce::FieldX()] = field[0];
+    p[PQEqForce::FieldY()] = field[1];
+    p[PQEqForce::FieldZ()] = field[2];
     return p;
 }
 

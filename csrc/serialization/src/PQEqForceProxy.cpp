@@ -7,7 +7,7 @@ using namespace OpenMM;
 using namespace PolarML;
 using namespace std;
 
-static const int PQEQ_PROXY_VERSION = 1;
+static const int PQEQ_PROXY_VERSION = 2;  // 2: default external field
 
 PQEqForceProxy::PQEqForceProxy() : SerializationProxy("PQEqForce") {}
 
@@ -22,6 +22,8 @@ void PQEqForceProxy::serialize(const void* object, SerializationNode& node) cons
     node.setDoubleProperty("solverTolerance", force.getSolverTolerance());
     node.setIntProperty("maxIterations", force.getSolverMaxIterations());
     node.setDoubleProperty("totalCharge", force.getTotalCharge());
+    const Vec3 field = force.getDefaultExternalField();
+    node.setDoubleProperty("fieldX", field[0]).setDoubleProperty("fieldY", field[1]).setDoubleProperty("fieldZ", field[2]);
     SerializationNode& particles = node.createChildNode("Particles");
     for (int i = 0; i < force.getNumParticles(); i++) {
         SerializationNode& p = particles.createChildNode("Particle");
@@ -71,6 +73,9 @@ void* PQEqForceProxy::deserialize(const SerializationNode& node) const {
         force->setSolverTolerance(node.getDoubleProperty("solverTolerance"));
         force->setSolverMaxIterations(node.getIntProperty("maxIterations"));
         force->setTotalCharge(node.getDoubleProperty("totalCharge"));
+        if (version >= 2)
+            force->setDefaultExternalField(node.getDoubleProperty("fieldX"), node.getDoubleProperty("fieldY"),
+                                           node.getDoubleProperty("fieldZ"));
         for (const SerializationNode& p : node.getChildNode("Particles").getChildren()) {
             if (p.getIntProperty("fixed"))
                 force->addFixedChargeParticle(p.getDoubleProperty("q"), p.getDoubleProperty("radius"));

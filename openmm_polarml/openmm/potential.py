@@ -1,0 +1,428 @@
+"""``PolarMLPotential``: an OpenMM System of the full model from a ``Topology``.
+
+The System holds, in documented force groups (:data:`FORCE_GROUPS`):
+
+- group 1, ``network``: the equivariant network (and D3 when it travels with the network) as an
+  openmm-torch ``TorchForce`` (TorchScript artifact exported for this atom list, cached on disk,
+  :mod:`.artifacts`) or as an ``openmm.PythonForce`` running the same eager module
+  (:mod:`.python_backend`);
+- group 2, ``pqeq``: the native ``PQEqForce`` with the model's element parameters: charges
+  equilibrated per fragment, shells relaxed, the homogeneous field as Context parameters;
+- group 3, ``d3``: D3(BJ) through the native kernel (``openmm.PythonForce``) when it is built
+  and ``d3Backend`` allows;
+- group 0: everything else (``CMMotionRemover``).
+
+Periodic exactly when the Topology has a box. Units at this interface are OpenMM's: nm, kJ/mol,
+e, and V/nm for fields.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import openmm
+
+from .. import units
+from .fields import field_to_openmm
+from .fragments import fragment_groups
+from .pqeq_force import buildModelPQEqForce
+from .residue_charges import fragment_charge
+
+__all__ = ["PolarMLPotential", "FORCE_GROUPS", "DEFAULT_MODEL"]
+
+LOGGER = logging.getLogger(__name__)
+
+#: force group of each term of a System built by :class:`PolarMLPotential`
+FORCE_GROUPS = {"network": 1, "pqeq": 2, "d3": 3}
+
+#: the shipped model loaded when none is named
+DEFAULT_MODEL = "small_demo"
+
+_BACKENDS = ("torch", "python")
+
+
+def supported_elements(model) -> set[int]:
+    """Atomic numbers the model was trained on (non-zero element reference energy)."""
+    if model.config.get("elements"):
+        return {int(z) for z in model.config["elements"]}
+    shift = model.shortrange.network.shift.detach()  # [95] or [n_heads, 95] eV
+    rows = shift.reshape(-1, shift.shape[-1])  # [n_heads, 95]
+    return {int(z) for z in (rows != 0).any(dim=0).nonzero().flatten().tolist()}
+
+
+def _symbol(z: int) -> str:
+    from ase.data import chemical_symbols
+
+    return chemical_symbols[z]
+
+
+def topology_numbers(topology, atoms=None) -> list[int]:
+    """Atomic numbers of ``atoms`` (indices; default all) of a Topology; no element -> error."""
+    every = list(topology.atoms())
+    chosen = every if atoms is None else [every[i] for i in atoms]
+    missing = [a for a in chosen if a.element is None]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} atoms have no element (first: {missing[0]} in residue "
+            f"{missing[0].residue.name}); virtual sites and extra particles are not supported"
+        )
+    return [int(a.element.atomic_number) for a in chosen]
+
+
+def _box_vectors_nm(topology):
+    vectors = topology.getPeriodicBoxVectors()
+    if vectors is None:
+        return None
+    return np.array([v.value_in_unit(openmm.unit.nanometer) for v in vectors])  # [3, 3] nm
+
+
+def _min_width(box: np.ndarray) -> float:
+    """Smallest perpendicular width (same unit as ``box``) of a cell of row vectors."""
+    volume = abs(np.linalg.det(box))
+    areas = [np.linalg.norm(np.cross(box[(i + 1) % 3], box[(i + 2) % 3])) for i in range(3)]
+    return volume / max(areas)
+
+
+def _check_geometry(numbers, box_nm):
+    """An ase.Atoms of the atom list on a regular grid (the export's parity-check geometry)."""
+    from ase import Atoms
+
+    n = len(numbers)
+    side = int(np.ceil(n ** (1.0 / 3.0)))
+    grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n]
+    if box_nm is None:
+        positions = grid * 2.5  # Å
+        return Atoms(numbers=numbers, positions=positions, pbc=False)
+    cell = box_nm * units.NM_TO_ANGSTROM  # [3, 3] Å
+    fractional = (grid + 0.5) / side  # [n, 3]
+    return Atoms(numbers=numbers, scaled_positions=fractional, cell=cell, pbc=True)
+
+
+class PolarMLPotential:
+    """The polarizable ML potential (network + PQEq + D3) as OpenMM Systems.
+
+    Parameters
+    ----------
+    model : None, str, Path or PolarMLModel
+        A shipped model name (default :data:`DEFAULT_MODEL`), a model file, or a model.
+    head : str, optional
+        Readout head (level of theory) of a multi-head model; default: the model's default.
+    dtype : str, optional
+        ``"float32"`` or ``"float64"`` for the network (default: the model's own).
+    cacheDir : str or Path, optional
+        Folder for exported TorchScript artifacts (default ``$POLARML_CACHE_DIR`` or
+        ``~/.cache/openmm_polarml/artifacts``).
+    """
+
+    def __init__(
+        self, model=None, head: str | None = None, dtype: str | None = None, cacheDir=None
+    ):
+        from ..calculators.model_calculator import _load
+
+        self.model = _load(DEFAULT_MODEL if model is None else model, dtype).eval()
+        if head is not None:
+            if hasattr(self.model, "set_head"):
+                self.model.set_head(head)
+            elif head != "default":
+                raise ValueError(f"the model has a single head; head={head!r} is not available")
+        self.head = head
+        self.cacheDir = cacheDir
+        self.elements = supported_elements(self.model)
+
+    # -- checks -------------------------------------------------------------------------------
+    def checkElements(self, numbers) -> None:
+        """Raise ``ValueError`` naming every element of ``numbers`` the model was not trained on."""
+        unknown = sorted(set(int(z) for z in numbers) - self.elements)
+        if unknown:
+            names = ", ".join(_symbol(z) for z in unknown)
+            raise ValueError(
+                f"the model has no parameters for element(s) {names} (it knows "
+                f"{len(self.elements)} elements: {' '.join(_symbol(z) for z in sorted(self.elements))}); "
+                "use a model trained on them"
+            )
+
+    def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge):
+        """ML-atom fragment groups and charges (e), checked against ``totalCharge``."""
+        groups = fragment_groups(topology, fragments)
+        if groups is None:
+            return None, None
+        ml = set(atoms)
+        every = list(topology.atoms())
+        inside = [g for g in groups if ml.intersection(g)]
+        for g in inside:
+            if not ml.issuperset(g):
+                raise ValueError(
+                    f"fragment of atoms {g[:6]}... lies partly outside the ML region; choose "
+                    "mlAtoms as whole molecules or pass fragments= explicitly"
+                )
+        if fragmentCharges is None:
+            charges = [fragment_charge([every[i] for i in g]) for g in inside]
+        elif callable(fragmentCharges):
+            charges = [float(fragmentCharges([every[i] for i in g])) for g in inside]
+        else:
+            charges = [float(q) for q in fragmentCharges]
+            if len(charges) != len(inside):
+                raise ValueError(
+                    f"fragmentCharges has {len(charges)} entries for {len(inside)} fragments"
+                )
+        if totalCharge is not None and abs(sum(charges) - float(totalCharge)) > 1e-6:
+            charged = [(k, q) for k, q in enumerate(charges) if q != 0]
+            listing = ", ".join(
+                f"fragment {k} ({every[inside[k][0]].residue.name}{every[inside[k][0]].residue.id}"
+                f", {len(inside[k])} atoms) {q:+g} e"
+                for k, q in charged[:8]
+            )
+            raise ValueError(
+                f"the fragments' charges sum to {sum(charges):+g} e but totalCharge is "
+                f"{float(totalCharge):+g} e (charged fragments: {listing or 'none'}); pass the "
+                "matching totalCharge or fragmentCharges"
+            )
+        return inside, charges
+
+    # -- forces -------------------------------------------------------------------------------
+    def _d3_native(self, d3Backend: str) -> bool:
+        from ..model import d3_native
+
+        if d3Backend not in ("auto", "native", "network"):
+            raise ValueError(f"d3Backend must be 'auto', 'native' or 'network', not {d3Backend!r}")
+        if not self.model.shortrange.has_d3 or d3Backend == "network":
+            return False
+        available = d3_native.native_available()
+        if d3Backend == "native" and not available:
+            raise RuntimeError("the native D3 kernel is not built; use d3Backend='network'")
+        return available
+
+    def _network_force(self, system, numbers, box, atoms, backend, include_d3, positions):
+        from ..export.torchforce import TorchForceModule, fresh_copy
+        from ..model.shortrange import ShortRange
+
+        subset = None if len(atoms) == system.getNumParticles() else list(atoms)
+        group = FORCE_GROUPS["network"]
+        if backend == "torch":
+            try:
+                from .artifacts import cached_export
+                from .torch_force import attach_torch_force
+
+                geometry = _check_geometry(numbers, box)
+                if positions is not None:
+                    geometry.positions = np.asarray(positions)[list(atoms)] * units.NM_TO_ANGSTROM
+                path = cached_export(
+                    self.model,
+                    geometry,
+                    include_d3,
+                    atom_indices=subset,
+                    num_particles=system.getNumParticles() if subset else None,
+                    directory=self.cacheDir,
+                )
+                return attach_torch_force(system, path, force_group=group)
+            except ImportError as err:
+                LOGGER.warning("openmm-torch unavailable (%s): using the PythonForce backend", err)
+        import torch
+
+        from .python_backend import attach_python_force
+
+        shortrange = fresh_copy(self.model).shortrange
+        if not include_d3:
+            shortrange = ShortRange(shortrange.network, None)
+        index = None if subset is None else torch.as_tensor(subset)
+        module = TorchForceModule(
+            shortrange, torch.as_tensor(numbers), box is not None, False, index
+        )
+        module = module.to(self.model.shortrange.network.shift.dtype)
+        return attach_python_force(system, module, box is not None, force_group=group)
+
+    def addForces(
+        self,
+        topology,
+        system,
+        atoms=None,
+        backend: str = "torch",
+        d3Backend: str = "auto",
+        totalCharge: float | None = 0.0,
+        fragments="molecules",
+        fragmentCharges=None,
+        fixedCharges: dict | None = None,
+        pqeqMethod: str | None = None,
+        cutoff=None,
+        ewaldErrorTolerance: float = 1e-6,
+        solverTolerance: float = 1e-6,
+        externalField=(0.0, 0.0, 0.0),
+        positions=None,
+    ) -> dict:
+        """Add the model's forces for ``atoms`` of ``topology`` to an existing ``system``.
+
+        Parameters are those of :meth:`createSystem`; ``fixedCharges`` maps particle indices
+        outside ``atoms`` to ``(charge e, Gaussian radius nm)`` sites of the PQEq force (ML/MM
+        electrostatic embedding); every other particle outside ``atoms`` is a zero-charge site.
+
+        Returns
+        -------
+        dict
+            ``{"network": force, "pqeq": PQEqForce or None, "d3": force or None}``.
+        """
+        if backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, not {backend!r}")
+        n_particles = system.getNumParticles()
+        atoms = list(range(n_particles)) if atoms is None else [int(i) for i in atoms]
+        bad = [i for i in atoms if not 0 <= i < n_particles]
+        if bad or len(set(atoms)) != len(atoms):
+            raise ValueError(
+                f"ML atom indices must be distinct and in [0, {n_particles}); got {bad[:5] or 'duplicates'}"
+            )
+        numbers = topology_numbers(topology, atoms)
+        self.checkElements(numbers)
+        box = _box_vectors_nm(topology)
+        if box is not None:
+            self._check_box(box, cutoff)
+        native_d3 = self._d3_native(d3Backend) and len(atoms) == n_particles
+        added = {"network": None, "pqeq": None, "d3": None}
+        include_d3 = self.model.shortrange.has_d3 and not native_d3
+        added["network"] = self._network_force(
+            system, numbers, box, atoms, backend, include_d3, positions
+        )
+        if native_d3:
+            from .d3_force import attach_d3_force
+
+            added["d3"] = attach_d3_force(
+                system, self.model, numbers=numbers, force_group=FORCE_GROUPS["d3"]
+            )
+        if self.model.pqeq is not None:
+            added["pqeq"] = self._pqeq_force(
+                topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
+                fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+            )  # fmt: skip
+        return added
+
+    def _check_box(self, box, cutoff) -> None:
+        half = 0.5 * _min_width(box)  # nm
+        pq_cut = cutoff if cutoff is not None else getattr(self.model.pqeq, "cutoff", None)
+        if hasattr(pq_cut, "value_in_unit"):
+            pq_cut = pq_cut.value_in_unit(openmm.unit.nanometer)
+        elif pq_cut is not None and cutoff is None:
+            pq_cut = pq_cut * units.ANGSTROM_TO_NM  # the model's cutoff is in Å
+        if pq_cut is not None and pq_cut > half + 1e-12:
+            raise ValueError(
+                f"the PQEq real-space cutoff {pq_cut:.3f} nm exceeds half the smallest box width "
+                f"({half:.3f} nm); enlarge the box or pass a smaller cutoff"
+            )
+
+    def _pqeq_force(
+        self, topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
+        fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+    ):  # fmt: skip
+        from ..export.torchforce import pqeq_metadata
+
+        n_particles = system.getNumParticles()
+        fixed = {i: (0.0, 0.0) for i in range(n_particles)}
+        for i in atoms:
+            del fixed[i]
+        for i, site in (fixedCharges or {}).items():
+            if int(i) not in fixed:
+                raise ValueError(f"fixed charge on particle {i}, which is an ML atom")
+            fixed[int(i)] = (float(site[0]), float(site[1]))
+        mm_charge = sum(q for q, _ in fixed.values())
+        groups, charges = self._fragments(topology, atoms, fragments, fragmentCharges, totalCharge)
+        ml_charge = float(totalCharge or 0.0) if groups is None else sum(charges)
+        if box is not None and abs(ml_charge + mm_charge) > 1e-6:
+            raise ValueError(
+                f"the periodic system carries a net charge of {ml_charge + mm_charge:+.6g} e (ML "
+                f"{ml_charge:+.6g}, fixed sites {mm_charge:+.6g}); add counter-ions to neutralise it"
+            )
+        all_numbers = [0] * n_particles
+        for i, z in zip(atoms, numbers, strict=True):
+            all_numbers[i] = z
+        if hasattr(cutoff, "value_in_unit"):
+            cutoff = cutoff.value_in_unit(openmm.unit.nanometer)
+        force = buildModelPQEqForce(
+            pqeq_metadata(self.model, numbers),
+            all_numbers,
+            box is not None,
+            method=pqeqMethod,
+            cutoff=cutoff,
+            total_charge=ml_charge,
+            fragments=groups,
+            fragment_charges=charges,
+            fixed_charges=fixed,
+            ewald_error_tolerance=ewaldErrorTolerance,
+            solver_tolerance=solverTolerance,
+        )
+        force.setDefaultExternalField(*field_to_openmm(externalField, "V/nm"))
+        force.setForceGroup(FORCE_GROUPS["pqeq"])
+        system.addForce(force)
+        return force
+
+    # -- systems ------------------------------------------------------------------------------
+    def createSystem(
+        self,
+        topology,
+        totalCharge: float = 0.0,
+        fragments="molecules",
+        fragmentCharges=None,
+        externalField=(0.0, 0.0, 0.0),
+        backend: str = "torch",
+        removeCMMotion: bool = True,
+        d3Backend: str = "auto",
+        pqeqMethod: str | None = None,
+        cutoff=None,
+        ewaldErrorTolerance: float = 1e-6,
+        solverTolerance: float = 1e-6,
+        positions=None,
+    ) -> openmm.System:
+        """An OpenMM System of the full model for ``topology``.
+
+        Parameters
+        ----------
+        topology : openmm.app.Topology
+            Atoms (elements), bonds (molecules) and, for a periodic System, the box.
+        totalCharge : float
+            Total charge (e); must equal the sum of the fragment charges, and be 0 when periodic.
+        fragments : str or list of list of int
+            Charge-conserving groups: ``'molecules'`` (connected bonded components; default),
+            ``'residues'``, ``'none'`` (one group of all atoms, charge ``totalCharge``: crystals
+            and reactive systems that transfer charge between molecules) or explicit index lists.
+        fragmentCharges : list, callable or None
+            Charge (e) per fragment, ``callable(list_of_atoms) -> e``, or None: residue
+            templates (water, ions, amino/nucleic acids; unknown residues 0, logged).
+        externalField : sequence of 3 float
+            Default homogeneous field (V/nm); change it at run time with
+            :func:`~openmm_polarml.openmm.set_external_field` (Context parameters
+            ``PQEqFieldX/Y/Z`` in kJ/mol/nm/e).
+        backend : str
+            ``'torch'``: openmm-torch ``TorchForce`` (falls back to ``'python'`` with a logged
+            message when openmm-torch cannot load); ``'python'``: ``openmm.PythonForce``.
+        removeCMMotion : bool
+            Add a ``CMMotionRemover``.
+        d3Backend : str
+            ``'auto'`` (native kernel when built, else with the network), ``'native'`` or
+            ``'network'`` (D3 inside the network force).
+        pqeqMethod : str, optional
+            ``'ewald'``, ``'pme'``, ``'taper'`` or ``'direct'``; default: the model's.
+        cutoff : float or Quantity, optional
+            PQEq real-space cutoff (nm); default: the model's, else min(0.6 nm, half the box).
+        ewaldErrorTolerance, solverTolerance : float
+            Lattice-sum accuracy; charge/shell solver tolerance (eV/e, eV/Å).
+        positions : array or Quantity, optional
+            Positions (nm) used only for the export's parity check (default: a grid).
+
+        Returns
+        -------
+        openmm.System
+        """
+        if hasattr(positions, "value_in_unit"):
+            positions = positions.value_in_unit(openmm.unit.nanometer)
+        system = openmm.System()
+        for atom in topology.atoms():
+            if atom.element is None:
+                topology_numbers(topology)  # raises with the atom's name
+            system.addParticle(atom.element.mass)
+        box = topology.getPeriodicBoxVectors()
+        if box is not None:
+            system.setDefaultPeriodicBoxVectors(*box)
+        self.addForces(
+            topology, system, None, backend, d3Backend, totalCharge, fragments, fragmentCharges,
+            None, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField, positions,
+        )  # fmt: skip
+        if removeCMMotion:
+            system.addForce(openmm.CMMotionRemover())
+        return system
