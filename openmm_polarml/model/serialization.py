@@ -10,6 +10,8 @@ same keys; the shipped ``small_demo``), and training checkpoints (``config`` + `
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 from pathlib import Path, PurePath
 
 import numpy as np
@@ -36,10 +38,10 @@ def plain(obj, where: str = "value"):
 
     Raises ``TypeError`` naming the entry of any other type.
     """
+    if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass
+        return obj.item()
     if obj is None or isinstance(obj, bool | int | float | str | torch.Tensor):
         return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, PurePath):
@@ -65,27 +67,43 @@ def save_model(model: PolarMLModel, path: str | Path, metadata: dict | None = No
     torch.save(blob, str(path))
 
 
+def _detail(err: Exception) -> str:
+    """The informative line of a torch.load error."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("Unsupported", "WeightsUnpickler error: U")) or "invalid load key" in ln:
+            return ln
+    return lines[0] if lines else type(err).__name__
+
+
 def read_blob(path: str | Path) -> dict:
     """The raw dict of a model or checkpoint file, loaded with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file {path}")
     try:
-        blob = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns before refusing a TorchScript archive
+            warnings.filterwarnings("ignore", message=".*TorchScript archive")
+            blob = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found is None:
+            raise ModelFormatError(
+                f"{path}: not a readable torch.save file ({_detail(err)})"
+            ) from None
         raise ModelFormatError(
-            f"{path}: refused to unpickle: the file holds Python objects other than tensors and "
-            f"plain types (loading it could run code). If you trust its origin, convert it once "
-            f"with openmm_polarml.model.serialization.upgrade_model_file(path, out, "
-            f"trusted=True). Details: {str(err).splitlines()[0]}"
+            f"{path}: refused to unpickle {found.group(1)}: the file holds Python objects other "
+            "than tensors and plain types, and loading them could run code. If you trust its "
+            "origin, convert it once with openmm_polarml.model.serialization."
+            "upgrade_model_file(path, out, trusted=True)"
         ) from None
     except (RuntimeError, EOFError, OSError) as err:
-        kind = (
-            "a TorchScript artifact (load it with load_exported)"
-            if "TorchScript" in str(err)
-            else "not a readable torch.save file"
-        )
-        raise ModelFormatError(f"{path}: {kind}: {str(err).splitlines()[0]}") from None
+        if "TorchScript" in str(err):
+            raise ModelFormatError(
+                f"{path}: a TorchScript artifact, not a model file (load it with "
+                "openmm_polarml.export.load_exported)"
+            ) from None
+        raise ModelFormatError(f"{path}: not a readable torch.save file ({_detail(err)})") from None
     if not isinstance(blob, dict):
         raise ModelFormatError(f"{path}: holds a {type(blob).__name__}, not a model dict")
     return blob
