@@ -249,17 +249,22 @@ class PolarMLPotential:
         solverTolerance: float = 1e-6,
         externalField=(0.0, 0.0, 0.0),
         positions=None,
+        exclusions=(),
+        checkNeutral: bool = True,
     ) -> dict:
         """Add the model's forces for ``atoms`` of ``topology`` to an existing ``system``.
 
         Parameters are those of :meth:`createSystem`; ``fixedCharges`` maps particle indices
         outside ``atoms`` to ``(charge e, Gaussian radius nm)`` sites of the PQEq force (ML/MM
         electrostatic embedding); every other particle outside ``atoms`` is a zero-charge site.
+        ``exclusions`` lists particle pairs removed from ``PQEqForce``; ``checkNeutral=False``
+        leaves the periodic net-charge check to the caller.
 
         Returns
         -------
         dict
-            ``{"network": force, "pqeq": PQEqForce or None, "d3": force or None}``.
+            ``{"network": force, "pqeq": PQEqForce or None, "d3": force or None,
+            "mlCharge": charge of the ML atoms (e)}``.
         """
         if backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {_BACKENDS}, not {backend!r}")
@@ -276,7 +281,7 @@ class PolarMLPotential:
         if box is not None:
             self._check_box(box, cutoff)
         native_d3 = self._d3_native(d3Backend) and len(atoms) == n_particles
-        added = {"network": None, "pqeq": None, "d3": None}
+        added = {"network": None, "pqeq": None, "d3": None, "mlCharge": float(totalCharge or 0)}
         include_d3 = self.model.shortrange.has_d3 and not native_d3
         added["network"] = self._network_force(
             system, numbers, box, atoms, backend, include_d3, positions
@@ -288,9 +293,10 @@ class PolarMLPotential:
                 system, self.model, numbers=numbers, force_group=FORCE_GROUPS["d3"]
             )
         if self.model.pqeq is not None:
-            added["pqeq"] = self._pqeq_force(
+            added["pqeq"], added["mlCharge"] = self._pqeq_force(
                 topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
                 fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+                exclusions, checkNeutral,
             )  # fmt: skip
         return added
 
@@ -310,6 +316,7 @@ class PolarMLPotential:
     def _pqeq_force(
         self, topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
         fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+        exclusions=(), checkNeutral=True,
     ):  # fmt: skip
         from ..export.torchforce import pqeq_metadata
 
@@ -324,7 +331,7 @@ class PolarMLPotential:
         mm_charge = sum(q for q, _ in fixed.values())
         groups, charges = self._fragments(topology, atoms, fragments, fragmentCharges, totalCharge)
         ml_charge = float(totalCharge or 0.0) if groups is None else sum(charges)
-        if box is not None and abs(ml_charge + mm_charge) > 1e-6:
+        if checkNeutral and box is not None and abs(ml_charge + mm_charge) > 1e-6:
             raise ValueError(
                 f"the periodic system carries a net charge of {ml_charge + mm_charge:+.6g} e (ML "
                 f"{ml_charge:+.6g}, fixed sites {mm_charge:+.6g}); add counter-ions to neutralise it"
@@ -347,10 +354,12 @@ class PolarMLPotential:
             ewald_error_tolerance=ewaldErrorTolerance,
             solver_tolerance=solverTolerance,
         )
+        for i, j in exclusions:
+            force.addExclusion(int(i), int(j))
         force.setDefaultExternalField(*field_to_openmm(externalField, "V/nm"))
         force.setForceGroup(FORCE_GROUPS["pqeq"])
         system.addForce(force)
-        return force
+        return force, ml_charge
 
     # -- systems ------------------------------------------------------------------------------
     def createSystem(
@@ -426,3 +435,13 @@ class PolarMLPotential:
         if removeCMMotion:
             system.addForce(openmm.CMMotionRemover())
         return system
+
+    def createMixedSystem(self, topology, mmSystem, mlAtoms, **kwargs) -> openmm.System:
+        """ML/MM System: ``mlAtoms`` by the model inside ``mmSystem``.
+
+        See :func:`openmm_polarml.openmm.mixed.createMixedSystem` for the options (electrostatic
+        or mechanical embedding, MM site radii, ML region charge).
+        """
+        from .mixed import createMixedSystem
+
+        return createMixedSystem(self, topology, mmSystem, mlAtoms, **kwargs)
