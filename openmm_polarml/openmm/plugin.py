@@ -64,3 +64,12 @@ def _load_plugins() -> None:
 
 
 _load_plugins()
+
+
+def _install_downcasts() -> None:
+    from .serialization import install_pqeq_downcasts
+
+    install_pqeq_downcasts()
+
+
+_install_downcasts()
