@@ -1,0 +1,74 @@
+"""openmm-ml registration (``MLPotential('polarml')``) and openmmtools on a PolarML System."""
+
+from __future__ import annotations
+
+import numpy as np
+import openmm
+import pytest
+
+from openmm_polarml.model.serialization import save_model
+from openmm_polarml.openmm import PolarMLPotential
+from tests.model.helpers import tiny_model
+from tests.openmm.test_mixed import build, context, energy, mm_system
+
+PQEQ = {"long_range": "direct", "tolerance": 1e-10}
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_model(tiny_model("float64", pqeq=PQEQ), path)
+    return path
+
+
+def test_mlpotential_polarml_equals_polarml_potential(model_file, tmp_path):
+    openmmml = pytest.importorskip("openmmml")
+    top, pos = build([("HOH", 0.0), ("NA", [0.45, 0.1, 0.0]), ("HOH", [-0.3, 0.2, 0.1])])
+    kwargs = {"totalCharge": 1.0, "solverTolerance": 1e-10}
+    ours = PolarMLPotential(model_file, cacheDir=tmp_path).createSystem(top, **kwargs)
+    theirs = openmmml.MLPotential("polarml", modelPath=model_file, cacheDir=tmp_path)
+    system = theirs.createSystem(top, **kwargs)
+    assert abs(energy(context(system, pos)) - energy(context(ours, pos))) < 1e-9
+
+
+def test_openmmml_mixed_system_is_mechanical_embedding(model_file, tmp_path):
+    openmmml = pytest.importorskip("openmmml")
+    top, pos = build([("HOH", 0.0), ("NA", [0.45, 0.1, 0.0]), ("CL", [-0.4, 0.3, 0.2])])
+    mm = mm_system(top)
+    theirs = openmmml.MLPotential("polarml", modelPath=model_file, cacheDir=tmp_path)
+    mixed = theirs.createMixedSystem(top, mm, [0, 1, 2])
+    ours = PolarMLPotential(model_file, cacheDir=tmp_path).createMixedSystem(
+        top, mm, [0, 1, 2], embedding="mechanical"
+    )
+    assert abs(energy(context(mixed, pos)) - energy(context(ours, pos))) < 1e-8
+
+
+def test_openmmtools_thermodynamic_state_and_replica_exchange(model_file, tmp_path):
+    pytest.importorskip("openmmtools")
+    from openmmtools import cache, mcmc, multistate, states
+
+    unit = openmm.unit
+    top, pos = build([("HOH", 0.0), ("HOH", [0.3, 0.0, 0.05])])
+    system = PolarMLPotential(model_file, cacheDir=tmp_path).createSystem(top)
+    thermo = [states.ThermodynamicState(system, T * unit.kelvin) for T in (300.0, 330.0)]
+    assert thermo[1].temperature == 330.0 * unit.kelvin
+    context_cache = cache.ContextCache(platform=openmm.Platform.getPlatformByName("Reference"))
+    ctx, _ = context_cache.get_context(thermo[0])
+    ctx.setPositions(pos)
+    e_state = (
+        ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+    )
+    assert abs(e_state - energy(context(system, pos))) < 1e-6  # the System survived the copy
+    sampler_states = [states.SamplerState(pos * unit.nanometer) for _ in thermo]
+    move = mcmc.LangevinDynamicsMove(timestep=0.25 * unit.femtosecond, n_steps=5)
+    sampler = multistate.ReplicaExchangeSampler(mcmc_moves=move, number_of_iterations=2)
+    sampler.energy_context_cache = cache.ContextCache(
+        platform=openmm.Platform.getPlatformByName("Reference")
+    )
+    sampler.sampler_context_cache = context_cache
+    reporter = multistate.MultiStateReporter(str(tmp_path / "rex.nc"), checkpoint_interval=1)
+    sampler.create(thermo, sampler_states, reporter)
+    sampler.run()
+    energies, _, _ = reporter.read_energies()
+    assert energies.shape[0] == 3 and np.isfinite(energies).all()
+    reporter.close()
