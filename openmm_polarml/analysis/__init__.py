@@ -4,6 +4,7 @@
 optional PQEq charges) into a summary dict, a printed table (:func:`format_summary`) and a PNG.
 """
 
+from openmm_polarml.analysis.pqeq_report import induced_dipole, load_pqeq_report, mean_charges
 from openmm_polarml.analysis.report import analyse_md, format_summary, plot_md
 from openmm_polarml.analysis.thermo import energy_drift, read_state_csv, temperature_stats
 from openmm_polarml.analysis.trajectory import (
@@ -30,4 +31,7 @@ __all__ = [
     "unwrap_positions",
     "mean_square_displacement",
     "diffusion_coefficient",
+    "load_pqeq_report",
+    "mean_charges",
+    "induced_dipole",
 ]
