@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 import subprocess
 import sys
 
@@ -118,7 +119,8 @@ def test_force_round_trip_keeps_type_and_parameters():
     back = mm.XmlSerializer.deserialize(mm.XmlSerializer.serialize(force))
     assert type(back) is po.PQEqForce and back.thisown
     assert _parameters(back) == _parameters(force)
-    for clone in (mm.XmlSerializer.clone(force), copy.deepcopy(force), copy.copy(back)):
+    clones = (mm.XmlSerializer.clone(force), copy.deepcopy(force), copy.copy(back))
+    for clone in clones + (pickle.loads(pickle.dumps(force)),):
         assert type(clone) is po.PQEqForce and clone.thisown
         assert _parameters(clone) == _parameters(force)
 
