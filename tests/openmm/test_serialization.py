@@ -163,13 +163,22 @@ def test_get_force_of_other_types_unchanged():
 
 
 _OWNERSHIP_SCRIPT = r"""
-import gc, os
+import ctypes, gc
 import openmm as mm
 import openmm_polarml.openmm as po
 
-def rss_mib():
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+
+def heap_mib():
+    # bytes malloc has handed out and not got back (exact, unlike RSS)
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20
 
 f = po.PQEqForce()
 for i in range(20000):
@@ -190,12 +199,12 @@ def cycle():
     gc.collect()
 for _ in range(3):
     cycle()
-start = rss_mib()
+start = heap_mib()
 for _ in range(25):
     cycle()
-grown = rss_mib() - start
+grown = heap_mib() - start
 print("grown", grown)
-assert grown < 10, grown  # 25 leaked forces (one per cycle) grow it by ~27 MiB
+assert grown < 5, grown  # 25 leaked forces (one per cycle) grow it by ~27 MiB
 """
 
 
