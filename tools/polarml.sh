@@ -32,7 +32,7 @@ PYEOF
 }
 
 case "${1:-}" in
-  main) setup; shift; "$VENV/bin/python" examples/main_job.py "$@" ;;
+  main) setup; shift; "$VENV/bin/python" examples/quickstart.py "$@" ;;
   test)
     setup; shift
     set +e

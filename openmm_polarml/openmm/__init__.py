@@ -13,14 +13,24 @@ and :mod:`.d3_force` (D3 through the native kernel as ``openmm.PythonForce``); :
 from ._import_failures import OPENMM_IMPORT_FAILURES
 from .d3_force import attach_d3_force
 from .elements import ION_CHARGES, load_element_table
+from .field_protocols import FieldDipoleRecorder, FieldProtocol, pe_loop
 from .fields import FIELD_PARAMETERS, field_to_openmm, get_external_field, set_external_field
 from .fragments import fragment_groups, molecule_groups
 from .plugin import PLUGIN_LOAD_FAILURES, PQEqForce, plugin_directory
 from .potential import DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
 from .pqeq_force import attach_pqeq_force, buildModelPQEqForce, createPQEqForce
+from .reporters import PQEQ_REPORT_UNITS, PQEqReporter
+from .serialization import as_pqeq_force, install_pqeq_downcasts
 from .torch_force import attach_torch_force
 
 __all__ = [
+    "PQEqReporter",
+    "PQEQ_REPORT_UNITS",
+    "FieldProtocol",
+    "FieldDipoleRecorder",
+    "pe_loop",
+    "as_pqeq_force",
+    "install_pqeq_downcasts",
     "OPENMM_IMPORT_FAILURES",
     "PolarMLPotential",
     "FORCE_GROUPS",

@@ -1,0 +1,43 @@
+"""The quickstart (README command 1) end to end on the crystal path, with few steps."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+
+
+def _quickstart():
+    spec = importlib.util.spec_from_file_location("quickstart", QUICKSTART)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_water_intact_detects_broken_bonds():
+    qs = _quickstart()
+    topology, positions = qs.electrolyte(1.6)
+    assert qs.water_intact(topology, positions)
+    broken = positions.copy()
+    (o, h), *_ = [(a.index, b.index) for a, b in topology.bonds()]
+    broken[h] = broken[o] + [0.2, 0.0, 0.0]
+    assert not qs.water_intact(topology, broken)
+
+
+@pytest.mark.slow
+def test_quickstart_runs_and_writes_outputs(tmp_path):
+    qs = _quickstart()
+    assert (
+        qs.main(
+            ["--out", str(tmp_path), "--skip-electrolyte", "--steps", "20", "--report-every", "10"]
+        )
+        == 0
+    )
+    for name in ("topology.pdb", "trajectory_nofield.dcd", "charges_field.nc", "quickstart.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    from openmm_polarml.analysis.pqeq_report import load_pqeq_report
+
+    report = load_pqeq_report(tmp_path / "charges_field.nc")
+    assert report.n_frames == 2 and np.allclose(report.field[:, 2], 1.0)
