@@ -441,7 +441,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
-            rows.append(bench_size(n, args, Path(tmp)))
+            try:
+                rows.append(bench_size(n, args, Path(tmp)))
+            except Exception as err:  # one size failing (e.g. export parity) keeps the others
+                print(f"{n:>7}  failed: {type(err).__name__}: {err}", flush=True)
+                rows.append({"n_target": n, "error": f"{type(err).__name__}: {err}"})
+                continue
             print_row(rows[-1])
             write_json(Path(args.output), {**meta, "rows": rows})
 
