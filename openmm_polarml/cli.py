@@ -1,5 +1,7 @@
 """Command line: ``polarml train CONFIG.yaml``, ``polarml evaluate MODEL DATA``, ``polarml export``.
 
+Reference data: ``polarml data build --out data/reference --subsets dft,sevenn,xtb --shards N --resume``.
+
 Data-parallel training: ``torchrun --nproc_per_node 2 -m openmm_polarml.cli train CONFIG.yaml``
 (gloo backend; the process group is initialised when ``WORLD_SIZE`` > 1).
 """
@@ -93,6 +95,13 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    from openmm_polarml.data.build import build
+
+    subsets = [s.strip() for s in args.subsets.split(",") if s.strip()]
+    return build(args.out, subsets, args.shards, args.resume, args.sdists, not args.no_progress)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarml", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
@@ -118,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forces", action="store_true", help="artifact returns forces too")
     p.add_argument("--dtype", default=None, choices=["float32", "float64"])
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("data", help="reference data sets")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    p = data_sub.add_parser("build", help="build subsets in resumable seeded shards")
+    p.add_argument("--out", default="data/reference")
+    p.add_argument("--subsets", default="dft,sevenn,xtb", help="comma-separated")
+    p.add_argument("--shards", type=int, default=8, help="shards per subset")
+    p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--sdists", default="runs/sdists", help="where the source sdists are kept")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_data)
     return parser
 
 
