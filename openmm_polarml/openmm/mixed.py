@@ -132,23 +132,30 @@ def _zero_ml_pairs(nonbonded, ml: list[int]) -> None:
                 nonbonded.addException(i, j, 0.0, 1.0, 0.0)
 
 
+def _pqeq_radius_nm(potential, atomic_number: int, cache: dict) -> float:
+    """The model's PQEq Gaussian radius (nm) of an element, looked up once per element."""
+    if atomic_number not in cache:
+        import torch
+
+        from .. import units
+
+        params = potential.model.pqeq.element_parameters.per_atom(torch.tensor([atomic_number]))
+        cache[atomic_number] = float(params["radius"][0]) * units.ANGSTROM_TO_NM
+    return cache[atomic_number]
+
+
 def _mm_radii(potential, topology, mm_charges: dict, mmRadii) -> dict:
     """``{particle: (charge e, Gaussian radius nm)}`` for the MM sites."""
-    from .. import units
-
-    atoms = list(topology.atoms())
     if mmRadii is None:
         return {i: (q, 0.0) for i, q in mm_charges.items()}
-    sites = {}
+    atoms = list(topology.atoms())
+    sites, radii = {}, {}
     for i, q in mm_charges.items():
         element = atoms[i].element
         if mmRadii == "pqeq":
             if element is None:
                 raise ValueError(f"MM atom {atoms[i]} has no element for mmRadii='pqeq'")
-            params = potential.model.pqeq.element_parameters.per_atom(
-                __import__("torch").tensor([element.atomic_number])
-            )
-            radius = float(params["radius"][0]) * units.ANGSTROM_TO_NM
+            radius = _pqeq_radius_nm(potential, element.atomic_number, radii)
         else:
             radius = float(mmRadii.get(element.symbol if element else "", 0.0))
         sites[i] = (q, radius)
