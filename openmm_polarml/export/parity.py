@@ -23,12 +23,12 @@ FLOAT32_CALIBRATION_FACTOR = 2.0  # artifact error allowed, in units of the eage
 FLOAT32_EPS = float(torch.finfo(torch.float32).eps)
 
 
-def eager_reference(model, atoms, dtype: torch.dtype, include_d3: bool):
-    """Energy (kJ/mol) and forces ([N, 3] kJ/mol/nm, float64) of the eager model in ``dtype``."""
+def eager_reference(model, atoms, include_d3: bool):
+    """Energy (kJ/mol) and forces ([N, 3] kJ/mol/nm, float64) of the eager model in its dtype."""
     from openmm_polarml.data_io import atoms_to_frame, collate
 
-    data = collate([atoms_to_frame(atoms)], dtype=dtype)
-    out = model.to(dtype)(data, compute_forces=True, include_pqeq=False, include_d3=include_d3)
+    data = collate([atoms_to_frame(atoms)], dtype=model.shortrange.network.shift.dtype)
+    out = model(data, compute_forces=True, include_pqeq=False, include_d3=include_d3)
     energy = float(out["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
     forces = out["forces"].detach().double() * (units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM)
     return energy, forces  # forces: [N, 3]
@@ -74,7 +74,7 @@ def check_parity(
     """
     dtype = model.shortrange.network.shift.dtype
     tol = tolerance if tolerance is not None else DEFAULT_TOLERANCE.get(dtype, 1e-5)
-    e_ref, f_ref = eager_reference(model, atoms, dtype, include_d3)
+    e_ref, f_ref = eager_reference(model, atoms, include_d3)
     de, df = _deviation(energy, forces, e_ref, f_ref)
     scale_e = max(1.0, abs(e_ref))
     scale_f = max(1.0, float(f_ref.abs().max()) if f_ref.numel() else 1.0)
@@ -109,7 +109,7 @@ def _float32_calibrated(model, atoms, energy, forces, eager32, include_d3: bool)
     """Errors of the artifact and of the eager float32 model against the eager float64 model."""
     from openmm_polarml.export.torchforce import fresh_copy
 
-    e64, f64 = eager_reference(fresh_copy(model), atoms, torch.float64, include_d3)
+    e64, f64 = eager_reference(fresh_copy(model).to(torch.float64), atoms, include_d3)
     de_art, df_art = _deviation(energy, forces, e64, f64)
     de_eager, df_eager = _deviation(eager32[0], eager32[1], e64, f64)
     return {
