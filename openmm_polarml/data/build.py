@@ -5,9 +5,15 @@ Subsets
 dft
     The real PBE labels of :mod:`openmm_polarml.data.sources` (mattersim benchmarks, mlearn,
     demo.traj), exact duplicates removed, split into contiguous shards.
-sevenn, xtb
-    Teacher labels (SevenNet-0; GFN2-xTB through tblite). Their generators need the separate
-    label environment and are not implemented yet: they are reported as skipped.
+sevenn
+    SevenNet-0 labels (head ``pbe``) of perturbed crystals (:mod:`~openmm_polarml.data.structures`):
+    seeds are the ``dft`` subset's structures of at most 48 atoms and textbook prototypes.
+xtb
+    GFN2-xTB labels (head ``gfn2``) of molecules, clusters, ions, electrolytes, a peptide,
+    reactive and finite-field configurations (:mod:`~openmm_polarml.data.molecules`).
+
+Both teacher subsets run their teacher in the separate label environment
+(:mod:`~openmm_polarml.data.teachers`), one subprocess per shard.
 """
 
 from __future__ import annotations
@@ -61,6 +67,71 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
     return _shards.run_shards(out, "dft", n_shards, shard_fn, 0, resume, progress, meta)
 
 
+SEVENN_PER_SHARD = 700
+XTB_PER_SHARD = 640
+PROTOTYPE_FRACTION = 0.2
+
+
+def crystal_seeds(out: str | Path, sdist_dir) -> tuple[list, list]:
+    """(real structures of the built ``dft`` subset, prototypes), both periodic, ≤ 48 atoms."""
+    from openmm_polarml.data import structures
+
+    folder = Path(out) / "dft"
+    markers = sorted(folder.glob("shard_*.done")) if folder.exists() else []
+    real = (
+        [a for m in markers for a in _shards.read_frames(m.with_suffix(".extxyz.gz"))]
+        if markers
+        else dft_frames(sdist_dir)
+    )
+    real = [a for a in real if len(a) <= structures.MAX_ATOMS]
+    return real, structures.prototype_crystals()
+
+
+def build_sevenn(out, n_shards, sdist_dir, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``sevenn`` subset (SevenNet-0 labels of perturbed crystals)."""
+    from openmm_polarml.data import structures, teachers
+
+    real, prototypes = crystal_seeds(out, sdist_dir)
+    per_shard = per_shard or SEVENN_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        n_proto = int(round(PROTOTYPE_FRACTION * per_shard))
+        candidates = structures.crystal_candidates(prototypes, n_proto, rng)
+        candidates += structures.crystal_candidates(real, per_shard - n_proto, rng)
+        frames, records[index] = teachers.label("sevenn", candidates)
+        return frames
+
+    meta = {"levels": ["pbe"], "teacher": "sevenn", "per_shard": per_shard}
+    manifest = _shards.run_shards(out, "sevenn", n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, "sevenn", manifest, records)
+
+
+def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``xtb`` subset (GFN2-xTB labels of molecules, clusters and boxes)."""
+    from openmm_polarml.data import molecules, teachers
+
+    per_shard = per_shard or XTB_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        candidates = molecules.molecule_candidates(per_shard, rng)
+        frames, records[index] = teachers.label("gfn2", candidates)
+        return frames
+
+    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
+    manifest = _shards.run_shards(out, "xtb", n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, "xtb", manifest, records)
+
+
+def _record_runs(out, subset: str, manifest: dict, records: dict) -> dict:
+    """Add the teacher run records (settings, versions, dropped frames, seconds) to the manifest."""
+    for index, record in records.items():
+        manifest["shards"][f"shard_{index:04d}"]["labels"] = record
+    _shards._write_json(Path(out) / subset / "manifest.json", manifest)
+    return manifest
+
+
 def summarize(out: str | Path) -> list[dict]:
     """Rows (subset, shards done, frames, atoms, elements) of what ``out`` holds."""
     rows = []
@@ -103,8 +174,10 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
     for subset in subsets:
         if subset == "dft":
             build_dft(out, n_shards, sdist_dir, resume, progress)
-        elif subset in ("sevenn", "xtb"):
-            print(f"[data] subset {subset!r}: generator not implemented yet, skipped")
+        elif subset == "sevenn":
+            build_sevenn(out, n_shards, sdist_dir, resume, progress)
+        elif subset == "xtb":
+            build_xtb(out, n_shards, resume, progress)
         else:
             raise ValueError(f"unknown subset {subset!r} (dft, sevenn, xtb)")
     print(format_summary(summarize(out)))

@@ -16,7 +16,8 @@ Sources (all PBE, VASP):
 Every frame gets ``atoms.info``: ``energy`` (eV), ``stress`` (eV/Å³, 3×3 flattened, ASE
 sign; absent when unknown), ``level`` ("pbe"), ``source_package``, ``source_version``,
 ``source_file``, ``source_sha256`` (of the sdist or file read), ``source_index`` and
-``source_id``; forces (eV/Å) are in ``atoms.arrays['forces']``.
+``source_id``, and the label provenance ``label_method``, ``label_code``, ``label_kind``
+(``dft``) and ``license`` (:data:`PROVENANCE`); forces (eV/Å) are in ``atoms.arrays['forces']``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,24 @@ MATTERSIM_FILES = (
     "mptrj-random-1k.xyz",
     "random-TP.xyz",
 )
+#: per-source label provenance written into every frame
+PROVENANCE = {
+    "mattersim": {
+        "label_method": "PBE/PBE+U (VASP; MPtrj, Alexandria, MatterSim high-T/P settings)",
+        "label_code": "VASP",
+        "license": "CC-BY-4.0",
+    },
+    "alignn": {
+        "label_method": "PBE (VASP, mlearn; Zuo et al. 2020)",
+        "label_code": "VASP",
+        "license": "BSD-3-Clause (mlearn data)",
+    },
+    "reaxnet-demo": {
+        "label_method": "PBE/PBE+U (VASP; subset of MatterSim mpf-TP)",
+        "label_code": "VASP",
+        "license": "CC-BY-4.0",
+    },
+}
 MLEARN_MEMBER = "alignn/examples/sample_data_ff/mlearn_data/all/id_prop.json"
 _ID_KEYS = ("alexandria_id", "internal_id", "mptrj_snapshot_id")
 
@@ -52,6 +71,8 @@ def _frame(numbers, positions, cell, energy, forces, stress, prov: dict) -> Atom
     if stress is not None:
         atoms.info["stress"] = np.asarray(stress, dtype=np.float64).reshape(9)
     atoms.info["level"] = "pbe"
+    atoms.info["label_kind"] = "dft"
+    atoms.info.update(PROVENANCE[prov["source_package"]])
     atoms.info.update(prov)
     return atoms
 
