@@ -256,6 +256,20 @@ def mace_worker(args) -> None:
     )
 
 
+def worker_failure(returncode: int, stderr: str) -> str:
+    """What ended a worker: the signal (a negative code; -9 is usually the OOM killer) or the last
+    stderr line that is not a warning."""
+    import signal
+
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (out of memory?)" if returncode == -signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    lines = [ln for ln in (stderr or "").strip().splitlines() if "warn" not in ln.lower()]
+    lines = [ln for ln in lines if not ln.startswith(" ")] or lines
+    return lines[-1] if lines else f"exit code {returncode}"
+
+
 def mace_row(args, pdb: Path, steps: int, warmup: int, workdir: Path) -> dict:
     python = Path(args.mace_python)
     if not python.exists():
@@ -269,7 +283,7 @@ def mace_row(args, pdb: Path, steps: int, warmup: int, workdir: Path) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.mace_timeout)
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        return {"error": worker_failure(done.returncode, done.stderr)}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -102,6 +102,13 @@ def cmd_data(args) -> int:
     return build(args.out, subsets, args.shards, args.resume, args.sdists, not args.no_progress)
 
 
+def cmd_compare_teacher(args) -> int:
+    from openmm_polarml.data.compare import compare_teacher
+
+    compare_teacher(args.out, args.n, args.seed)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polarml", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
@@ -137,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdists", default="runs/sdists", help="where the source sdists are kept")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)
+    p = data_sub.add_parser("compare-teacher", help="SevenNet-0 against the real DFT labels")
+    p.add_argument("--out", default="data/reference")
+    p.add_argument("--n", type=int, default=300, help="dft frames sampled")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_compare_teacher)
     return parser
 
 

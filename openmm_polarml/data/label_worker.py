@@ -38,8 +38,8 @@ def label_sevenn(frames) -> tuple[list, dict]:
     calc = SevenNetCalculator("7net-0", device="cpu")
     out = []
     for index, atoms in enumerate(frames):
-        atoms.calc = calc
         try:
+            atoms.calc = calc  # raises for an element SevenNet-0 was not trained on
             energy = float(atoms.get_potential_energy())
             forces = atoms.get_forces().tolist()
             stress = atoms.get_stress(voigt=False).reshape(9).tolist()

@@ -16,6 +16,8 @@ from ase.data import atomic_numbers, chemical_symbols, covalent_radii, reference
 
 MIN_DISTANCE_FRACTION = 0.6
 MAX_ATOMS = 48
+#: Po–Ra: no crystals of them in the teachers' training sets (SevenNet-0 lacks Z = 84–88)
+RADIOACTIVE_GAP = range(84, 89)
 
 #: same-group neighbours for substitutions (main groups and the 3d/4d/5d columns)
 GROUPS = (
@@ -64,6 +66,8 @@ def elemental_prototypes() -> list[Atoms]:
     """``ase.build.bulk`` reference crystal of every element ASE has one for (solids only)."""
     out = []
     for z in range(1, 95):
+        if z in RADIOACTIVE_GAP:
+            continue
         state = reference_states[z]
         if not state or state.get("symmetry") not in ("fcc", "bcc", "hcp", "diamond", "sc"):
             continue
