@@ -32,6 +32,14 @@ def sample_dft(out: str | Path, n: int, seed: int = 0, max_atoms: int = 48) -> l
     return [frames[int(i)] for i in sorted(picks)]
 
 
+def full_stress(stress) -> np.ndarray:
+    """A stress (Voigt 6 or 3×3, eV/Å³) as the flattened 3×3 tensor [9]."""
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    stress = np.asarray(stress, dtype=np.float64)
+    return (voigt_6_to_full_3x3_stress(stress) if stress.size == 6 else stress).reshape(9)
+
+
 def shifted_energy_errors(pairs: list[tuple]) -> np.ndarray:
     """Per-atom energy errors after the least-squares per-element shift.
 
@@ -74,7 +82,7 @@ def disagreement(reference: list, labelled: list) -> dict:
             "force_rmse_eV_per_A": float(np.sqrt((f_err**2).mean())),
         }
         s_err = [
-            np.asarray(lab["stress"]) - np.asarray(ref.info["stress"]).reshape(9)
+            np.asarray(lab["stress"]) - full_stress(ref.info["stress"])
             for ref, lab in members
             if "stress" in ref.info and "stress" in lab
         ]
@@ -106,7 +114,10 @@ def compare_teacher(out: str | Path, n: int = 300, seed: int = 0) -> dict:
     from openmm_polarml.data import teachers
 
     reference = sample_dft(out, n, seed)
-    output = teachers.run_worker("sevenn", reference)
+    from ase import Atoms
+
+    bare = [Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=a.pbc) for a in reference]
+    output = teachers.run_worker("sevenn", bare)
     kept = [(ref, res) for ref, res in zip(reference, output["results"], strict=True) if res["ok"]]
     rows = disagreement([r for r, _ in kept], [res for _, res in kept])
     record = {

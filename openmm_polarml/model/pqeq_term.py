@@ -17,6 +17,8 @@ tolerance, so the result differs from a cold start only within that tolerance.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -40,6 +42,21 @@ class KnownGradient(torch.autograd.Function):
     def backward(ctx, grad_energy):  # noqa: D102
         (gradient,) = ctx.saved_tensors
         return grad_energy * gradient, None, None
+
+
+@contextlib.contextmanager
+def finite_method(engine, periodic: bool):
+    """Solve a finite frame with the direct Coulomb sum when the engine's configured method is a
+    periodic one (Ewald/PME), so one model handles crystals and molecules in the same batch."""
+    if periodic or engine.long_range not in ("ewald", "pme"):
+        yield
+        return
+    configured = engine.long_range
+    engine.long_range = "direct"
+    try:
+        yield
+    finally:
+        engine.long_range = configured
 
 
 #: Extrapolation weights over the last 1, 2, 3 solutions (newest first): constant, linear,
@@ -170,13 +187,14 @@ def pqeq_frames(
             q0, d0 = warm_start.guess(b, numbers, positions[sl])
             kwargs.update(initial_charges=q0, initial_shells=d0)
             kwargs["solver_cache"] = warm_start.solver_cache(b)
-        if fixed_solution:
-            with torch.no_grad():
-                out = engine(positions[sl].detach(), *args, compute_forces=True, **kwargs)
-            energy = KnownGradient.apply(positions[sl], out["energy"], -out["forces"])
-        else:
-            out = engine(positions[sl], *args, compute_forces=False, **kwargs)
-            energy = out["energy"]
+        with finite_method(engine, periodic):
+            if fixed_solution:
+                with torch.no_grad():
+                    out = engine(positions[sl].detach(), *args, compute_forces=True, **kwargs)
+                energy = KnownGradient.apply(positions[sl], out["energy"], -out["forces"])
+            else:
+                out = engine(positions[sl], *args, compute_forces=False, **kwargs)
+                energy = out["energy"]
         if warm_start is not None:
             warm_start.store(b, numbers, positions[sl], out["charges"], out["shell_displacements"])
         energies.append(energy)

@@ -73,6 +73,14 @@ def resolve(config: dict | None) -> dict:
     return cfg
 
 
+def _relative_to(config_path: Path, value: str) -> str:
+    """``value`` relative to the configuration file when it exists there, else unchanged."""
+    if Path(value).is_absolute():
+        return value
+    candidate = config_path.parent / value
+    return str(candidate) if candidate.exists() else value
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML configuration file and resolve it.
 
@@ -84,10 +92,10 @@ def load_config(path: str | Path) -> dict:
     data = cfg.get("data", {})
     for key in ("train", "validation", "test"):
         value = data.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute():
-            candidate = path.parent / value
-            if candidate.exists():
-                data[key] = str(candidate)
+        if isinstance(value, str):
+            data[key] = _relative_to(path, value)
+        elif isinstance(value, list):
+            data[key] = [_relative_to(path, v) for v in value]
     ft = cfg.get("finetune") or {}
     ckpt = ft.get("checkpoint")
     if isinstance(ckpt, str) and not Path(ckpt).is_absolute() and (path.parent / ckpt).exists():

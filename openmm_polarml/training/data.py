@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from openmm_polarml.data_io import atoms_to_frame, collate, read_frames, split_indices
@@ -73,8 +75,47 @@ def frames_of_head(frames: list, head: int, default: int = 0) -> list:
     return [f for f in frames if (int(f[HEAD][0]) if HEAD in f else default) == head]
 
 
+def fixed_terms_digest(model, frames: list) -> str:
+    """sha256 over the frames' inputs (geometry, charge, field) and the model's PQEq and D3
+    (configuration and parameters): the key of a fixed-terms cache."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for key in ("pqeq", "d3"):
+        h.update(json.dumps(model.config.get(key), sort_keys=True, default=str).encode())
+    if model.pqeq is not None:
+        for name, value in sorted(model.pqeq.state_dict().items()):
+            h.update(name.encode())
+            h.update(value.detach().double().cpu().numpy().tobytes())
+    for frame in frames:
+        for key in (K.POSITIONS, K.NUMBERS, K.CELL, K.PBC, K.TOTAL_CHARGE, K.FIELD):
+            h.update(frame[key].detach().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _fixed_terms_all(model, frames: list, drop_failures: bool, progress: bool) -> list:
+    """Per frame, the fixed-term dict of :func:`fixed_terms` or None where the solve failed."""
+    from tqdm import tqdm
+
+    out = []
+    for frame in tqdm(frames, desc="PQEq + D3", unit="frame", disable=not progress):
+        try:
+            out.append(fixed_terms(model, collate([frame], torch.float64)))
+        except Exception:
+            if not drop_failures:
+                raise
+            out.append(None)
+    return out
+
+
 def subtract_fixed_terms(
-    model, frames: list, drop_failures: bool = True, max_force: float | None = None
+    model,
+    frames: list,
+    drop_failures: bool = True,
+    max_force: float | None = None,
+    cache=None,
+    progress: bool = False,
 ) -> tuple[list, list]:
     """Frames whose labels are ``E_ref − E_PQEq − E_D3`` (and likewise forces and stress).
 
@@ -87,6 +128,11 @@ def subtract_fixed_terms(
         published parameters on metallic cells) instead of raising.
     max_force : float, optional
         Drop frames whose fixed-term forces exceed this (eV/Å): the network could not cancel them.
+    cache : path, optional
+        File keeping the fixed terms between runs; reused only when its
+        :func:`fixed_terms_digest` matches (same frames, same PQEq and D3), else recomputed.
+    progress : bool
+        Progress bar over the frames.
 
     Returns
     -------
@@ -95,14 +141,21 @@ def subtract_fixed_terms(
     """
     if model.pqeq is None and not model.shortrange.has_d3:
         return frames, []
+    terms = None
+    digest = fixed_terms_digest(model, frames) if cache is not None else None
+    if cache is not None and Path(cache).exists():
+        stored = torch.load(cache, weights_only=True)
+        if stored.get("digest") == digest:
+            terms = stored["terms"]
+    if terms is None:
+        terms = _fixed_terms_all(model, frames, drop_failures, progress)
+        if cache is not None:
+            tmp = Path(str(cache) + ".tmp")
+            torch.save({"digest": digest, "terms": terms}, tmp)
+            tmp.replace(cache)
     out, dropped = [], []
-    for k, frame in enumerate(frames):
-        batch = collate([frame], torch.float64)
-        try:
-            fixed = fixed_terms(model, batch)
-        except Exception:
-            if not drop_failures:
-                raise
+    for k, (frame, fixed) in enumerate(zip(frames, terms, strict=True)):
+        if fixed is None:
             dropped.append(k)
             continue
         if max_force is not None and float(fixed["forces"].abs().max()) > max_force:

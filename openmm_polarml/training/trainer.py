@@ -116,7 +116,12 @@ class Trainer:
         if self.model.pqeq is None and not self.model.shortrange.has_d3:
             return frames
         residual, dropped = subtract_fixed_terms(
-            float64_copy(self.model), frames, d["drop_pqeq_failures"], d["max_fixed_force"]
+            float64_copy(self.model),
+            frames,
+            d["drop_pqeq_failures"],
+            d["max_fixed_force"],
+            cache=self.out / f"fixed_terms_{name}_rank{self.rank}.pt" if name else None,
+            progress=bool(self.cfg["training"]["progress"]) and self.rank == 0,
         )
         self.dropped[name] = dropped
         if dropped and self.rank == 0:

@@ -73,3 +73,21 @@ def test_warm_started_md_steps_match_cold_solves_in_fewer_iterations():
         assert abs(float(warm["energy"][0] - cold["energy"][0])) < 1e-8 * len(atoms)
     assert warm_iterations[0] == cold_iterations[0]  # nothing to start from
     assert max(warm_iterations[3:]) < 0.5 * min(cold_iterations[3:])
+
+
+def test_periodic_method_model_solves_clusters_directly():
+    """An Ewald-configured model takes crystals and molecules in one batch: the molecule's PQEq
+    energy is the direct-sum one, the crystal's the Ewald one."""
+    ewald = tiny_model("float64", pqeq={"long_range": "ewald"})
+    direct = tiny_model("float64", pqeq={"long_range": "direct"})
+    mol, cry = molecule(3, n=5), crystal(5)
+    mixed = ewald.pqeq_energy(*_pos_cell(batch_of(cry, mol)))["energy"]
+    alone_mol = direct.pqeq_energy(*_pos_cell(batch_of(mol)))["energy"]
+    alone_cry = ewald.pqeq_energy(*_pos_cell(batch_of(cry)))["energy"]
+    assert torch.allclose(mixed[1], alone_mol[0], rtol=1e-10, atol=1e-10)
+    assert torch.allclose(mixed[0], alone_cry[0], rtol=1e-10, atol=1e-10)
+    assert ewald.pqeq.long_range == "ewald"  # restored after the finite frame
+
+
+def _pos_cell(data):
+    return data[K.POSITIONS], data[K.CELL], data
