@@ -130,7 +130,7 @@ def read_frames(path: str | os.PathLike) -> list[Atoms]:
     for atoms in frames:
         calc = atoms.calc
         if calc is not None:
-            for key in ("energy", "stress", "free_energy"):
+            for key in ("energy", "stress", "free_energy", "dipole"):
                 if key in calc.results:
                     atoms.info.setdefault(key, calc.results[key])
             if "forces" in calc.results:

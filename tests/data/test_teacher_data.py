@@ -162,3 +162,23 @@ def test_gfn2_forces_are_energy_gradient():
     out = teachers.run_worker("gfn2", frames)["results"]
     numeric = -(out[1]["energy"] - out[2]["energy"]) / (2 * h)
     assert abs(numeric - out[0]["forces"][1][0]) < 1e-3  # eV/Å
+
+
+def test_shard_round_trip_keeps_dipole_field_and_charge(tmp_path):
+    from openmm_polarml.data import read_frames, write_frames
+
+    atoms = Atoms("OH2", positions=molecules.WATER.positions)
+    atoms.arrays["forces"] = np.full((3, 3), 0.25)
+    atoms.info = {
+        "energy": -5.0,
+        "dipole": np.array([0.0, 0.0, -0.4]),
+        "external_field": np.array([0.1, 0.0, 0.0]),
+        "charge": 0,
+        "level": "gfn2",
+    }
+    write_frames(tmp_path / "w.extxyz.gz", [atoms])
+    back = read_frames(tmp_path / "w.extxyz.gz")[0]
+    assert np.allclose(back.info["dipole"], [0.0, 0.0, -0.4])
+    assert np.allclose(back.info["external_field"], [0.1, 0.0, 0.0])
+    assert back.info["charge"] == 0 and back.info["level"] == "gfn2"
+    assert np.allclose(back.arrays["forces"], 0.25)
