@@ -57,6 +57,26 @@ def heldout_slice(groups: dict[str, list], per_subset: int) -> list:
     return [a for name in ("dft", "sevenn", "xtb") for a in groups.get(name, [])[:per_subset]]
 
 
+def repo_relative(cfg: dict) -> dict:
+    """A copy of ``cfg`` with data and output paths relative to the repository root."""
+    import copy
+    import os
+
+    out = copy.deepcopy(cfg)
+
+    def rel(value: str) -> str:
+        return os.path.relpath(os.path.abspath(value), ROOT)
+
+    for key in ("train", "validation", "test"):
+        value = out["data"].get(key)
+        if isinstance(value, str):
+            out["data"][key] = rel(value)
+        elif isinstance(value, list):
+            out["data"][key] = [rel(v) for v in value]
+    out["training"]["output_dir"] = rel(out["training"]["output_dir"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(CONFIG))
@@ -80,7 +100,7 @@ def main() -> None:
 
     TARGET.mkdir(parents=True, exist_ok=True)
     meta = {
-        "training_config": cfg,
+        "training_config": repo_relative(cfg),
         "dropped_frames": {k: len(v) for k, v in trainer.dropped.items()},
         "epochs_trained": trainer.epoch,
         "default_head": model.config["head"],
@@ -90,7 +110,7 @@ def main() -> None:
     (TARGET / "metrics.txt").write_text(format_tables(tables) + "\n")
     write_frames(TARGET / "heldout.extxyz.gz", heldout)
     (TARGET / "heldout_metrics.json").write_text(json.dumps(held_tables, indent=1))
-    (TARGET / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (TARGET / "config.yaml").write_text(yaml.safe_dump(repo_relative(cfg)))
     shutil.copy(Path(cfg["training"]["output_dir"]) / "log.jsonl", TARGET / "training_log.jsonl")
     learning_curves(history, TARGET / "learning_curves.png")
     parity_plot(preds, TARGET / "parity.png")
