@@ -7,7 +7,8 @@ dft
     demo.traj), exact duplicates removed, split into contiguous shards.
 sevenn
     SevenNet-0 labels (head ``pbe``) of perturbed crystals (:mod:`~openmm_polarml.data.structures`):
-    seeds are the ``dft`` subset's structures of at most 48 atoms and textbook prototypes.
+    seeds are the ``dft`` subset's structures of at most 48 atoms near equilibrium (MPtrj,
+    Alexandria, mlearn; not MatterSim's high-T/P set) and textbook prototypes.
 xtb
     GFN2-xTB labels (head ``gfn2``) of molecules, clusters, ions, electrolytes, a peptide,
     reactive and finite-field configurations (:mod:`~openmm_polarml.data.molecules`).
@@ -70,20 +71,33 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
 SEVENN_PER_SHARD = 700
 XTB_PER_SHARD = 640
 PROTOTYPE_FRACTION = 0.2
+#: ``source_origin`` values whose structures never seed teacher labels: SevenNet-0 is 0.56 eV/atom
+#: and 4.0 eV/Å off real PBE on MatterSim's high-temperature/pressure "Internal" structures
+#: (``data/reference/sevenn/teacher_vs_dft.json``), so their perturbations get no teacher label.
+TEACHER_EXCLUDED_ORIGINS = frozenset({"Internal"})
 
 
-def crystal_seeds(out: str | Path, sdist_dir) -> tuple[list, list]:
-    """(real structures of the built ``dft`` subset, prototypes), both periodic, ≤ 48 atoms."""
+def crystal_seeds(out: str | Path, sdist_dir, frames: list | None = None) -> tuple[list, list]:
+    """(real structures of the built ``dft`` subset, prototypes), both periodic, ≤ 48 atoms.
+
+    Real structures whose ``source_origin`` is in :data:`TEACHER_EXCLUDED_ORIGINS` are left out
+    (the teacher is unreliable there)."""
     from openmm_polarml.data import structures
 
     folder = Path(out) / "dft"
     markers = sorted(folder.glob("shard_*.done")) if folder.exists() else []
-    real = (
-        [a for m in markers for a in _shards.read_frames(m.with_suffix(".extxyz.gz"))]
-        if markers
-        else dft_frames(sdist_dir)
-    )
-    real = [a for a in real if len(a) <= structures.MAX_ATOMS]
+    if frames is not None:
+        real = frames
+    elif markers:
+        real = [a for m in markers for a in _shards.read_frames(m.with_suffix(".extxyz.gz"))]
+    else:
+        real = dft_frames(sdist_dir)
+    real = [
+        a
+        for a in real
+        if len(a) <= structures.MAX_ATOMS
+        and a.info.get("source_origin") not in TEACHER_EXCLUDED_ORIGINS
+    ]
     return real, structures.prototype_crystals()
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.stress import voigt_6_to_full_3x3_stress
 
 ShardFn = Callable[[np.random.Generator, int], list[Atoms]]
 
@@ -72,8 +73,8 @@ def frames_to_text(frames: Sequence[Atoms]) -> str:
     Per-atom arrays: ``species``, ``pos`` (Å, 8 decimals), ``forces`` (eV/Å, 6 decimals,
     from ``atoms.arrays['forces']``), and any other float ``(n,)``/``(n, 3)`` arrays
     (6 decimals). Scalars and short vectors in ``atoms.info`` go on the comment line;
-    ``energy`` (eV) is written with 10 significant digits, ``stress`` (eV/Å³, Voigt 6 or
-    3×3, ASE sign) in full. Keys are sorted so the output does not depend on dict order.
+    ``energy`` (eV) is written with 10 significant digits, ``stress`` (eV/Å³, ASE sign; a Voigt
+    6-vector is written as the full 3×3 matrix that ASE's reader expects). Keys are sorted so the output does not depend on dict order.
     """
     out = io.StringIO()
     for atoms in frames:
@@ -93,7 +94,10 @@ def frames_to_text(frames: Sequence[Atoms]) -> str:
             header["Lattice"] = _fmt(np.asarray(atoms.cell).ravel())
         header["pbc"] = _fmt(atoms.pbc)
         for key in sorted(atoms.info):
-            header[key] = _fmt(atoms.info[key])
+            value = atoms.info[key]
+            if key == "stress" and np.size(value) == 6:  # ASE reads stress back only as 3×3
+                value = voigt_6_to_full_3x3_stress(np.asarray(value, dtype=float))
+            header[key] = _fmt(value)
         out.write(f"{n}\n")
         out.write(" ".join(f"{k}={v}" for k, v in header.items()) + "\n")
         symbols = atoms.get_chemical_symbols()

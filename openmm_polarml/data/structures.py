@@ -169,6 +169,7 @@ def perturbed_crystal(seed: Atoms, rng: np.random.Generator, tries: int = 20) ->
             atoms.positions = np.round(atoms.positions, 8)
             atoms.info["generator"] = "+".join(s for s in steps if s)
             atoms.info["seed_structure"] = str(seed.info.get("source_id", ""))
+            atoms.info["seed_origin"] = str(seed.info.get("source_origin", "prototype"))
             return atoms
     return None
 

@@ -74,3 +74,19 @@ def test_committed_dft_manifest_hashes():
         assert sha256_file(folder / f"{name}.extxyz.gz") == rec["sha256"]
         total += rec["n_frames"]
     assert total == manifest["meta"]["n_frames_total"]
+
+
+def test_committed_sevenn_subset_has_no_unreliable_teacher_seeds():
+    """SevenNet-0 labels only perturbations of near-equilibrium seeds (see build.py)."""
+    from pathlib import Path
+
+    from openmm_polarml.data.build import TEACHER_EXCLUDED_ORIGINS
+    from openmm_polarml.data.shards import read_frames
+
+    folder = Path(__file__).resolve().parents[2] / "data" / "reference" / "sevenn"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    origins = set()
+    for name, rec in manifest["shards"].items():
+        assert sha256_file(folder / f"{name}.extxyz.gz") == rec["sha256"]
+        origins |= {a.info["seed_origin"] for a in read_frames(folder / f"{name}.extxyz.gz")}
+    assert origins and not origins & TEACHER_EXCLUDED_ORIGINS

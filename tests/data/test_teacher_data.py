@@ -31,6 +31,21 @@ def test_crystal_candidates_are_seeded_and_sane():
         assert not set(atoms.numbers) & set(structures.RADIOACTIVE_GAP)
 
 
+def test_teacher_seeds_leave_out_high_temperature_pressure_structures(tmp_path):
+    from openmm_polarml.data import build
+
+    cell = bulk("NaCl", "rocksalt", a=5.64)
+    real = []
+    for k, origin in enumerate(["MPtrj", "Internal", "Alexandria", "Internal", "mlearn"]):
+        atoms = cell.copy()
+        atoms.info = {"source_id": f"s{k}", "source_origin": origin}
+        real.append(atoms)
+    seeds, _ = build.crystal_seeds(tmp_path, None, frames=real)
+    assert [a.info["source_id"] for a in seeds] == ["s0", "s2", "s4"]
+    candidates = structures.crystal_candidates(seeds, 12, np.random.default_rng(0))
+    assert {a.info["seed_origin"] for a in candidates} <= {"MPtrj", "Alexandria", "mlearn"}
+
+
 def test_substitution_stays_in_group_and_vacancy_removes_one():
     atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
     rng = np.random.default_rng(0)
@@ -182,3 +197,21 @@ def test_shard_round_trip_keeps_dipole_field_and_charge(tmp_path):
     assert np.allclose(back.info["external_field"], [0.1, 0.0, 0.0])
     assert back.info["charge"] == 0 and back.info["level"] == "gfn2"
     assert np.allclose(back.arrays["forces"], 0.25)
+
+
+def test_shard_round_trip_of_a_read_back_periodic_frame_keeps_its_stress(tmp_path):
+    """Frames read back carry a Voigt stress; writing them again must stay readable."""
+    from openmm_polarml.data import read_frames, write_frames
+
+    atoms = bulk("NaCl", "rocksalt", a=5.64)
+    atoms.arrays["forces"] = np.zeros((2, 3))
+    full = np.array([[-0.01, 0.002, 0.003], [0.002, -0.02, 0.004], [0.003, 0.004, -0.03]])
+    atoms.info = {"energy": -7.0, "stress": full}
+    write_frames(tmp_path / "a.extxyz.gz", [atoms])
+    once = read_frames(tmp_path / "a.extxyz.gz")[0]
+    assert np.size(once.info["stress"]) == 6  # ASE hands stress back in Voigt order
+    write_frames(tmp_path / "b.extxyz.gz", [once])
+    twice = read_frames(tmp_path / "b.extxyz.gz")[0]
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    assert np.allclose(voigt_6_to_full_3x3_stress(twice.info["stress"]), full)
