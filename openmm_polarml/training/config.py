@@ -34,6 +34,7 @@ DEFAULTS: dict = {
         "patience": 30,  # early stopping (epochs without validation improvement)
         "grad_clip": 10.0,
         "loss_weights": {"energy": 1.0, "forces": 10.0, "stress": 1.0, "dipole": 0.0},
+        "huber_delta": None,  # None: MSE terms; a number: Huber terms with this δ (label units)
         "dtype": "float32",
         "eval_dtype": "float64",
         "delta": True,  # network fits E_ref − E_PQEq − E_D3 (fixed terms precomputed)

@@ -26,6 +26,9 @@ def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
             "s_ref",
             "has_f",
             "has_s",
+            "d_pred",
+            "d_ref",
+            "has_d",
         )
     }
     skipped = 0
@@ -56,6 +59,9 @@ def predict_frames(model, frames: list, batch_size: int = 8) -> dict:
             s = np.zeros((len(out["energy"]), 3, 3))
         acc["s_pred"].append(s)
         acc["s_ref"].append(batch[K.STRESS].double().numpy())
+        acc["d_pred"].append(out["dipole"].detach().double().numpy())
+        acc["d_ref"].append(batch[K.DIPOLE].double().numpy())
+        acc["has_d"].append(batch[K.HAS_DIPOLE].numpy())
     out = {k: np.concatenate(v) for k, v in acc.items()}
     out["skipped"] = skipped
     return out
@@ -87,16 +93,20 @@ def _mae_rmse(err: np.ndarray) -> dict:
 
 
 def error_table(pred: dict) -> dict:
-    """Errors in meV/atom (energy), meV/Å (forces), GPa (stress), and forces per element."""
+    """Errors in meV/atom (energy), meV/Å (forces), GPa (stress), e·Å (dipole components of
+    frames with a dipole label: neutral finite frames), and forces per element."""
     e_err = (pred["e_pred"] - pred["e_ref"]) / pred["n"] * 1e3
     f_mask = pred["has_f"]
     f_err = (pred["f_pred"] - pred["f_ref"])[f_mask] * 1e3
     s_err = (pred["s_pred"] - pred["s_ref"])[pred["has_s"]] * EV_PER_A3_TO_GPA
+    has_d = pred.get("has_d", np.zeros(0, dtype=bool))
+    d_err = (pred["d_pred"] - pred["d_ref"])[has_d] if has_d.any() else np.zeros(0)
     out = {
         "skipped_frames": int(pred.get("skipped", 0)),
         "energy_mev_per_atom": _mae_rmse(e_err),
         "forces_mev_per_A": _mae_rmse(f_err),
         "stress_gpa": _mae_rmse(s_err),
+        "dipole_e_A": _mae_rmse(d_err),
         "per_element_forces_mev_per_A": {},
     }
     z = pred["z"][f_mask]
@@ -113,8 +123,10 @@ def format_tables(results: dict) -> str:
     for subset, res in results.items():
         if res.get("skipped_frames"):
             lines.append(f"{subset:<12}(skipped {res['skipped_frames']} frames: PQEq failed)")
-        for key in ("energy_mev_per_atom", "forces_mev_per_A", "stress_gpa"):
-            r = res[key]
+        for key in ("energy_mev_per_atom", "forces_mev_per_A", "stress_gpa", "dipole_e_A"):
+            r = res.get(key)
+            if r is None or not r["count"]:
+                continue
             lines.append(f"{subset:<12}{key:<22}{r['mae']:>12.4g}{r['rmse']:>12.4g}{r['count']:>9}")
     lines.append("")
     lines.append(f"{'subset':<12}{'element':<8}{'force MAE':>12}{'RMSE (meV/Å)':>14}{'count':>9}")

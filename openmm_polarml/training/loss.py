@@ -1,4 +1,4 @@
-"""Loss (weighted MSEs normalised over the global batch) and error metrics."""
+"""Loss (weighted MSE or Huber terms normalised over the global batch) and error metrics."""
 
 from __future__ import annotations
 
@@ -18,31 +18,41 @@ def global_counts(batch: dict) -> dict:
     }
 
 
-def loss_terms(pred: dict, batch: dict, counts: dict) -> dict:
-    """Sums of squared errors divided by the global counts (so ranks' terms add up exactly).
+def pointwise(error: torch.Tensor, huber_delta: float | None) -> torch.Tensor:
+    """Squared error, or with ``huber_delta`` the Huber function scaled to match it near zero:
+    ``e²`` for ``|e| ≤ δ`` and ``δ(2|e| − δ)`` beyond (errors larger than δ pull linearly, so a
+    few high-force frames do not dominate the gradient)."""
+    if huber_delta is None:
+        return error.pow(2)
+    magnitude = error.abs()
+    return torch.where(
+        magnitude <= huber_delta, error.pow(2), huber_delta * (2.0 * magnitude - huber_delta)
+    )
+
+
+def loss_terms(pred: dict, batch: dict, counts: dict, huber_delta: float | None = None) -> dict:
+    """Sums of squared (or Huber, see :func:`pointwise`) errors divided by the global counts
+    (so ranks' terms add up exactly).
 
     Energy enters per atom (eV/atom), forces per component (eV/Å), stress per component (eV/Å³),
-    dipole per component (e·Å).
+    dipole per component (e·Å); ``huber_delta`` is in those units.
     """
     n = batch[K.N_ATOMS].to(pred["energy"].dtype)
     terms = {}
     de = (pred["energy"] - batch[K.ENERGY]) / n  # [B]
-    terms["energy"] = (de.pow(2) * batch[K.HAS_ENERGY]).sum() / counts["energy"]
+    terms["energy"] = (pointwise(de, huber_delta) * batch[K.HAS_ENERGY]).sum() / counts["energy"]
     if "forces" in pred:
-        mask = batch[K.HAS_FORCES][batch[K.BATCH]].unsqueeze(-1)
-        terms["forces"] = ((pred["forces"] - batch[K.FORCES]).pow(2) * mask).sum() / counts[
-            "forces"
-        ]
+        mask = batch[K.HAS_FORCES][batch[K.BATCH]].unsqueeze(-1)  # [N, 1]
+        df = pred["forces"] - batch[K.FORCES]  # [N, 3]
+        terms["forces"] = (pointwise(df, huber_delta) * mask).sum() / counts["forces"]
     if "stress" in pred:
         mask = batch[K.HAS_STRESS].view(-1, 1, 1)
-        terms["stress"] = ((pred["stress"] - batch[K.STRESS]).pow(2) * mask).sum() / counts[
-            "stress"
-        ]
+        ds = pred["stress"] - batch[K.STRESS]  # [B, 3, 3]
+        terms["stress"] = (pointwise(ds, huber_delta) * mask).sum() / counts["stress"]
     if "dipole" in pred and bool(batch[K.HAS_DIPOLE].any()):
         mask = batch[K.HAS_DIPOLE].view(-1, 1)
-        terms["dipole"] = ((pred["dipole"] - batch[K.DIPOLE]).pow(2) * mask).sum() / counts[
-            "dipole"
-        ]
+        dmu = pred["dipole"] - batch[K.DIPOLE]  # [B, 3]
+        terms["dipole"] = (pointwise(dmu, huber_delta) * mask).sum() / counts["dipole"]
     return terms
 
 

@@ -174,7 +174,9 @@ class Trainer:
         terms = {}
         if mine:
             batch = collate(mine, self.dtype)
-            terms = loss_terms(self.predict(self.model, batch, True), batch, counts)
+            terms = loss_terms(
+                self.predict(self.model, batch, True), batch, counts, t["huber_delta"]
+            )
             loss = total_loss(terms, t["loss_weights"])
             loss.backward()
         dist.all_reduce_gradients(self.model)
@@ -211,7 +213,7 @@ class Trainer:
         bs = t["batch_size"]
         for start in range(0, len(frames), bs):
             batch = collate(frames[start : start + bs], dtype)
-            terms = loss_terms(self.predict(model, batch, False), batch, counts)
+            terms = loss_terms(self.predict(model, batch, False), batch, counts, t["huber_delta"])
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
         sums["loss"] = float(
