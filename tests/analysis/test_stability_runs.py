@@ -1,0 +1,94 @@
+"""examples/stability_runs.py: the integrity checker on hand-made geometries, and a short run."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "stability_runs.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("stability_runs", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _two_waters():
+    """Topology, positions (nm) and box (nm) of two waters 0.28 nm apart in a 1 nm cube."""
+    import openmm.app as app
+    import openmm.unit as u
+
+    top = app.Topology()
+    chain = top.addChain()
+    positions = []
+    for k in range(2):
+        res = top.addResidue("HOH", chain)
+        o = top.addAtom("O", app.Element.getBySymbol("O"), res)
+        for name in ("H1", "H2"):
+            top.addBond(o, top.addAtom(name, app.Element.getBySymbol("H"), res))
+        origin = np.array([0.3 + 0.28 * k, 0.5, 0.5])
+        positions += [origin, origin + [0.0, 0.0757, 0.0586], origin + [0.0, -0.0757, 0.0586]]
+    top.setUnitCellDimensions((1.0, 1.0, 1.0) * u.nanometer)
+    return top, np.array(positions), np.eye(3)
+
+
+def test_integrity_checker_flags_broken_bonds_and_fused_atoms():
+    sr = _script()
+    top, pos, box = _two_waters()
+    checker = sr.IntegrityChecker(top, pos, box)
+    reason, stats = checker.check(pos, box, 300.0, -1.0)
+    assert reason is None
+    assert abs(stats["min_distance_A"] - 2.80) < 1e-6  # O...O (and H...H) across the waters
+
+    broken = pos.copy()
+    broken[1] = broken[0] + [0.0, 0.0, -0.14]  # O-H 1.4 Å > 1.3 Å
+    reason, stats = checker.check(broken, box)
+    assert reason is not None and reason.startswith("bond broken: O0-H1")
+    assert stats["max_bond_stretch"] > 1.4
+
+    across = pos.copy()  # a bond across the periodic boundary is measured by minimum image
+    across[:3, 0] -= 0.28
+    across[1, 0] += 1.0  # H1 wrapped to the far side of the box
+    assert checker.check(across, box)[0] is None
+
+    fused = pos.copy()
+    fused[3:6] += pos[0] + [0.03, 0.0, 0.0] - pos[3]  # second water's O 0.3 Å from the first O
+    reason, stats = checker.check(fused, box)
+    assert reason is not None and reason.startswith("atoms fused")
+    assert stats["min_distance_A"] < 0.31
+
+    assert checker.check(pos, box, 1500.0)[0].startswith("temperature")
+    assert checker.check(pos, box, 300.0, float("nan"))[0].startswith("non-finite")
+
+
+def test_integrity_checker_on_a_crystal_without_bonds():
+    sr = _script()
+    top, pos, _ = sr.nacl_crystal()
+    box = sr._box(top)
+    checker = sr.IntegrityChecker(top, pos, box)
+    assert checker.check(pos, box)[0] is None
+    fused = pos.copy()
+    fused[1] = fused[0] + [0.05, 0.0, 0.0]
+    assert checker.check(fused, box)[0].startswith("atoms fused")
+
+
+def test_short_nacl_crystal_run_writes_summary(tmp_path):
+    sr = _script()
+    argv = ["--systems", "nacl_crystal", "--ps", "0.01", "--report-every", "2", "--out", str(tmp_path)]  # fmt: skip
+    summary = sr.main(argv + ["--min-iterations", "5", "--summary-to", str(tmp_path / "copy.json")])
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk == json.loads((tmp_path / "copy.json").read_text())
+    entry = on_disk["nacl_crystal"]
+    for key in ("atoms", "ps_done", "target_ps", "passed", "failure", "min_distance_A",
+                "max_bond_stretch", "mean_T_K", "ns_per_day", "rdf_first_peaks"):  # fmt: skip
+        assert key in entry
+    assert isinstance(entry["passed"], bool) and entry["atoms"] == 64
+    assert entry["passed"] == summary["nacl_crystal"]["passed"]
+    assert abs(entry["ps_done"] - 0.01) < 1e-9 or entry["failure"]
+    assert set(entry["rdf_first_peaks"]) == {"Na-Cl"}
+    for name in ("topology.pdb", "trajectory.dcd", "state.csv", "checkpoint.chk"):
+        assert (tmp_path / "nacl_crystal" / name).stat().st_size > 0
+    assert (tmp_path / "rdfs.png").exists()
