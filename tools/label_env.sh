@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Separate environment for teacher labels: SevenNet-0 (sevenn 0.13.0) and GFN2-xTB (tblite 0.8.0).
+# Separate environment for teacher labels: SevenNet-0 (sevenn 0.13.0), GFN2-xTB (tblite 0.8.0) and
+# PySCF 2.14.0 (the fine-tuning demo set).
 # Never installed into .venv (their torch/e3nn/numpy pins differ from the project's set).
 # Usage: bash tools/label_env.sh      -> .venv-labels/ (gitignored), idempotent.
 set -euo pipefail
@@ -11,12 +12,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# CPU torch keeps the download small; fall back to the default index if that index is unreachable.
-"$VENV/bin/python" -m pip install -q "torch==2.9.1" --index-url https://download.pytorch.org/whl/cpu \
-    || "$VENV/bin/python" -m pip install -q "torch==2.9.1"
-"$VENV/bin/python" -m pip install -q "sevenn==0.13.0" "tblite==0.8.0" "ase==3.29.0" "numpy>=2,<2.5" tqdm
+"$VENV/bin/python" -m pip install -q "torch==2.9.1"
+"$VENV/bin/python" -m pip install -q "sevenn==0.13.0" "tblite==0.8.0" "pyscf==2.14.0" "ase==3.29.0" "numpy>=2,<2.5" tqdm
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
-for name in ("sevenn", "tblite", "torch", "ase", "numpy"):
+for name in ("sevenn", "tblite", "pyscf", "torch", "ase", "numpy"):
     print(name, md.version(name))
 PY
