@@ -52,6 +52,17 @@ def test_atoms_by_subset(cfg: dict) -> dict[str, list]:
     return groups
 
 
+def head_elements(train_frames: list, heads: list[str]) -> dict[str, list[int]]:
+    """Atomic numbers in each head's training frames: what a head may be used for
+    (:func:`openmm_polarml.openmm.potential.supported_elements` reads it)."""
+    from openmm_polarml.data_io import keys as K
+
+    out: dict[str, set] = {h: set() for h in heads}
+    for frame in train_frames:
+        out[heads[int(frame["head"][0])]].update(int(z) for z in frame[K.NUMBERS].tolist())
+    return {h: sorted(v) for h, v in out.items()}
+
+
 def heldout_slice(groups: dict[str, list], per_subset: int) -> list:
     """The first ``per_subset`` test frames of each subset (the shipped held-out slice)."""
     return [a for name in ("dft", "sevenn", "xtb") for a in groups.get(name, [])[:per_subset]]
@@ -83,6 +94,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--heldout-per-subset", type=int, default=40)
+    parser.add_argument(
+        "--default-head",
+        default="gfn2",
+        help="head the installed model uses unless told otherwise (gfn2: molecules, water, "
+        "electrolytes, 19 elements; pbe: crystals, 89 elements)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
@@ -90,8 +107,9 @@ def main() -> None:
         cfg["training"]["epochs"] = args.epochs
     trainer = Trainer(cfg)
     history = trainer.fit(resume=True)
-    model = trainer.eval_model("float64")
+    model = trainer.eval_model("float64").set_head(args.default_head)
     heads = model.config["heads"]
+    model.config["head_elements"] = head_elements(trainer.splits["train"], heads)
     groups = test_atoms_by_subset(cfg)
     subsets = {f"test_{k}": frames_from_atoms(v, heads, k) for k, v in groups.items()}
     tables, preds = evaluate(model, subsets)

@@ -13,15 +13,19 @@ from ase.calculators.calculator import Calculator, all_changes
 from ..data_io import atoms_to_frame, collate
 
 
-def _load(model, dtype: str | None):
+def _load(model, dtype: str | None, head: str | None = None):
     from ..model import PolarMLModel
     from ..model.serialization import load_model, load_pretrained
 
     if isinstance(model, PolarMLModel):  # a copy in another dtype leaves the caller's model as is
-        return model if dtype is None else copy.deepcopy(model).to(getattr(torch, dtype))
+        if dtype is None and head is None:
+            return model
+        out = copy.deepcopy(model)
+        out = out if dtype is None else out.to(getattr(torch, dtype))
+        return out if head is None else out.set_head(head)
     if Path(str(model)).exists():
-        return load_model(model, dtype=dtype)
-    return load_pretrained(str(model), dtype=dtype)
+        return load_model(model, dtype=dtype, head=head)
+    return load_pretrained(str(model), dtype=dtype, head=head)
 
 
 class PolarMLCalculator(Calculator):
@@ -35,28 +39,33 @@ class PolarMLCalculator(Calculator):
     ----------
     model : PolarMLModel, str or Path
         A model, a saved model / checkpoint file, or the name of a shipped model
-        (default ``"small_demo"``). A model instance is used as is (no ``dtype`` given), and its
-        ``pqeq_warm_start`` flag is set to ``warm_start``.
+        (default ``"foundation"``). A model instance is used as is (no ``dtype`` or ``head``
+        given), and its ``pqeq_warm_start`` flag is set to ``warm_start``.
     dtype : str or None
         ``"float32"`` or ``"float64"`` (default: the model's own).
     external_field : sequence of float or None
         Homogeneous field (V/Å).
     warm_start : bool
         Start each solve from the previous solutions.
+    head : str or None
+        Readout head (level of theory) of a multi-head model: ``"pbe"`` (crystals, 89
+        elements) or ``"gfn2"`` (molecules, water, electrolytes; 19 elements) for the shipped
+        ``foundation``; default the model's own.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "charges", "dipole"]
 
     def __init__(
         self,
-        model="small_demo",
+        model="foundation",
         dtype: str | None = None,
         external_field: Sequence[float] | None = None,
         warm_start: bool = True,
+        head: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.model = _load(model, dtype).eval()
+        self.model = _load(model, dtype, head).eval()
         self.model.pqeq_warm_start = bool(warm_start)
         self.dtype = next(self.model.parameters()).dtype
         self.external_field = None if external_field is None else list(external_field)

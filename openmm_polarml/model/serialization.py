@@ -213,7 +213,11 @@ def upgrade_model_file(
     save_model(model, out, {**meta, **(metadata or {})})
 
 
-def pretrained_path(name: str = "small_demo") -> Path:
+#: the shipped model loaded when none is named (``openmm_polarml/models/foundation/MODEL_CARD.md``)
+DEFAULT_PRETRAINED = "foundation"
+
+
+def pretrained_path(name: str = DEFAULT_PRETRAINED) -> Path:
     """Path of a model shipped in ``openmm_polarml/models/<name>/model.pt``."""
     path = Path(__file__).resolve().parents[1] / "models" / name / "model.pt"
     if not path.exists():
@@ -222,7 +226,8 @@ def pretrained_path(name: str = "small_demo") -> Path:
 
 
 def load_pretrained(
-    name: str = "small_demo", dtype: str | None = None, head: str | None = None
+    name: str = DEFAULT_PRETRAINED, dtype: str | None = None, head: str | None = None
 ) -> PolarMLModel:
-    """Load a shipped model (default: the small preset + PQEq + D3 trained on demo.traj)."""
+    """Load a shipped model (default ``foundation``: the small preset + PQEq + D3 with the heads
+    ``pbe`` and ``gfn2``, see its MODEL_CARD.md; ``small_demo`` is the demo.traj model)."""
     return load_model(pretrained_path(name), dtype=dtype, head=head)

@@ -37,18 +37,23 @@ LOGGER = logging.getLogger(__name__)
 FORCE_GROUPS = {"network": 1, "pqeq": 2, "d3": 3}
 
 #: the shipped model loaded when none is named
-DEFAULT_MODEL = "small_demo"
+DEFAULT_MODEL = "foundation"
 
 _BACKENDS = ("torch", "python")
 
 
 def supported_elements(model) -> set[int]:
-    """Atomic numbers the model was trained on (non-zero element reference energy)."""
+    """Atomic numbers the model's selected head was trained on: ``config["head_elements"]``
+    when the trainer recorded it, else the non-zero element reference energies of that head."""
     if model.config.get("elements"):
         return {int(z) for z in model.config["elements"]}
-    shift = model.shortrange.network.shift.detach()  # [95] or [n_heads, 95] eV
-    rows = shift.reshape(-1, shift.shape[-1])  # [n_heads, 95]
-    return {int(z) for z in (rows != 0).any(dim=0).nonzero().flatten().tolist()}
+    per_head = model.config.get("head_elements") or {}
+    if model.config.get("head") in per_head:  # recorded at training time
+        return {int(z) for z in per_head[model.config["head"]]}
+    network = model.shortrange.network
+    shift = network.shift.detach()  # [95] or [n_heads, 95] eV
+    row = shift[int(network.head_index)] if shift.dim() == 2 else shift  # [95]
+    return {int(z) for z in (row != 0).nonzero().flatten().tolist()}
 
 
 def _symbol(z: int) -> str:
@@ -136,10 +141,17 @@ class PolarMLPotential:
         unknown = sorted(set(int(z) for z in numbers) - self.elements)
         if unknown:
             names = ", ".join(_symbol(z) for z in unknown)
+            known = " ".join(_symbol(z) for z in sorted(self.elements))
+            heads = self.model.config.get("heads") or []
+            if len(heads) > 1:
+                head = self.model.config.get("head")
+                others = ", ".join(repr(h) for h in heads if h != head)
+                hint = f"its head {head!r} was not trained on them: try head={others}"
+            else:
+                hint = "use a model trained on them"
             raise ValueError(
                 f"the model has no parameters for element(s) {names} (it knows "
-                f"{len(self.elements)} elements: {' '.join(_symbol(z) for z in sorted(self.elements))}); "
-                "use a model trained on them"
+                f"{len(self.elements)} elements: {known}); {hint}"
             )
 
     def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge):

@@ -219,3 +219,12 @@ def test_shipped_model_knows_its_elements():
     assert {1, 8, 11, 17} <= potential.elements
     with pytest.raises(ValueError, match="He"):
         potential.checkElements([2, 8])
+
+
+def test_each_head_of_the_foundation_model_knows_its_own_elements():
+    gfn2 = PolarMLPotential("foundation", head="gfn2")
+    pbe = PolarMLPotential("foundation", head="pbe")
+    assert {1, 6, 7, 8, 11, 17} <= gfn2.elements < pbe.elements
+    with pytest.raises(ValueError, match="Ti.*head='pbe'"):
+        gfn2.checkElements([22, 8])
+    pbe.checkElements([22, 8, 56])

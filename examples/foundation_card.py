@@ -1,0 +1,269 @@
+"""Write the model card of the shipped foundation model (``openmm_polarml/models/foundation``).
+
+Collects what the other scripts measured and adds the probes computed here:
+
+- data: frames, atoms and elements per subset of ``data/reference`` (``polarml data build``);
+- training: the exact commands (stage 1 and stage 2) and the epochs trained;
+- held-out errors per subset and per element (``metrics.json``, written by
+  ``examples/train_foundation.py`` from the test split), with the field response: energy and force
+  errors of GFN2-xTB frames in a homogeneous field and dipole errors (e·Å) of neutral frames;
+- probes against GFN2-xTB (:mod:`openmm_polarml.data.probes`): gas-phase ion-pair curves and two
+  oppositely charged water clusters 6–30 Å apart (labels in ``probe_references.extxyz.gz``,
+  computed once in the label environment when missing, ``bash tools/label_env.sh``);
+- stability runs (``stability.json`` from ``examples/stability_runs.py``) and the ablation without
+  PQEq (``ablation.json``) when they exist.
+
+Writes ``MODEL_CARD.md``, ``card.json`` and ``probes.png`` next to the model.
+
+    python examples/foundation_card.py [--model-dir openmm_polarml/models/foundation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from ase.data import chemical_symbols
+
+from openmm_polarml.analysis.probes import charged_cluster_curve, ion_pair_curves, probe_plot
+from openmm_polarml.data import probes, read_frames, write_frames
+from openmm_polarml.model.serialization import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "openmm_polarml" / "models" / "foundation"
+STAGES = [
+    "git show 051f93e:openmm_polarml/models/foundation/model.pt > runs/foundation_stage1.pt"
+    "   # stage 1: `polarml --threads 2 train examples/train_foundation.yaml` on data revision 1",
+    "python examples/train_foundation.py --config examples/train_foundation_stage2.yaml"
+    "   # stage 2: trains (resumable), evaluates the test split, installs model + metrics",
+    "python examples/foundation_card.py",
+]
+SUBSETS = {
+    "test_dft": "dft (real PBE)",
+    "test_sevenn": "sevenn (SevenNet-0 teacher)",
+    "test_xtb": "xtb (GFN2-xTB)",
+    "test_xtb_in_field": "xtb frames in a field",
+}
+
+
+def probe_references(model_dir: Path) -> list:
+    """GFN2-xTB labels of the probe structures (computed and stored when missing)."""
+    path = model_dir / "probe_references.extxyz.gz"
+    if not path.exists():
+        from openmm_polarml.data import teachers
+
+        frames, record = teachers.label("gfn2", probes.probe_structures())
+        print(f"labelled probes: {record['frames']} frames, {record['dropped']} unconverged")
+        write_frames(path, frames)
+    return read_frames(path)
+
+
+def data_rows() -> list[dict]:
+    """Frames/atoms/elements per subset of the committed reference data."""
+    from openmm_polarml.data.build import summarize
+
+    return summarize(ROOT / "data" / "reference")
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value != value else f"{value:.{digits}g}"
+
+
+def metrics_section(metrics: dict) -> list[str]:
+    lines = [
+        "| subset | E MAE (meV/atom) | E RMSE | F MAE (meV/Å) | F RMSE | stress MAE (GPa) "
+        "| dipole MAE (e·Å) | frames skipped |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, name in SUBSETS.items():
+        if key not in metrics:
+            continue
+        m = metrics[key]
+        dip = m.get("dipole_e_A", {"mae": float("nan")})
+        lines.append(
+            f"| {name} | {_fmt(m['energy_mev_per_atom']['mae'])} "
+            f"| {_fmt(m['energy_mev_per_atom']['rmse'])} | {_fmt(m['forces_mev_per_A']['mae'])} "
+            f"| {_fmt(m['forces_mev_per_A']['rmse'])} | {_fmt(m['stress_gpa']['mae'])} "
+            f"| {_fmt(dip['mae'])} | {m.get('skipped_frames', 0)} |"
+        )
+    return lines
+
+
+def element_section(metrics: dict) -> list[str]:
+    """Force MAE (meV/Å) per element (rows) and subset (columns)."""
+    keys = [k for k in ("test_dft", "test_sevenn", "test_xtb") if k in metrics]
+    zs = sorted({int(z) for k in keys for z in metrics[k]["per_element_forces_mev_per_A"]})
+    lines = ["| element | " + " | ".join(SUBSETS[k] for k in keys) + " |"]
+    lines.append("|---|" + "---:|" * len(keys))
+    for z in zs:
+        cells = []
+        for k in keys:
+            r = metrics[k]["per_element_forces_mev_per_A"].get(str(z))
+            cells.append("" if r is None else f"{r['mae']:.0f} ({r['count']})")
+        lines.append(f"| {chemical_symbols[z]} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def probe_section(pairs: dict, clusters: dict) -> list[str]:
+    lines = [
+        "| ion pair | points | curve MAE (eV; points < 5 eV above the minimum) | r_min GFN2 (Å) "
+        "| r_min model (Å) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for pair, c in pairs.items():
+        lines.append(
+            f"| {pair} | {len(c['r_A'])} | {c['mae_eV']:.3f} ({c['mae_points']} points) "
+            f"| {c['r_min_reference_A']:.1f} "
+            f"| {c['r_min_model_A']:.1f} |"
+        )
+    lines += [
+        "",
+        "| R (Å) | GFN2-xTB (eV) | model (eV) | −k/R, ±1 e (eV) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r, ref, pred, coul in zip(
+        clusters["r_A"],
+        clusters["reference_eV"],
+        clusters["model_eV"],
+        clusters["coulomb_unit_charges_eV"],
+        strict=True,
+    ):
+        lines.append(f"| {r:.0f} | {ref:.3f} | {pred:.3f} | {coul:.3f} |")
+    lines.append("")
+    lines.append(
+        f"Shape MAE (each curve relative to R = {clusters['r_A'][-1]:.0f} Å): "
+        f"{clusters['shape_mae_eV']:.3f} eV. Effective charge of each cluster from the 1/R tail "
+        f"(10–{clusters['r_A'][-1]:.0f} Å): GFN2-xTB {clusters['effective_charge_reference_e']:.2f} e, "
+        f"model {clusters['effective_charge_model_e']:.2f} e."
+    )
+    return lines
+
+
+def ablation_section(ablation: dict) -> list[str]:
+    """Test errors of the two ablation arms (``examples/ablation_pqeq.py``) by frame kind."""
+    lines = [
+        f"Same network, GFN2-xTB data and schedule ({ablation['epochs']} epochs from scratch, "
+        "`examples/ablation_pqeq.yaml` / `ablation_no_pqeq.yaml`), scored on the same test split.",
+        "",
+        "| frames | count | E MAE with PQEq (meV/atom) | without | F MAE with PQEq (meV/Å) "
+        "| without | dipole MAE with PQEq (e·Å) | without |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, n in ablation["frames"].items():
+        a, b = ablation["pqeq"].get(kind), ablation["no_pqeq"].get(kind)
+        if a and b:
+            lines.append(
+                f"| {kind} | {n} | {a['energy_mev_per_atom']:.1f} | {b['energy_mev_per_atom']:.1f} "
+                f"| {a['forces_mev_per_A']:.1f} | {b['forces_mev_per_A']:.1f} "
+                f"| {_fmt(a['dipole_e_A'])} | {_fmt(b['dipole_e_A'])} |"
+            )
+    return lines
+
+
+def optional_json(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def stability_section(stability) -> list[str]:
+    """Rows of ``examples/stability_runs.py``'s summary (per system)."""
+    if not stability:
+        return ["Not run yet for this model (`examples/stability_runs.py`)."]
+    lines = [
+        "| system | atoms | head | ps done (target) | status | min distance (Å) | ms/step "
+        "| RDF first peaks model / experiment (Å) |",
+        "|---|---:|---|---:|---|---:|---:|---|",
+    ]
+    for name, s in stability.items():
+        peaks = "; ".join(
+            f"{pair} {p['model_A']:.2f} / {p['reference_A']:.2f}"
+            for pair, p in (s.get("rdf_first_peaks") or {}).items()
+        )
+        status = s["status"] + (f" ({s['failure']})" if s.get("failure") else "")
+        lines.append(
+            f"| {name} | {s['atoms']} | {s['head']} | {s['ps_done']:.2f} ({s['target_ps']:g}) "
+            f"| {status} | {_fmt(s['min_distance_A'])} | {_fmt(s['ms_per_step'] or float('nan'))} "
+            f"| {peaks} |"
+        )
+    lines += [
+        "",
+        "A run is *incomplete* until it reaches its target; re-running "
+        "`python examples/stability_runs.py --ps 20` continues every system from its checkpoint. "
+        "RDF peaks of runs much shorter than the target are noise, not a structural result.",
+    ]
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default=str(MODEL_DIR))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model_dir = Path(args.model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    references = probe_references(model_dir)
+    model = load_model(model_dir / "model.pt", dtype="float64", head="gfn2")
+    pairs = ion_pair_curves(model, references)
+    clusters = charged_cluster_curve(model, references)
+    probe_plot(pairs, clusters, model_dir / "probes.png")
+    stability = optional_json(model_dir / "stability.json")
+    ablation = optional_json(model_dir / "ablation.json")
+    card = {
+        "data": data_rows(),
+        "commands": STAGES,
+        "metrics": metrics,
+        "ion_pairs": pairs,
+        "charged_clusters": clusters,
+        "stability": stability,
+        "ablation": ablation,
+    }
+    (model_dir / "card.json").write_text(json.dumps(card, indent=1))
+    (model_dir / "MODEL_CARD.md").write_text(render(card, model_dir) + "\n")
+    print((model_dir / "MODEL_CARD.md").read_text())
+    return 0
+
+
+def render(card: dict, model_dir: Path) -> str:
+    meta_path = model_dir / "config.yaml"
+    lines = ["# Model card: `foundation` (the shipped default model)", ""]
+    lines += (model_dir / "CARD_INTRO.md").read_text().splitlines() + [""]
+    lines += [
+        "## Data",
+        "",
+        "| subset | shards | frames | atoms | elements |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['subset']} | {r['shards_done']} | {r['frames']:,} | {r['atoms']:,} | {r['elements']} |"
+        for r in card["data"]
+    ]
+    lines += ["", "Sources, licences and generation: `openmm_polarml/data/DATA_CARD.md`.", ""]
+    lines += ["## Training (exact commands, from the repository root)", "", "```"]
+    lines += card["commands"] + ["```", "", f"Configuration as trained: `{meta_path.name}`.", ""]
+    lines += ["## Held-out test split (5 % of every subset, never trained on)", ""]
+    lines += metrics_section(card["metrics"])
+    lines += [
+        "",
+        "Field response: the row *xtb frames in a field* holds the GFN2-xTB frames in a homogeneous "
+        "field of up to 0.5 V/Å; the dipole column compares the PQEq dipole with GFN2-xTB's on "
+        "neutral finite frames (dipole = −∂E/∂field, so it is the linear field response).",
+        "",
+        "### Force MAE per element (meV/Å; test atoms in brackets)",
+        "",
+    ]
+    lines += element_section(card["metrics"])
+    lines += ["", "## Probes against GFN2-xTB (head `gfn2`)", "", "![probes](probes.png)", ""]
+    lines += probe_section(card["ion_pairs"], card["charged_clusters"])
+    lines += ["", "## Stability (NVT, 300 K)", ""] + stability_section(card["stability"])
+    lines += ["", "## Ablation without PQEq", ""]
+    if card["ablation"]:
+        lines += ablation_section(card["ablation"])
+    else:
+        lines += ["Not run yet: needs a second training run of the same recipe with `pqeq: null`."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
