@@ -47,9 +47,9 @@ def test_round_trip_in_format_2_is_exact(tmp_path):
 
 def test_format_1_files_load(tmp_path):
     """Untagged files (format 1): the shipped small_demo and files written before format 2."""
-    shipped = torch.load(pretrained_path(), weights_only=True)
+    shipped = torch.load(pretrained_path("small_demo"), weights_only=True)
     assert "format" not in shipped  # the shipped file is format 1 and needs no conversion
-    model = load_pretrained()
+    model = load_pretrained("small_demo")
     atoms = bulk("NaF", "rocksalt", a=4.45, cubic=True)
     atoms.rattle(0.05, seed=1)
     energy, forces = _energy_forces(

@@ -1,4 +1,5 @@
-"""The shipped default model loads, runs, and beats trivial baselines on held-out demo frames."""
+"""The shipped models load; ``small_demo`` beats trivial baselines on its held-out demo.traj
+frames (the default ``foundation`` model has its own card tests in test_foundation_model.py)."""
 
 import os
 
@@ -26,7 +27,7 @@ def test_shipped_model_beats_baselines_on_its_test_split():
 
     frames = load_frames(DEMO)
     train_idx, _, test_idx = split_indices(len(frames), (0.8, 0.1, 0.1), seed=0)
-    model = load_pretrained()
+    model = load_pretrained("small_demo")
     test = [frames[i] for i in test_idx[:12]]
     kept, pred_e, pred_f = [], [], []
     for f in test:
