@@ -166,12 +166,16 @@ def optional_json(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+#: ps of NVT each stability system must survive (the issue's acceptance)
+STABILITY_TARGET_PS = 20.0
+
+
 def stability_section(stability) -> list[str]:
-    """Rows of ``examples/stability_runs.py``'s summary (per system)."""
+    """Rows of ``examples/stability_runs.py``'s summary (per system), against the 20 ps target."""
     if not stability:
         return ["Not run yet for this model (`examples/stability_runs.py`)."]
     lines = [
-        "| system | atoms | head | ps done (target) | status | min distance (Å) | ms/step "
+        "| system | atoms | head | ps done (of 20) | status | min distance (Å) | ms/step "
         "| RDF first peaks model / experiment (Å) |",
         "|---|---:|---|---:|---|---:|---:|---|",
     ]
@@ -180,15 +184,20 @@ def stability_section(stability) -> list[str]:
             f"{pair} {p['model_A']:.2f} / {p['reference_A']:.2f}"
             for pair, p in (s.get("rdf_first_peaks") or {}).items()
         )
-        status = s["status"] + (f" ({s['failure']})" if s.get("failure") else "")
+        if s.get("failure"):
+            status = f"failed ({s['failure']})"
+        elif s["ps_done"] >= STABILITY_TARGET_PS:
+            status = "passed"
+        else:
+            status = "intact so far (short run)"
         lines.append(
-            f"| {name} | {s['atoms']} | {s['head']} | {s['ps_done']:.2f} ({s['target_ps']:g}) "
+            f"| {name} | {s['atoms']} | {s['head']} | {s['ps_done']:.2f} "
             f"| {status} | {_fmt(s['min_distance_A'])} | {_fmt(s['ms_per_step'] or float('nan'))} "
             f"| {peaks} |"
         )
     lines += [
         "",
-        "A run is *incomplete* until it reaches its target; re-running "
+        "A system passes once it has run 20 ps intact; re-running "
         "`python examples/stability_runs.py --ps 20` continues every system from its checkpoint. "
         "RDF peaks of runs much shorter than the target are noise, not a structural result.",
     ]
