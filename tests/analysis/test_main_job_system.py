@@ -1,24 +1,17 @@
 """The main job's MD builder: its OpenMM System (TorchForce + PQEqForce) equals the eager model."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from openmm_polarml import units
+from tests.examples_loader import load_example
 
 pytest.importorskip("openmmtorch")
 pytest.importorskip("openmm_polarml.openmm")
 
-MAIN_JOB = Path(__file__).resolve().parents[2] / "examples" / "main_job.py"
-
 
 def _main_job():
-    spec = importlib.util.spec_from_file_location("main_job", MAIN_JOB)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("main_job")
 
 
 def test_main_job_system_equals_the_eager_shipped_model(tmp_path):

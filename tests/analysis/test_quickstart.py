@@ -1,19 +1,13 @@
 """The quickstart (README command 1) end to end on the crystal path, with few steps."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+from tests.examples_loader import load_example
 
 
 def _quickstart():
-    spec = importlib.util.spec_from_file_location("quickstart", QUICKSTART)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("quickstart")
 
 
 def test_water_intact_detects_broken_bonds():

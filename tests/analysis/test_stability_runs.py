@@ -1,19 +1,14 @@
 """examples/stability_runs.py: the integrity checker on hand-made geometries, and a short run."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "stability_runs.py"
+from tests.examples_loader import load_example
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("stability_runs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("stability_runs")
 
 
 def _two_waters():

@@ -1,6 +1,5 @@
 """The fine-tuning demo (examples/finetune_demo.py) on a tiny subset, and the committed PySCF set."""
 
-import importlib.util
 import json
 from fnmatch import fnmatch
 from pathlib import Path
@@ -9,16 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from tests.examples_loader import load_example
+
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "examples" / "finetune_demo.py"
 PYSCF_SET = ROOT / "data" / "finetune" / "pyscf_water_ions.extxyz.gz"
 
 
 def _demo():
-    spec = importlib.util.spec_from_file_location("finetune_demo", DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("finetune_demo")
 
 
 def test_demo_runs_and_changes_only_the_readout(tmp_path):
