@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from openmm_polarml.data_io import keys as K
 from openmm_polarml.training import Trainer
 from openmm_polarml.training.config import load_config
 from openmm_polarml.training.evaluate import evaluate
@@ -29,8 +30,6 @@ TARGET = ROOT / "openmm_polarml" / "models" / "foundation" / "ablation.json"
 
 def frame_kind(frame: dict) -> str:
     """``charged``, ``in_field`` or ``neutral`` (no field) of a training frame."""
-    from openmm_polarml.data_io import keys as K
-
     if abs(float(frame[K.TOTAL_CHARGE][0])) > 0:
         return "charged"
     field = frame.get(K.FIELD)

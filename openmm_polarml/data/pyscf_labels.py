@@ -15,11 +15,7 @@ Every frame carries ``level='pbe'`` (it routes to the model's PBE head), ``label
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,7 +24,7 @@ from ase import Atoms
 
 from openmm_polarml.data.molecules import WATER, pack
 from openmm_polarml.data.shards import write_frames
-from openmm_polarml.data.teachers import label_python
+from openmm_polarml.data.teachers import run_label_script
 
 WORKER = Path(__file__).with_name("pyscf_worker.py")
 IONS = {"Na": 1, "Li": 1, "K": 1, "Cl": -1, "F": -1}
@@ -72,16 +68,8 @@ def make_clusters(specs: list, seed: int = 2024, rattle: float = 0.05) -> list[A
 
 def run_pyscf(candidates: list[Atoms], xc: str, basis: str, threads: int = 1) -> dict:
     """Raw worker output (``results``, ``settings``, ``versions``, ``seconds``)."""
-    with tempfile.TemporaryDirectory(prefix="polarml-pyscf-") as tmp:
-        source, target = Path(tmp) / "in.extxyz.gz", Path(tmp) / "out.json"
-        write_frames(source, candidates)
-        env = dict(os.environ, POLARML_LABEL_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-        cmd = [str(label_python()), str(WORKER), str(source), str(target)]
-        cmd += ["--xc", xc, "--basis", basis]
-        proc = subprocess.run(cmd, env=env, stderr=None, stdout=subprocess.PIPE, text=True)
-        if proc.returncode != 0 or not target.exists():
-            raise RuntimeError(f"pyscf worker failed with exit code {proc.returncode}")
-        return json.loads(target.read_text())
+    args = ("{in}", "{out}", "--xc", xc, "--basis", basis)
+    return run_label_script(WORKER, candidates, args, threads)
 
 
 def labelled(candidates: list[Atoms], output: dict) -> list[Atoms]:

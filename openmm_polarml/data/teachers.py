@@ -55,21 +55,32 @@ def label_python() -> Path:
     return path
 
 
-def run_worker(teacher: str, candidates: list[Atoms], threads: int = 1) -> dict:
-    """Raw worker output (``results``, ``settings``, ``versions``, ``seconds``) for candidates."""
+def run_label_script(
+    worker: Path, candidates: list[Atoms], args=("{in}", "{out}"), threads: int = 1
+) -> dict:
+    """Run a worker script in the label interpreter on ``candidates``; its JSON output.
+
+    ``args`` are the script's arguments, with ``{in}``/``{out}`` standing for the candidates'
+    extxyz file and the JSON file the worker writes."""
     with tempfile.TemporaryDirectory(prefix="polarml-label-") as tmp:
         source = Path(tmp) / "in.extxyz.gz"
         target = Path(tmp) / "out.json"
         write_frames(source, candidates)
         env = dict(os.environ, POLARML_LABEL_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-        cmd = [str(label_python()), str(WORKER), teacher, str(source), str(target)]
+        paths = {"{in}": str(source), "{out}": str(target)}
+        cmd = [str(label_python()), str(worker)] + [paths.get(a, a) for a in args]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0 or not target.exists():
             raise RuntimeError(
-                f"label worker ({teacher}) failed with exit code {proc.returncode}:\n"
+                f"label worker {Path(worker).name} failed with exit code {proc.returncode}:\n"
                 f"{proc.stderr[-3000:]}"
             )
         return json.loads(target.read_text())
+
+
+def run_worker(teacher: str, candidates: list[Atoms], threads: int = 1) -> dict:
+    """Raw worker output (``results``, ``settings``, ``versions``, ``seconds``) for candidates."""
+    return run_label_script(WORKER, candidates, (teacher, "{in}", "{out}"), threads)
 
 
 def labelled_frames(teacher: str, candidates: list[Atoms], output: dict) -> tuple[list, int]:
