@@ -18,7 +18,24 @@ from ase import Atoms
 from openmm_polarml.data.molecules import WATER, pack
 
 #: Å, the gas-phase ion-pair curve
-ION_PAIR_DISTANCES = (1.4, 1.6, 1.8, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.3, 3.7, 4.2, 5.0, 6.0, 7.5, 9.0)
+ION_PAIR_DISTANCES = (
+    1.4,
+    1.6,
+    1.8,
+    2.0,
+    2.2,
+    2.4,
+    2.6,
+    2.8,
+    3.0,
+    3.3,
+    3.7,
+    4.2,
+    5.0,
+    6.0,
+    7.5,
+    9.0,
+)
 ION_PAIRS = (("Na", "Cl"), ("Li", "F"), ("K", "Cl"))
 #: Å, centre-to-centre separations of the two charged clusters
 CLUSTER_SEPARATIONS = (6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0)
