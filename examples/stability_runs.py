@@ -5,7 +5,9 @@ Systems: ``water64`` (64 waters, 1.0 g/cm³), ``nacl_aq`` (1 M NaCl(aq), 1.6 nm 
 a = 5.64 Å) and ``baTiO3`` (cubic perovskite 3x3x3, a = 4.00 Å). Liquid boxes come from
 ``openmm.app.Modeller``, relaxed with AMBER14/TIP3P (Modeller leaves ~1.3 Å O–H contacts at the
 periodic seams). ``PolarMLPotential(model, head).createSystem(topology)``, a short minimisation,
-then Langevin NVT at 300 K (1/ps; 0.5 fs with H, 2 fs otherwise) up to ``--ps``. Every report
+then Langevin NVT at 300 K (1/ps) up to ``--ps``: 1 fs with hydrogens at 2 amu (mass repartitioned from
+the bonded heavy atom; 0.5 fs with ``--hydrogen-mass 0``), 2 fs without H; the network in float32
+(``--dtype``). Every report
 writes ``trajectory.dcd`` and ``state.csv``, checks the structure and saves ``checkpoint.chk``
 atomically; re-running the same command continues from the checkpoint.
 
@@ -55,6 +57,7 @@ from openmm.app.dcdfile import DCDFile
 from openmm_polarml import units
 from openmm_polarml.analysis import compute_rdfs, element_pairs, first_peak, load_trajectory
 from openmm_polarml.openmm import PolarMLPotential
+from openmm_polarml.openmm.artifacts import model_fingerprint
 from openmm_polarml.openmm.topology import topologyFromAtoms
 
 _OR = "Ohtaki & Radnai, Chem. Rev. 93, 1157 (1993)"
@@ -254,6 +257,20 @@ def _prepare(name: str, folder: Path, fresh: bool):
     return topology, np.load(folder / "initial.npy"), pairs
 
 
+def _check_resume(name: str, progress: dict, settings: dict) -> None:
+    """Refuse to continue a run with other settings (model weights, head, dtype, time step,
+    masses) than it started with: the trajectory would mix two simulations."""
+    if not progress["steps"]:
+        return
+    changed = {k: (progress.get(k), v) for k, v in settings.items() if progress.get(k) != v}
+    if changed:
+        detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in changed.items())
+        raise SystemExit(
+            f"{name}: the run on disk used other settings ({detail}); rerun with --fresh to "
+            "start it anew, or with the settings it was started with"
+        )
+
+
 def run_system(name: str, args) -> dict:
     """Run (or continue) one system up to ``args.ps``; returns its ``progress.json`` record."""
     folder = Path(args.out) / name
@@ -265,15 +282,24 @@ def run_system(name: str, args) -> dict:
         "T_sum": 0.0, "T_count": 0,
     }  # fmt: skip
     has_h = any(a.element.symbol == "H" for a in topology.atoms())
-    dt_fs = args.dt_fs or (0.5 if has_h else 2.0)
+    hydrogen_mass = (args.hydrogen_mass or None) if has_h else None
+    dt_fs = args.dt_fs or ((1.0 if hydrogen_mass else 0.5) if has_h else 2.0)
     target = int(round(args.ps * 1000.0 / dt_fs))
     head = args.head or SYSTEMS[name][1]
-    progress.update(head=head, model=str(args.model), dt_fs=dt_fs, target_ps=args.ps)
-    print(f"{name}: {topology.getNumAtoms()} atoms, head {head}, {dt_fs} fs, {target} steps")
+    potential = PolarMLPotential(args.model, head=head, dtype=args.dtype)
+    settings = {
+        "model": str(args.model), "model_sha256": model_fingerprint(potential.model),
+        "head": head, "dtype": args.dtype, "dt_fs": dt_fs, "hydrogen_mass_amu": hydrogen_mass,
+    }  # fmt: skip
+    _check_resume(name, progress, settings)
+    progress.update(settings, target_ps=args.ps)
+    print(f"{name}: {topology.getNumAtoms()} atoms, head {head}, {args.dtype} network, "
+          f"{dt_fs} fs, H mass {hydrogen_mass} amu, {target} steps")  # fmt: skip
     if progress["failure"] is None and progress["steps"] < target:
-        potential = PolarMLPotential(args.model, head=head)
         fragments = "molecules" if topology.getNumBonds() else "none"
-        system = potential.createSystem(topology, fragments=fragments, backend=args.backend)
+        system = potential.createSystem(
+            topology, fragments=fragments, backend=args.backend, hydrogenMass=hydrogen_mass
+        )
         integrator = openmm.LangevinMiddleIntegrator(300.0, 1.0, dt_fs * 1e-3)  # K, 1/ps, ps
         integrator.setRandomNumberSeed(args.seed)
         platform = openmm.Platform.getPlatformByName("CPU")
@@ -387,7 +413,9 @@ def _entry(p: dict) -> dict:
     done = ps_done >= p["target_ps"] - 1e-9
     status = "failed" if p["failure"] else ("passed" if done else "incomplete")
     return {
-        "atoms": p["atoms"], "model": p["model"], "head": p["head"], "dt_fs": p["dt_fs"],
+        "atoms": p["atoms"], "model": p["model"], "model_sha256": p.get("model_sha256"),
+        "head": p["head"], "dtype": p.get("dtype", "float64"), "dt_fs": p["dt_fs"],
+        "hydrogen_mass_amu": p.get("hydrogen_mass_amu"),
         "ps_done": ps_done, "target_ps": p["target_ps"], "status": status,
         "passed": status == "passed", "failure": p["failure"], "failure_step": p["failure_step"],
         "min_distance_A": p["min_distance_A"], "max_bond_stretch": p["max_bond_stretch"],
@@ -453,7 +481,18 @@ def parse_args(argv=None):
     p.add_argument("--model", default="foundation", help="shipped model name or model file")
     p.add_argument("--head", default=None, help="head (default: gfn2 liquids, pbe crystals)")
     p.add_argument("--backend", default="torch", choices=("torch", "python"))
-    p.add_argument("--dt-fs", type=float, default=None, help="time step (fs)")
+    p.add_argument(
+        "--dt-fs", type=float, default=None,
+        help="time step (fs); default 1 with H (0.5 with --hydrogen-mass 0), 2 without",
+    )  # fmt: skip
+    p.add_argument(
+        "--hydrogen-mass", type=float, default=2.0,
+        help="hydrogen mass (amu) by repartitioning from the bonded heavy atom; 0 keeps 1.008",
+    )  # fmt: skip
+    p.add_argument(
+        "--dtype", default="float32", choices=("float32", "float64"),
+        help="network precision in MD (PQEq and D3 are always double)",
+    )  # fmt: skip
     p.add_argument("--report-fs", type=float, default=25.0, help="report/check interval (fs)")
     p.add_argument("--report-every", type=int, default=None, help="report interval (steps)")
     p.add_argument("--min-iterations", type=int, default=50, help="minimiser iterations")

@@ -56,6 +56,30 @@ def supported_elements(model) -> set[int]:
     return {int(z) for z in (row != 0).nonzero().flatten().tolist()}
 
 
+def repartition_hydrogen_mass(system: openmm.System, topology, hydrogenMass) -> None:
+    """Set each bonded hydrogen's mass to ``hydrogenMass`` (amu), taking the difference from its
+    bonded heavy atom; raises when a heavy atom would be left with no positive mass."""
+    if hasattr(hydrogenMass, "value_in_unit"):
+        hydrogenMass = hydrogenMass.value_in_unit(openmm.unit.dalton)
+    hydrogenMass = float(hydrogenMass)
+    amu = openmm.unit.dalton
+    for a, b in topology.bonds():
+        if (a.element is None) or (b.element is None):
+            continue
+        h, heavy = (a, b) if a.element.symbol == "H" else (b, a)
+        if h.element.symbol != "H" or heavy.element.symbol == "H":
+            continue
+        moved = hydrogenMass - system.getParticleMass(h.index).value_in_unit(amu)
+        left = system.getParticleMass(heavy.index).value_in_unit(amu) - moved
+        if left <= 0.0:
+            raise ValueError(
+                f"hydrogenMass={hydrogenMass} amu leaves atom {heavy.index} ({heavy.element.symbol})"
+                f" with {left:.3f} amu: choose a smaller hydrogen mass"
+            )
+        system.setParticleMass(h.index, hydrogenMass)
+        system.setParticleMass(heavy.index, left)
+
+
 def _symbol(z: int) -> str:
     from ase.data import chemical_symbols
 
@@ -389,6 +413,7 @@ class PolarMLPotential:
         ewaldErrorTolerance: float = 1e-6,
         solverTolerance: float = 1e-6,
         positions=None,
+        hydrogenMass=None,
     ) -> openmm.System:
         """An OpenMM System of the full model for ``topology``.
 
@@ -425,6 +450,11 @@ class PolarMLPotential:
             Lattice-sum accuracy; charge/shell solver tolerance (eV/e, eV/Å).
         positions : array or Quantity, optional
             Positions (nm) used only for the export's parity check (default: a grid).
+        hydrogenMass : float or Quantity, optional
+            Mass (amu) given to every hydrogen; the difference is taken from the heavy atom it is
+            bonded to (hydrogen mass repartitioning, as in ``ForceField.createSystem``), so the
+            total mass and the potential energy surface are unchanged. Allows ~1 fs steps with
+            flexible water. Hydrogens without a bond in the Topology keep their mass.
 
         Returns
         -------
@@ -444,6 +474,8 @@ class PolarMLPotential:
             topology, system, None, backend, d3Backend, totalCharge, fragments, fragmentCharges,
             None, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField, positions,
         )  # fmt: skip
+        if hydrogenMass is not None:
+            repartition_hydrogen_mass(system, topology, hydrogenMass)
         if removeCMMotion:
             system.addForce(openmm.CMMotionRemover())
         return system

@@ -25,6 +25,7 @@ DEFAULTS: dict = {
         "max_steps": None,  # stop after this many optimiser steps (None: no limit)
         "batch_size": 8,
         "lr": 5e-3,
+        "pqeq_lr": None,  # learning rate of trainable PQEq parameters (None: lr)
         "weight_decay": 0.0,
         "scheduler": "cosine",  # cosine | plateau | constant
         "warmup_epochs": 0,

@@ -83,7 +83,10 @@ def fixed_terms_digest(model, frames: list) -> str:
 
     h = hashlib.sha256()
     for key in ("pqeq", "d3"):
-        h.update(json.dumps(model.config.get(key), sort_keys=True, default=str).encode())
+        section = model.config.get(key)
+        if isinstance(section, dict):  # whether parameters train does not change their values
+            section = {k: v for k, v in section.items() if k != "trainable"}
+        h.update(json.dumps(section, sort_keys=True, default=str).encode())
     if model.pqeq is not None:
         for name, value in sorted(model.pqeq.state_dict().items()):
             h.update(name.encode())

@@ -44,15 +44,21 @@ def init_statistics(model, frames: list) -> None:
 
 
 @torch.no_grad()
-def refit_shifts(model, frames: list, batch_size: int = 16) -> None:
+def refit_shifts(model, frames: list, batch_size: int = 16, full_energy: bool = False) -> None:
     """Add to the element shifts the least-squares per-element fit of the current energy error
-    (per head, on its own frames)."""
+    (per head, on its own frames).
+
+    ``full_energy``: the frames carry total energies (joint PQEq fitting), so the error is taken
+    against the full model (network + PQEq + D3); otherwise against the network alone (the frames
+    carry delta-learning residuals)."""
     errors = []
     dtype = model.shortrange.network.shift.dtype
     for start in range(0, len(frames), batch_size):
         batch = collate(frames[start : start + batch_size], dtype)
         with torch.enable_grad():
-            pred = model(batch, compute_forces=False, include_pqeq=False, include_d3=False)
+            pred = model(
+                batch, compute_forces=False, include_pqeq=full_energy, include_d3=full_energy
+            )
         errors += (batch[K.ENERGY] - pred["energy"].detach()).tolist()
     error_of = {id(f): e for f, e in zip(frames, errors, strict=True)}
     for shift, _, mine in _head_tables(model.shortrange.network, frames, False):

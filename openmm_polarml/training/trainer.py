@@ -15,6 +15,7 @@ from openmm_polarml.model.builder import DTYPES, build_model, resolve_config
 from openmm_polarml.model.network import HEAD
 from openmm_polarml.model.presets import preset
 from openmm_polarml.model.serialization import CHECKPOINT_FORMAT, plain, read_blob
+from openmm_polarml.pqeq.errors import ConvergenceError
 from openmm_polarml.training import distributed as dist
 from openmm_polarml.training.config import resolve
 from openmm_polarml.training.data import float64_copy, make_splits, subtract_fixed_terms
@@ -26,6 +27,9 @@ from openmm_polarml.training.finetune import (
     refit_shifts,
 )
 from openmm_polarml.training.loss import global_counts, loss_terms, total_loss
+
+#: joint PQEq fitting stops when more than this fraction of an epoch's batches fail the solve
+MAX_SKIPPED_FRACTION = 0.01
 
 
 class Trainer:
@@ -64,9 +68,10 @@ class Trainer:
         if not ft:
             init_statistics(self.model, self.train_frames)
         elif ft.get("refit_shifts", True):
-            refit_shifts(self.model, self.train_frames)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=t["lr"], weight_decay=t["weight_decay"])
+            refit_shifts(self.model, self.train_frames, full_energy=not self.delta)
+        self.optimizer = torch.optim.AdamW(
+            self._parameter_groups(), lr=t["lr"], weight_decay=t["weight_decay"]
+        )
         self.scheduler = self._scheduler()
         self.ema = EMA(self.model, t["ema_decay"])
         self.epoch = 0
@@ -77,6 +82,16 @@ class Trainer:
         self._eval_models: dict = {}
 
     # ---- setup -----------------------------------------------------------------------------
+    def _parameter_groups(self) -> list[dict]:
+        """Trainable parameters; the PQEq element parameters at ``training.pqeq_lr`` when set."""
+        t = self.cfg["training"]
+        trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        pqeq = [p for n, p in trainable if n.startswith("pqeq.")]
+        rest = [p for n, p in trainable if not n.startswith("pqeq.")]
+        if not pqeq or t["pqeq_lr"] is None:
+            return [{"params": rest + pqeq}]
+        return [{"params": rest}, {"params": pqeq, "lr": float(t["pqeq_lr"])}]
+
     def _heads(self) -> list[str]:
         """Readout heads of the model to train (frames are routed by ``info["level"]``)."""
         ft = self.cfg["finetune"]
@@ -190,6 +205,29 @@ class Trainer:
         values = {k: float(v.detach()) for k, v in terms.items()}
         return dist.all_reduce_dict(values, list(t["loss_weights"]))
 
+    def _guarded_step(self, frames: list, skipped: list, n_batches: int) -> dict:
+        """One optimiser step; in joint PQEq fitting a batch whose charge/shell solve fails at
+        the current parameters is skipped (no update) and remembered. More than
+        :data:`MAX_SKIPPED_FRACTION` of an epoch's batches skipped stops training: the
+        parameters have left the stable region (lower ``training.pqeq_lr``)."""
+        if not self.joint or self.world > 1:  # ranks must take the same steps
+            return self._train_step(frames)
+        try:
+            return self._train_step(frames)
+        except ConvergenceError as err:
+            self.optimizer.zero_grad(set_to_none=True)
+            skipped.append(str(err))
+            limit = max(3, int(MAX_SKIPPED_FRACTION * n_batches))
+            if self.rank == 0:
+                print(f"[polarml] skipped a batch ({len(skipped)}/{limit} allowed): {err}")
+            if len(skipped) > limit:
+                raise RuntimeError(
+                    f"{len(skipped)} batches of epoch {self.epoch + 1} failed the PQEq solve at "
+                    f"the current parameters (last: {err}); lower training.pqeq_lr or drop the "
+                    "frames"
+                ) from err
+            return {}
+
     # ---- evaluation ----------------------------------------------------------------------------
     def eval_model(self, dtype: str | None = None):
         """The EMA weights in a fresh model of ``dtype`` (default: ``training.eval_dtype``)."""
@@ -284,14 +322,21 @@ class Trainer:
             if self.bad_epochs >= t["patience"]:
                 break
             order = self._order(self.epoch)
-            start, sums, n_steps = time.perf_counter(), {}, 0
+            start, sums, n_steps, skipped = time.perf_counter(), {}, 0, []
+            batches = _progress(
+                t["progress"] and self.rank == 0, -(-len(order) // bs), 0,
+                f"epoch {self.epoch + 1}", leave=False,
+            )  # fmt: skip
             for b in range(0, len(order), bs):
+                batches.update(1)
                 if t["max_steps"] is not None and self.step >= t["max_steps"]:
                     break
-                terms = self._train_step([self.train_frames[i] for i in order[b : b + bs]])
+                batch = [self.train_frames[i] for i in order[b : b + bs]]
+                terms = self._guarded_step(batch, skipped, len(order) // bs + 1)
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
                 n_steps += 1
+            batches.close()
             elapsed = time.perf_counter() - start
             val = self.validation_loss()
             if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -309,6 +354,7 @@ class Trainer:
                 "train": {k: v / max(n_steps, 1) for k, v in sums.items()},
                 "validation": val,
                 "structures_per_s": len(order) / max(elapsed, 1e-9),
+                "skipped_batches": len(skipped),
             }
             self.history.append(record)
             if self.rank == 0:
@@ -330,7 +376,7 @@ def preset_r_max(model_cfg: dict) -> float:
     return float(preset(cfg["preset"], **cfg["network"])["r_max"])
 
 
-def _progress(enabled: bool, total: int, initial: int):
+def _progress(enabled: bool, total: int, initial: int, desc: str = "epochs", leave: bool = True):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc="epochs")
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, leave=leave)

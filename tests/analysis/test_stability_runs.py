@@ -2,7 +2,9 @@
 
 import json
 
+import mdtraj
 import numpy as np
+import pytest
 
 from tests.examples_loader import load_example
 
@@ -87,3 +89,22 @@ def test_short_nacl_crystal_run_writes_summary(tmp_path):
     for name in ("topology.pdb", "trajectory.dcd", "state.csv", "checkpoint.chk"):
         assert (tmp_path / "nacl_crystal" / name).stat().st_size > 0
     assert (tmp_path / "rdfs.png").exists()
+
+
+def test_run_continues_from_its_checkpoint_and_refuses_other_settings(tmp_path):
+    sr = _script()
+    base = ["--systems", "nacl_crystal", "--report-every", "2", "--out", str(tmp_path),
+            "--min-iterations", "5"]  # fmt: skip
+    sr.main(base + ["--ps", "0.008"])
+    first = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
+    assert first["steps"] == 4 and first["dtype"] == "float32" and first["model_sha256"]
+    sr.main(base + ["--ps", "0.016"])
+    second = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
+    assert second["steps"] == 8 and second["failure"] is None
+    folder = tmp_path / "nacl_crystal"
+    trajectory = mdtraj.load_dcd(str(folder / "trajectory.dcd"), top=str(folder / "topology.pdb"))
+    assert trajectory.n_frames == 5  # step 0 and one frame per report, none repeated on resume
+    with pytest.raises(SystemExit, match="dt_fs: 2.0 -> 1.0.*--fresh"):
+        sr.main(base + ["--ps", "0.024", "--dt-fs", "1.0"])
+    with pytest.raises(SystemExit, match="dtype: float32 -> float64"):
+        sr.main(base + ["--ps", "0.024", "--dtype", "float64"])

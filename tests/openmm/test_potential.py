@@ -228,3 +228,24 @@ def test_each_head_of_the_foundation_model_knows_its_own_elements():
     with pytest.raises(ValueError, match="Ti.*head='pbe'"):
         gfn2.checkElements([22, 8])
     pbe.checkElements([22, 8, 56])
+
+
+def test_hydrogen_mass_repartitioning_keeps_total_mass_and_energy(potential):
+    atoms = water_ion_cluster()
+    topology = topologyFromAtoms(atoms)
+    plain = potential.createSystem(topology, totalCharge=1)
+    heavy = potential.createSystem(topology, totalCharge=1, hydrogenMass=2.0)
+    amu = openmm.unit.dalton
+    m0 = np.array([plain.getParticleMass(i).value_in_unit(amu) for i in range(len(atoms))])
+    m1 = np.array([heavy.getParticleMass(i).value_in_unit(amu) for i in range(len(atoms))])
+    hydrogen = atoms.numbers == 1
+    assert np.allclose(m1[hydrogen], 2.0)
+    assert m1.sum() == pytest.approx(m0.sum(), rel=1e-12)
+    oxygen = atoms.numbers == 8
+    assert np.allclose(m1[oxygen], m0[oxygen] - 2 * (2.0 - m0[hydrogen][0]))  # two H per O
+    assert m1[atoms.numbers == 11] == pytest.approx(m0[atoms.numbers == 11])  # no bonds
+    e0, _ = energy_forces(context_for(plain, atoms))
+    e1, _ = energy_forces(context_for(heavy, atoms))
+    assert e1 == pytest.approx(e0, rel=1e-12)
+    with pytest.raises(ValueError, match="smaller hydrogen mass"):
+        potential.createSystem(topology, totalCharge=1, hydrogenMass=10.0)  # O: 16 - 2 x 9 < 0

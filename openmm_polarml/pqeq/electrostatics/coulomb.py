@@ -113,7 +113,11 @@ class SiteCoulomb:
             self.gamma = class_screening_table(self.class_pair_alpha, self.beta)  # [C, C]
             s = self.settings  # k_max and mesh follow the largest γ (docs/conventions.md)
             self.settings = resolve_ewald(
-                self._cell_for_mesh, self._accuracy, s.cutoff, s.order, float(self.gamma.max())
+                self._cell_for_mesh,
+                self._accuracy,
+                s.cutoff,
+                s.order,
+                float(self.gamma.detach().max()),
             )
             self.self_gamma = torch.clamp(torch.sqrt(site_alpha / 2.0), max=self.beta)  # [2N]
 
