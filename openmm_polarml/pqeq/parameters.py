@@ -13,6 +13,20 @@ from .errors import UnknownElementError
 
 #: Stability floor for trainable springs (eV/Å²): keeps fitted shells away from the catastrophe.
 MIN_SPRING_EV_PER_A2 = 0.05
+#: Fitted springs stay at or above this fraction of the published Ks (polarisability ≤ 1/0.8 of it)
+SPRING_FRACTION_FLOOR = 0.8
+#: Fitted hardness stays this fraction above the Gaussian self-Coulomb energy of the atom's core
+ETA_SELF_MARGIN = 0.02
+
+
+def gaussian_self_coulomb(radius: torch.Tensor) -> torch.Tensor:
+    """Self-Coulomb energy (eV per e²) of a PQEq Gaussian of radius ``radius`` (Å): the r → 0
+    limit k erf(α_ii r)/r of the pair kernel, k·2α_ii/√π with α_ii = √(α_i/2), α_i = λ/(2R²).
+
+    With every η_i at or above it, diag(η) + J(r) is positive definite for every geometry (it
+    exceeds the Gram matrix of the Gaussian charge densities, which is positive definite)."""
+    alpha = units.PQEQ_LAMBDA / (2.0 * radius**2)  # [...] Å⁻²
+    return units.COULOMB_EV_ANGSTROM * 2.0 * torch.sqrt(alpha / 2.0) / torch.pi**0.5
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class ElementParameters(torch.nn.Module):
         self.register_buffer("shell_charge", values[4].to(dtype))  # Z_i (e), 0 if no shell
         self.register_buffer("polarizable", values[5] > 0.5)
         self.trainable = trainable
+        self.register_buffer("spring_published", values[3].to(dtype), persistent=False)  # eV/Å²
         floor = MIN_SPRING_EV_PER_A2
         spring_raw = _inverse_softplus((values[3] - floor).clamp_min(1e-6))
         raw = {
@@ -105,6 +120,30 @@ class ElementParameters(torch.nn.Module):
                 setattr(self, name, torch.nn.Parameter(tensor))
             else:
                 self.register_buffer(name, tensor)
+
+    @torch.no_grad()
+    def project_(self) -> int:
+        """Move trainable values back into the stable region after an optimiser step.
+
+        η_i ≥ (1 + :data:`ETA_SELF_MARGIN`) × :func:`gaussian_self_coulomb` (R_i): the charge
+        Hessian stays positive definite at every geometry (all published values satisfy it);
+        Ks_i ≥ :data:`SPRING_FRACTION_FLOOR` × published Ks_i (and the absolute floor).
+        χ and R are free. Returns how many values were moved.
+        """
+        eta = self._softplus(self.eta_raw)  # [Z] eV
+        eta_floor = (1.0 + ETA_SELF_MARGIN) * gaussian_self_coulomb(
+            self._softplus(self.radius_raw)
+        )  # [Z] eV
+        low_eta = self.known & (eta < eta_floor)
+        self.eta_raw[low_eta] = _inverse_softplus(eta_floor[low_eta])
+        spring = self._softplus(self.spring_raw) + MIN_SPRING_EV_PER_A2  # [Z] eV/Å²
+        spring_floor = torch.clamp(
+            SPRING_FRACTION_FLOOR * self.spring_published, min=MIN_SPRING_EV_PER_A2
+        )
+        low_spring = self.polarizable & (spring < spring_floor)
+        excess = (spring_floor[low_spring] - MIN_SPRING_EV_PER_A2).clamp_min(1e-6)
+        self.spring_raw[low_spring] = _inverse_softplus(excess)
+        return int(low_eta.sum()) + int(low_spring.sum())
 
     def _softplus(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.softplus(x)

@@ -200,6 +200,8 @@ class Trainer:
                 [p for p in self.model.parameters() if p.requires_grad], t["grad_clip"]
             )
         self.optimizer.step()
+        if self.joint:  # keep the fitted PQEq parameters in the stable region
+            self.model.pqeq.element_parameters.project_()
         self.ema.update(self.model)
         self.step += 1
         values = {k: float(v.detach()) for k, v in terms.items()}
@@ -236,6 +238,8 @@ class Trainer:
             self._eval_models[dtype] = build_model({**self.model.config, "dtype": dtype})
         model = self._eval_models[dtype]
         model.load_state_dict(self.ema.state_dict())
+        if self.joint:  # an average of projected values may leave the region by a hair
+            model.pqeq.element_parameters.project_()
         return model
 
     def validation_loss(self, model=None) -> dict:

@@ -1,5 +1,7 @@
+import numpy as np
 import pytest
 import torch
+from scipy.special import erf
 
 from openmm_polarml import units
 from openmm_polarml.pqeq import ElementParameters, UnknownElementError
@@ -38,3 +40,66 @@ def test_trainable_parameters_stay_physical_and_have_gradients():
     assert bool((v["spring"] >= MIN_SPRING_EV_PER_A2).all())
     v["spring"].sum().backward()
     assert p.spring_raw.grad is not None
+
+
+def test_gaussian_self_coulomb_is_the_zero_distance_limit_of_two_gaussians():
+    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
+
+    radius = torch.tensor([0.371, 0.669, 2.085], dtype=torch.float64)  # Å (H, O, Na)
+    alpha = units.PQEQ_LAMBDA / (2 * radius**2)  # Å⁻²
+    closed_form = units.COULOMB_EV_ANGSTROM * torch.sqrt(2 * alpha / torch.pi)  # k sqrt(2a/pi)
+    r = torch.tensor(1e-6, dtype=torch.float64)
+    pair = units.COULOMB_EV_ANGSTROM * torch.erf(torch.sqrt(alpha / 2) * r) / r  # a_ij = sqrt(a/2)
+    assert torch.allclose(gaussian_self_coulomb(radius), closed_form, rtol=1e-14)
+    assert torch.allclose(gaussian_self_coulomb(radius), pair, rtol=1e-10)
+
+
+def _charge_hessian_min_eigenvalue(eta: float, radius: float, positions: np.ndarray) -> float:
+    """Smallest eigenvalue of diag(η) + J on the Σq = 0 subspace, J_ij = k erf(a_ij r)/r."""
+    alpha = units.PQEQ_LAMBDA / (2 * radius**2)
+    r = np.linalg.norm(positions[:, None] - positions[None], axis=-1)  # [n, n] Å
+    np.fill_diagonal(r, 1.0)
+    j = units.COULOMB_EV_ANGSTROM * erf(np.sqrt(alpha / 2) * r) / r
+    np.fill_diagonal(j, eta)
+    n = len(positions)
+    basis = np.linalg.svd(np.eye(n) - 1.0 / n)[0][:, : n - 1]  # [n, n-1] spans sum(q) = 0
+    return float(np.linalg.eigvalsh(basis.T @ j @ basis).min())
+
+
+def test_hardness_above_the_self_coulomb_floor_keeps_every_geometry_stable():
+    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
+
+    radius = 0.669  # Å (O)
+    floor = float(gaussian_self_coulomb(torch.tensor(radius, dtype=torch.float64)))
+    rng = np.random.default_rng(0)
+    for scale in (0.01, 0.3, 1.0, 3.0):  # Å: from fused to ordinary distances
+        positions = rng.normal(size=(12, 3)) * scale
+        assert _charge_hessian_min_eigenvalue(floor, radius, positions) > -1e-9
+    fused = np.array([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0]])
+    assert _charge_hessian_min_eigenvalue(0.9 * floor, radius, fused) < 0  # below it: runaway
+
+
+def test_projection_restores_the_stability_bounds_and_leaves_published_values():
+    from openmm_polarml.pqeq.parameters import (
+        ETA_SELF_MARGIN,
+        SPRING_FRACTION_FLOOR,
+        gaussian_self_coulomb,
+    )
+
+    params = ElementParameters(trainable=True)
+    before = {k: v.detach().clone() for k, v in params.state_dict().items()}
+    assert params.project_() == 0  # the published table is inside the region
+    assert all(torch.equal(before[k], v) for k, v in params.state_dict().items())
+    with torch.no_grad():
+        params.eta_raw[8] = -5.0  # η(O) ~ 0.007 eV
+        params.spring_raw[11] = -20.0  # Ks(Na) at the absolute floor
+        params.chi[6] += 3.0  # χ is free
+    assert params.project_() == 2
+    atoms = params.per_atom(torch.tensor([8, 11, 6, 1]))
+    eta_floor = (1 + ETA_SELF_MARGIN) * gaussian_self_coulomb(atoms["radius"][0])
+    assert float(atoms["eta"][0]) == pytest.approx(float(eta_floor), rel=1e-10)
+    spring_na = SPRING_FRACTION_FLOOR * load_element_table()[11].spring
+    assert float(atoms["spring"][1]) == pytest.approx(spring_na, rel=1e-8)
+    assert float(atoms["chi"][2]) == pytest.approx(load_element_table()[6].chi + 3.0, rel=1e-12)
+    assert float(atoms["eta"][3]) == pytest.approx(load_element_table()[1].eta, rel=1e-10)
+    assert "spring_published" not in params.state_dict()  # model files keep their keys
