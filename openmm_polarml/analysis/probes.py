@@ -3,6 +3,8 @@
 - :func:`ion_pair_curves`: gas-phase diatomic energy curves relative to the reference minimum.
 - :func:`charged_cluster_curve`: interaction energy of Na⁺(H₂O)₄ and Cl⁻(H₂O)₄ against their
   separation, and the effective cluster charge its 1/R tail implies.
+- :func:`ion_water_curves`: Na⁺–OH₂ and Cl⁻···H–OH binding curves, E(pair) − E(ion) − E(water),
+  with the minimum (distance and binding energy) of each curve.
 
 Energies in eV, distances in Å.
 """
@@ -13,14 +15,23 @@ import numpy as np
 import torch
 
 from openmm_polarml.data_io import collate
+from openmm_polarml.data_io import keys as K
 from openmm_polarml.training.data import frames_from_atoms
 from openmm_polarml.units import COULOMB_EV_ANGSTROM
 
 
-def model_energies(model, atoms_list: list) -> np.ndarray:
+def model_energies(model, atoms_list: list, fragments=None) -> np.ndarray:
     """Energies (eV) of the full model (network + PQEq + D3) on ``atoms_list``, one by one.
 
-    Frames are routed to the model's current head (their ``level`` is ignored)."""
+    Frames are routed to the model's current head (their ``level`` is ignored).
+
+    Parameters
+    ----------
+    fragments : callable, optional
+        ``fragments(atoms) -> (index lists, charges in e)`` or None: charge-conserving groups of
+        the PQEq solve (as ``PolarMLPotential(fragments=...)`` uses them in MD). Default: one
+        total-charge constraint over all atoms (as in training).
+    """
     dtype = model.shortrange.network.shift.dtype
     out = []
     with torch.enable_grad():
@@ -28,9 +39,22 @@ def model_energies(model, atoms_list: list) -> np.ndarray:
             plain = atoms.copy()
             plain.info = {k: v for k, v in atoms.info.items() if k in ("charge", "external_field")}
             batch = collate(frames_from_atoms([plain]), dtype)
+            if fragments is not None:
+                groups, charges = fragments(atoms)
+                batch[K.FRAGMENTS] = [[torch.as_tensor(g, dtype=torch.long) for g in groups]]
+                batch[K.FRAGMENT_CHARGES] = [torch.as_tensor(charges, dtype=dtype)]
             pred = model(batch, compute_forces=False)
             out.append(float(pred["energy"].detach()[0]))
     return np.array(out)
+
+
+def ion_and_water(atoms) -> tuple[list, list]:
+    """Fragments of an ion–water probe frame: the water (charge 0) and the ion (its charge)."""
+    ion = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s not in ("O", "H")]
+    water = [i for i in range(len(atoms)) if i not in ion]
+    groups = [g for g in (water, ion) if g]
+    charges = [0.0 if g is water else float(atoms.info["charge"]) for g in groups]
+    return groups, charges
 
 
 #: eV above the reference minimum: ion-pair points higher than this (hard compression) are
@@ -99,14 +123,110 @@ def charged_cluster_curve(model, references: list) -> dict:
     }
 
 
-def probe_plot(ion_pairs: dict, clusters: dict, path) -> None:
-    """Ion-pair curves (left) and the charged-cluster interaction (right), model vs reference."""
+#: eV above the reference minimum: ion–water points higher than this (the repulsive wall) are
+#: plotted but left out of the curve MAE
+ION_WATER_MAE_WINDOW = 1.0
+#: Å, ion–O first-shell distance of the aqueous ions by X-ray/neutron diffraction (Ohtaki &
+#: Radnai, Chem. Rev. 93, 1157 (1993)): a liquid-state peak, not a gas-phase monomer minimum
+FIRST_SHELL_EXPERIMENT_A = {"Na": 2.41, "Cl": 3.18}
+
+
+def curve_minimum(r: np.ndarray, energy: np.ndarray) -> dict:
+    """Minimum of a sampled curve: the grid point and the parabola through it and its neighbours.
+
+    Parameters
+    ----------
+    r : np.ndarray
+        Distances (Å), increasing, shape ``[n]``.
+    energy : np.ndarray
+        Energies (eV) at ``r``, shape ``[n]``.
+
+    Returns
+    -------
+    dict
+        ``r_grid_A``/``e_grid_eV``: the lowest sampled point; ``r_A``/``e_eV``: the vertex of the
+        parabola through that point and its two neighbours (the grid point itself when it is at an
+        end of the grid or the three points do not curve upwards).
+    """
+    k = int(np.argmin(energy))
+    out = {"r_grid_A": float(r[k]), "e_grid_eV": float(energy[k])}
+    out.update(r_A=out["r_grid_A"], e_eV=out["e_grid_eV"])
+    if 0 < k < len(r) - 1:
+        a, b, c = np.polyfit(r[k - 1 : k + 2], energy[k - 1 : k + 2], 2)  # exact through 3 points
+        if a > 0:
+            out.update(r_A=float(-b / (2 * a)), e_eV=float(c - b * b / (4 * a)))
+    return out
+
+
+def _binding(frames: list, energies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ion–O distances [n] Å, E(pair) − E(ion alone) − E(water alone) [n] eV), sorted by r."""
+    part = {a.info["part"]: e for a, e in zip(frames, energies, strict=True) if "r" not in a.info}
+    pairs = sorted((a.info["r"], e) for a, e in zip(frames, energies, strict=True) if "r" in a.info)
+    r = np.array([p[0] for p in pairs], dtype=float)
+    return r, np.array([p[1] for p in pairs]) - part["ion"] - part["water"]
+
+
+def ion_water_curves(model, references: list) -> dict:
+    """Ion–water binding curves of the model and the reference, per ion (``Na``, ``Cl``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The full model (network + PQEq + D3), evaluated by :func:`model_energies`.
+    references : list of Atoms
+        Labelled probe frames; those with ``info["probe"] == "ion_water"`` are used (an ion
+        whose ``ion`` or ``water`` frame is unlabelled is left out).
+
+    Returns
+    -------
+    dict
+        Per ion: ``r_A`` (ion–O distances, Å), ``reference_eV``/``model_eV`` (binding energies
+        E(pair) − E(ion) − E(water), eV; ``model_fragments_eV`` with the ion and the water each
+        holding its own charge, as ``PolarMLPotential`` runs MD by default, instead of one
+        total-charge constraint), ``mae_eV``/``mae_fragments_eV`` over the ``mae_points`` points within
+        :data:`ION_WATER_MAE_WINDOW` of the reference minimum, and for reference and model the
+        grid minimum ``r_min_grid_*_A``, the parabola minimum ``r_min_*_A`` and the binding
+        energy there ``binding_*_eV`` (:func:`curve_minimum`), ``*`` being ``reference``,
+        ``model`` or ``model_fragments``.
+    """
+    out = {}
+    frames = [a for a in references if a.info.get("probe") == "ion_water"]
+    for ion in dict.fromkeys(a.info["ion"] for a in frames):  # in probe order: Na, Cl
+        mine = [a for a in frames if a.info["ion"] == ion]
+        if {"ion", "water"} - {a.info["part"] for a in mine}:
+            continue
+        r, ref = _binding(mine, np.array([a.info["energy"] for a in mine]))
+        _, pred = _binding(mine, model_energies(model, mine))
+        _, held = _binding(mine, model_energies(model, mine, fragments=ion_and_water))
+        window = ref - ref.min() < ION_WATER_MAE_WINDOW  # [n] bool
+        curve = {
+            "r_A": r.tolist(),
+            "reference_eV": ref.tolist(),
+            "model_eV": pred.tolist(),
+            "model_fragments_eV": held.tolist(),
+            "mae_eV": float(np.abs(pred - ref)[window].mean()),
+            "mae_fragments_eV": float(np.abs(held - ref)[window].mean()),
+            "mae_points": int(window.sum()),
+        }
+        for name, energy in (("reference", ref), ("model", pred), ("model_fragments", held)):
+            m = curve_minimum(r, energy)
+            curve[f"r_min_grid_{name}_A"] = m["r_grid_A"]
+            curve[f"r_min_{name}_A"] = m["r_A"]
+            curve[f"binding_{name}_eV"] = m["e_eV"]
+        out[ion] = curve
+    return out
+
+
+def probe_plot(ion_pairs: dict, clusters: dict, path, ion_water: dict | None = None) -> None:
+    """Ion-pair curves, the charged-cluster interaction and (when given) the ion–water binding
+    curves, model (lines) vs reference (points); saved to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 3 if ion_water else 2, figsize=(16.5 if ion_water else 11, 4.2))
+    left, right = axes[0], axes[1]
     for k, (pair, c) in enumerate(ion_pairs.items()):
         color = f"C{k}"
         left.plot(c["r_A"], c["reference_eV"], "o", color=color, label=f"{pair} GFN2-xTB")
@@ -123,6 +243,27 @@ def probe_plot(ion_pairs: dict, clusters: dict, path) -> None:
         title="Na⁺(H₂O)₄ ··· Cl⁻(H₂O)₄",
     )
     right.legend(fontsize=8)
+    if ion_water:
+        _ion_water_panel(axes[2], ion_water)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _ion_water_panel(ax, ion_water: dict) -> None:
+    """Binding curves per ion, model lines vs GFN2-xTB points, the experimental first shell dotted."""
+    for k, (ion, c) in enumerate(ion_water.items()):
+        color = f"C{k + 3}"
+        ax.plot(c["r_A"], c["reference_eV"], "o", color=color, label=f"{ion} GFN2-xTB")
+        ax.plot(c["r_A"], c["model_eV"], "-", color=color, label=f"{ion} model, one constraint")
+        if "model_fragments_eV" in c:
+            label = f"{ion} model, ion and water fragments (MD default)"
+            ax.plot(c["r_A"], c["model_fragments_eV"], "--", color=color, label=label)
+        if ion in FIRST_SHELL_EXPERIMENT_A:
+            ax.axvline(FIRST_SHELL_EXPERIMENT_A[ion], color=color, ls=":", lw=1)
+    ax.set(
+        xlabel="ion–O distance (Å)  (dotted: first shell in water, experiment)",
+        ylabel="E(pair) − E(ion) − E(water) (eV)",
+        title="Na⁺–OH₂ (C2 axis) and Cl⁻···H–OH (linear)",
+    )
+    ax.legend(fontsize=8)

@@ -1,6 +1,7 @@
-"""Probe structures of the model card: ion-pair dissociation and far-separated charged clusters.
+"""Probe structures of the model card: ion-pair dissociation, far-separated charged clusters and
+ion–water binding curves.
 
-Both probes are labelled with GFN2-xTB (the ``gfn2`` head's level of theory) by
+All probes are labelled with GFN2-xTB (the ``gfn2`` head's level of theory) by
 :func:`openmm_polarml.data.teachers.label`; the model card compares the model's energy curves
 against those labels (``examples/foundation_card.py``).
 
@@ -8,6 +9,16 @@ against those labels (``examples/foundation_card.py``).
 - ``charged_clusters``: Na⁺(H₂O)₄ and Cl⁻(H₂O)₄, each rigid, with their centres 6–30 Å apart
   (total charge 0), plus each cluster alone (charges +1 and −1) for the separated limit. Far
   apart the interaction must approach the Coulomb law of two unit charges, −14.40 eV·Å / R.
+- ``ion_water``: one rigid water (O–H 0.9572 Å, H–O–H 104.52°) and one ion at ion–O distance
+  ``r``: Na⁺ on the water's C2 axis on the O side (facing the O lone pairs), 1.7–5 Å, and Cl⁻ on
+  the line of one O–H bond beyond the H (a linear Cl⁻···H–O hydrogen bond), 2.6–6 Å; plus the
+  ion alone and the water alone (``part`` ``ion`` / ``water``) for the separated limit, so the
+  binding energy is E(pair) − E(ion) − E(water). GFN2-xTB's SCF (tblite 0.8.0, 250 cycles) does
+  not converge for Na⁺–OH₂ at most distances between 4.25 and 6 Å, so the Na⁺ grid jumps from
+  4.2 Å to 5.0 Å, a distance where it does.
+
+:func:`probe_key` names a probe structure by its ``info`` (probe, pair, part, ion, r), so the
+stored labels can be matched to :func:`probe_structures` and only missing ones labelled.
 """
 
 from __future__ import annotations
@@ -40,6 +51,57 @@ ION_PAIRS = (("Na", "Cl"), ("Li", "F"), ("K", "Cl"))
 #: Å, centre-to-centre separations of the two charged clusters
 CLUSTER_SEPARATIONS = (6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0)
 CLUSTER_WATERS = 4
+#: Å, ion–O distances of the ion–water curves (denser around each GFN2-xTB minimum)
+ION_WATER_DISTANCES = {
+    "Na": (
+        1.7,
+        1.8,
+        1.9,
+        2.0,
+        2.05,
+        2.1,
+        2.15,
+        2.2,
+        2.25,
+        2.3,
+        2.4,
+        2.5,
+        2.6,
+        2.8,
+        3.0,
+        3.2,
+        3.5,
+        3.8,
+        4.2,
+        5.0,
+    ),
+    "Cl": (
+        2.6,
+        2.7,
+        2.8,
+        2.9,
+        2.95,
+        3.0,
+        3.05,
+        3.1,
+        3.15,
+        3.2,
+        3.3,
+        3.4,
+        3.5,
+        3.7,
+        4.0,
+        4.4,
+        4.8,
+        5.2,
+        5.6,
+        6.0,
+    ),
+}
+#: e, charge of each ion of the ion–water curves
+ION_WATER_CHARGES = {"Na": 1, "Cl": -1}
+#: Å and degrees, the rigid water of the ion–water curves
+WATER_OH, WATER_HOH = 0.9572, 104.52
 
 
 def ion_pair_curve(cation: str, anion: str, distances=ION_PAIR_DISTANCES) -> list[Atoms]:
@@ -76,7 +138,71 @@ def charged_clusters(separations=CLUSTER_SEPARATIONS, n_waters: int = CLUSTER_WA
     return frames
 
 
+def rigid_water() -> Atoms:
+    """H₂O with O at the origin and the H atoms at +y in the xy plane (C2 axis along +y)."""
+    half = np.deg2rad(WATER_HOH) / 2
+    h = WATER_OH * np.array([[np.sin(half), np.cos(half), 0.0], [-np.sin(half), np.cos(half), 0.0]])
+    return Atoms("OH2", positions=np.vstack([np.zeros(3), h]))  # [3, 3] Å
+
+
+def ion_direction(ion: str, water: Atoms) -> np.ndarray:
+    """Unit vector from the water's O to the ion: −C2 axis (Na), along the first O–H bond (Cl)."""
+    if ion == "Na":
+        return np.array([0.0, -1.0, 0.0])  # the H atoms sit at +y
+    if ion == "Cl":
+        oh = water.positions[1] - water.positions[0]
+        return oh / np.linalg.norm(oh)
+    raise ValueError(f"ion_water_curve: no geometry for ion {ion!r} (Na, Cl)")
+
+
+def ion_water_curve(ion: str, distances=None) -> list[Atoms]:
+    """The ion alone, the water alone, then ion + water at ion–O ``distances`` (Å).
+
+    Parameters
+    ----------
+    ion : str
+        ``"Na"`` (Na⁺ on the C2 axis facing the O lone pairs) or ``"Cl"`` (Cl⁻ on the line of
+        one O–H bond, beyond the H).
+    distances : sequence of float, optional
+        Ion–O distances in Å; :data:`ION_WATER_DISTANCES` of ``ion`` by default.
+
+    Returns
+    -------
+    list of Atoms
+        ``info``: ``probe="ion_water"``, ``ion``, ``part`` (``ion``, ``water``, ``pair``),
+        ``charge`` (e) and, for the pairs, ``r`` (ion–O distance, Å). Pair atoms: O, H, H, ion.
+    """
+    water = rigid_water()
+    direction = ion_direction(ion, water)  # [3]
+    charge = ION_WATER_CHARGES[ion]
+    alone = Atoms(ion, positions=[[0.0, 0.0, 0.0]])
+    alone.info = {"probe": "ion_water", "ion": ion, "part": "ion", "charge": charge}
+    solvent = water.copy()
+    solvent.info = {"probe": "ion_water", "ion": ion, "part": "water", "charge": 0}
+    frames = [alone, solvent]
+    for r in ION_WATER_DISTANCES[ion] if distances is None else distances:
+        pair = water + Atoms(ion, positions=[float(r) * direction])
+        pair.info = {
+            "probe": "ion_water",
+            "ion": ion,
+            "part": "pair",
+            "r": float(r),
+            "charge": charge,
+        }
+        frames.append(pair)
+    return frames
+
+
+def probe_key(atoms: Atoms) -> tuple:
+    """(probe, pair, part, ion, r rounded to 10⁻⁶ Å or None): names a probe structure."""
+    info = atoms.info
+    r = info.get("r")
+    names = tuple(str(info.get(k, "")) for k in ("probe", "pair", "part", "ion"))
+    return names + (None if r is None else round(float(r), 6),)
+
+
 def probe_structures() -> list[Atoms]:
-    """All probe structures: the ion-pair curves, then the charged clusters."""
+    """All probe structures: the ion-pair curves, the charged clusters, the ion–water curves."""
     frames = [a for cation, anion in ION_PAIRS for a in ion_pair_curve(cation, anion)]
-    return frames + charged_clusters()
+    frames += charged_clusters()
+    return frames + [a for ion in ION_WATER_DISTANCES for a in ion_water_curve(ion)]
