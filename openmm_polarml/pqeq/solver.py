@@ -120,15 +120,20 @@ class ConstrainedInverse:
 
 
 class DenseChargePreconditioner(ConstrainedInverse):
-    """Exact constrained inverse of the charge Hessian H = diag(η) + A_cc (Cholesky)."""
+    """Exact constrained inverse of the charge Hessian H = diag(η) + A_cc (Cholesky).
+
+    The factorisation is always done in float64: the shifted matrix H + ρCᵀC is ill-conditioned
+    enough that float32 round-off can make a positive definite H fail the factorisation (a false
+    polarisation-catastrophe alarm when training in float32)."""
 
     def __init__(self, hessian: torch.Tensor, fragments: Fragments):
         n = hessian.shape[0]
-        constraint = fragments.matrix(n, hessian.dtype, hessian.device)  # [F, N]
+        h64 = hessian.detach().to(torch.float64)  # [N, N]
+        constraint = fragments.matrix(n, torch.float64, hessian.device)  # [F, N]
         # H + ρ CᵀC has the same constrained solution and is positive definite exactly when H is
         # on the constraint subspace (periodic cells: the uniform charge mode can be negative).
-        rho = hessian.abs().sum(1).max()
-        factor, info = torch.linalg.cholesky_ex(hessian + rho * constraint.T @ constraint)
+        rho = h64.abs().sum(1).max()
+        factor, info = torch.linalg.cholesky_ex(h64 + rho * constraint.T @ constraint)
         if int(info) != 0:
             raise PolarizationCatastropheError(
                 "the charge Hessian diag(η) + J is not positive definite on the charge-constraint "
@@ -136,8 +141,9 @@ class DenseChargePreconditioner(ConstrainedInverse):
                 "run away)"
             )
         super().__init__(
-            lambda v: torch.cholesky_solve(v, factor), fragments, n, hessian.dtype, hessian.device
-        )
+            lambda v: torch.cholesky_solve(v.to(torch.float64), factor).to(v.dtype),
+            fragments, n, hessian.dtype, hessian.device,
+        )  # fmt: skip
 
 
 class _History:

@@ -1,5 +1,6 @@
 """The long-wavelength charge preconditioner: exact Woodbury inverse, SPD, constraint-preserving."""
 
+import pytest
 import torch
 from pqeq_structures import tensors, water_box
 
@@ -48,3 +49,28 @@ def test_iterative_solution_equals_dense_with_long_wave_preconditioner():
     iterative = PQEq("pme", solver="iterative", tolerance=1e-10)(pos, z, cell=cell, pbc=pbc)
     assert torch.allclose(iterative["charges"], dense["charges"], atol=1e-9)
     assert torch.allclose(iterative["forces"], dense["forces"], atol=1e-8)
+
+
+def test_dense_charge_preconditioner_factorises_a_float32_hessian_in_double():
+    """A positive definite but ill-conditioned float32 Hessian (a large uniform mode, as Ewald
+    gives) must not raise the catastrophe alarm; an indefinite one must."""
+    from openmm_polarml.pqeq.errors import PolarizationCatastropheError
+    from openmm_polarml.pqeq.solver import DenseChargePreconditioner, Fragments
+
+    n = 300
+    gen = torch.Generator().manual_seed(0)
+    basis, _ = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64, generator=gen))
+    spectrum = torch.logspace(-3, 1, n, dtype=torch.float64)  # eV, all positive
+    hessian = basis @ torch.diag(spectrum) @ basis.T + 50.0  # [N, N]
+    one = Fragments(index=torch.zeros(n, dtype=torch.long), charges=torch.zeros(1))
+    g = torch.randn(n, dtype=torch.float64, generator=gen)  # [N]
+    hessian, g = hessian.float().double(), g.float().double()  # exactly representable in float32
+    exact = DenseChargePreconditioner(hessian, one)(g)
+    single = DenseChargePreconditioner(hessian.float(), one)(g.float())
+    assert single.dtype == torch.float32
+    assert float(single.double().sum()) == pytest.approx(0.0, abs=1e-3)  # stays on the subspace
+    rel = float((single.double() - exact).norm() / exact.norm())
+    assert rel < 1e-4  # float32 rounding of the result, not a float32 factorisation
+    indefinite = basis @ torch.diag(spectrum - 0.1) @ basis.T  # negative modes on the subspace
+    with pytest.raises(PolarizationCatastropheError, match="not positive definite"):
+        DenseChargePreconditioner(indefinite.float(), one)
