@@ -13,10 +13,6 @@ from .errors import UnknownElementError
 
 #: Stability floor for trainable springs (eV/Å²): keeps fitted shells away from the catastrophe.
 MIN_SPRING_EV_PER_A2 = 0.05
-#: Fitted springs stay at or above this fraction of the published Ks (polarisability ≤ 1/0.8 of it)
-SPRING_FRACTION_FLOOR = 0.8
-#: Fitted hardness stays this fraction above the Gaussian self-Coulomb energy of the atom's core
-ETA_SELF_MARGIN = 0.02
 
 
 def gaussian_self_coulomb(radius: torch.Tensor) -> torch.Tensor:
@@ -105,7 +101,9 @@ class ElementParameters(torch.nn.Module):
         self.register_buffer("shell_charge", values[4].to(dtype))  # Z_i (e), 0 if no shell
         self.register_buffer("polarizable", values[5] > 0.5)
         self.trainable = trainable
-        self.register_buffer("spring_published", values[3].to(dtype), persistent=False)  # eV/Å²
+        # published η (eV) and Ks (eV/Å²): the floors of fitted values (not saved: from the table)
+        self.register_buffer("eta_published", values[1].to(dtype), persistent=False)
+        self.register_buffer("spring_published", values[3].to(dtype), persistent=False)
         floor = MIN_SPRING_EV_PER_A2
         spring_raw = _inverse_softplus((values[3] - floor).clamp_min(1e-6))
         raw = {
@@ -125,23 +123,19 @@ class ElementParameters(torch.nn.Module):
     def project_(self) -> int:
         """Move trainable values back into the stable region after an optimiser step.
 
-        η_i ≥ (1 + :data:`ETA_SELF_MARGIN`) × :func:`gaussian_self_coulomb` (R_i): the charge
-        Hessian stays positive definite at every geometry (all published values satisfy it);
-        Ks_i ≥ :data:`SPRING_FRACTION_FLOOR` × published Ks_i (and the absolute floor).
-        χ and R are free. Returns how many values were moved.
+        Fitted values may only stiffen: η_i ≥ published η_i and Ks_i ≥ published Ks_i (χ is free;
+        keep R fixed by not training it). Then the charge–shell Hessian of every geometry is the
+        published one plus diag(Δη, ΔKs) ⪰ 0, so every geometry the published table solves stays
+        solvable (no polarisation catastrophe can be trained in). Returns how many values moved.
         """
         eta = self._softplus(self.eta_raw)  # [Z] eV
-        eta_floor = (1.0 + ETA_SELF_MARGIN) * gaussian_self_coulomb(
-            self._softplus(self.radius_raw)
-        )  # [Z] eV
-        low_eta = self.known & (eta < eta_floor)
-        self.eta_raw[low_eta] = _inverse_softplus(eta_floor[low_eta])
+        slack = 1.0 - 1e-9  # round trips through softplus must not count as violations
+        low_eta = self.known & (eta < slack * self.eta_published)
+        self.eta_raw[low_eta] = _inverse_softplus(self.eta_published[low_eta])
         spring = self._softplus(self.spring_raw) + MIN_SPRING_EV_PER_A2  # [Z] eV/Å²
-        spring_floor = torch.clamp(
-            SPRING_FRACTION_FLOOR * self.spring_published, min=MIN_SPRING_EV_PER_A2
-        )
-        low_spring = self.polarizable & (spring < spring_floor)
-        excess = (spring_floor[low_spring] - MIN_SPRING_EV_PER_A2).clamp_min(1e-6)
+        floor = torch.clamp(self.spring_published, min=MIN_SPRING_EV_PER_A2)  # [Z]
+        low_spring = self.polarizable & (spring < slack * floor)
+        excess = (floor[low_spring] - MIN_SPRING_EV_PER_A2).clamp_min(1e-6)
         self.spring_raw[low_spring] = _inverse_softplus(excess)
         return int(low_eta.sum()) + int(low_spring.sum())
 

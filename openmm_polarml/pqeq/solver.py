@@ -119,6 +119,10 @@ class ConstrainedInverse:
         return z - self.m_inv_ct @ lam
 
 
+#: multiples of the row-sum bound tried for the constraint penalty ρ of the dense factorisation
+RHO_SCALES = (1.0, 1e2, 1e4, 1e6)
+
+
 class DenseChargePreconditioner(ConstrainedInverse):
     """Exact constrained inverse of the charge Hessian H = diag(η) + A_cc (Cholesky).
 
@@ -130,10 +134,16 @@ class DenseChargePreconditioner(ConstrainedInverse):
         n = hessian.shape[0]
         h64 = hessian.detach().to(torch.float64)  # [N, N]
         constraint = fragments.matrix(n, torch.float64, hessian.device)  # [F, N]
-        # H + ρ CᵀC has the same constrained solution and is positive definite exactly when H is
-        # on the constraint subspace (periodic cells: the uniform charge mode can be negative).
+        # H + ρ CᵀC has the same constrained solution and, for ρ large enough, is positive
+        # definite exactly when H is on the constraint subspace (periodic cells: the uniform
+        # charge mode can be negative). How large depends on the coupling of the constrained
+        # modes to the softest allowed one (~ coupling² / λ_min), so ρ grows until it factorises.
         rho = h64.abs().sum(1).max()
-        factor, info = torch.linalg.cholesky_ex(h64 + rho * constraint.T @ constraint)
+        penalty = constraint.T @ constraint  # [N, N]
+        for scale in RHO_SCALES:
+            factor, info = torch.linalg.cholesky_ex(h64 + scale * rho * penalty)
+            if int(info) == 0:
+                break
         if int(info) != 0:
             raise PolarizationCatastropheError(
                 "the charge Hessian diag(η) + J is not positive definite on the charge-constraint "

@@ -12,6 +12,9 @@ from openmm_polarml.training.data import frames_of_head
 
 #: The seed froze everything but the last two linear layers.
 DEFAULT_TRAINABLE = ["shortrange.network.readout_*"]
+#: PQEq element parameters refitted by ``refit_pqeq``: χ, η, Ks (R keeps the published Coulomb
+#: kernel, so the projection of :meth:`ElementParameters.project_` guarantees stability)
+PQEQ_TRAINABLE = ("chi", "eta_raw", "spring_raw")
 
 
 def _head_tables(net, frames: list, fallback: bool) -> list:
@@ -82,7 +85,8 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
     ----------
     ft : dict
         ``checkpoint`` (path), ``trainable`` (glob patterns of parameter names, default the two
-        readout linears), ``refit_pqeq`` (make the PQEq element parameters trainable).
+        readout linears), ``refit_pqeq`` (make the PQEq element parameters trainable),
+        ``pqeq_trainable`` (which of them; default :data:`PQEQ_TRAINABLE`).
     dtype : str
         Training dtype.
     """
@@ -97,8 +101,9 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
 
     model = model_from_contents(config, state, ft["checkpoint"])
     patterns = ft.get("trainable") or DEFAULT_TRAINABLE
+    pqeq_names = ft.get("pqeq_trainable") or PQEQ_TRAINABLE
     for name, p in model.named_parameters():
         keep = any(fnmatch(name, pat) for pat in patterns)
-        keep = keep or (refit_pqeq and name.startswith("pqeq."))
+        keep = keep or (refit_pqeq and name.split(".")[-1] in pqeq_names)
         p.requires_grad_(keep)
     return model

@@ -79,27 +79,35 @@ def test_hardness_above_the_self_coulomb_floor_keeps_every_geometry_stable():
     assert _charge_hessian_min_eigenvalue(0.9 * floor, radius, fused) < 0  # below it: runaway
 
 
-def test_projection_restores_the_stability_bounds_and_leaves_published_values():
-    from openmm_polarml.pqeq.parameters import (
-        ETA_SELF_MARGIN,
-        SPRING_FRACTION_FLOOR,
-        gaussian_self_coulomb,
-    )
-
+def test_projection_lets_fitted_parameters_only_stiffen():
     params = ElementParameters(trainable=True)
+    table = load_element_table()
     before = {k: v.detach().clone() for k, v in params.state_dict().items()}
     assert params.project_() == 0  # the published table is inside the region
     assert all(torch.equal(before[k], v) for k, v in params.state_dict().items())
     with torch.no_grad():
-        params.eta_raw[8] = -5.0  # η(O) ~ 0.007 eV
-        params.spring_raw[11] = -20.0  # Ks(Na) at the absolute floor
+        params.eta_raw[8] -= 0.5  # softer O hardness: moved back
+        params.eta_raw[1] += 0.5  # harder H: kept
+        params.spring_raw[11] = -20.0  # Ks(Na) at the absolute floor: moved back
         params.chi[6] += 3.0  # χ is free
     assert params.project_() == 2
     atoms = params.per_atom(torch.tensor([8, 11, 6, 1]))
-    eta_floor = (1 + ETA_SELF_MARGIN) * gaussian_self_coulomb(atoms["radius"][0])
-    assert float(atoms["eta"][0]) == pytest.approx(float(eta_floor), rel=1e-10)
-    spring_na = SPRING_FRACTION_FLOOR * load_element_table()[11].spring
-    assert float(atoms["spring"][1]) == pytest.approx(spring_na, rel=1e-8)
-    assert float(atoms["chi"][2]) == pytest.approx(load_element_table()[6].chi + 3.0, rel=1e-12)
-    assert float(atoms["eta"][3]) == pytest.approx(load_element_table()[1].eta, rel=1e-10)
+    assert float(atoms["eta"][0]) == pytest.approx(table[8].eta, rel=1e-10)
+    assert float(atoms["spring"][1]) == pytest.approx(table[11].spring, rel=1e-8)
+    assert float(atoms["chi"][2]) == pytest.approx(table[6].chi + 3.0, rel=1e-12)
+    assert float(atoms["eta"][3]) > table[1].eta + 0.1
     assert "spring_published" not in params.state_dict()  # model files keep their keys
+    assert "eta_published" not in params.state_dict()
+
+
+def test_stiffened_parameters_keep_the_published_hessian_as_a_lower_bound():
+    """H(θ) − H(published) = diag(Δη) on the charges: its spectrum on the constraint subspace
+    can only rise, for any geometry (here a compressed random cluster)."""
+    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
+
+    radius, eta0 = 0.669, load_element_table()[8].eta
+    positions = np.random.default_rng(1).normal(size=(10, 3)) * 0.5  # Å
+    soft = _charge_hessian_min_eigenvalue(eta0, radius, positions)
+    stiff = _charge_hessian_min_eigenvalue(eta0 + 0.7, radius, positions)
+    assert stiff >= soft + 0.7 - 1e-9
+    assert eta0 > float(gaussian_self_coulomb(torch.tensor(radius)))  # published O is above it
