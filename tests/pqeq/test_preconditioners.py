@@ -74,3 +74,26 @@ def test_dense_charge_preconditioner_factorises_a_float32_hessian_in_double():
     indefinite = basis @ torch.diag(spectrum - 0.1) @ basis.T  # negative modes on the subspace
     with pytest.raises(PolarizationCatastropheError, match="not positive definite"):
         DenseChargePreconditioner(indefinite.float(), one)
+
+
+def test_dense_charge_preconditioner_when_a_constrained_mode_couples_to_a_soft_one():
+    """Positive definite on the Σq = 0 subspace (softest mode 0.05 eV) but with a negative
+    uniform mode coupled to it, as periodic Ewald Hessians are: the constraint penalty must grow
+    until H + ρCᵀC factorises, and the step must be the exact constrained Newton step."""
+    from openmm_polarml.pqeq.solver import DenseChargePreconditioner, Fragments
+
+    n = 20
+    gen = torch.Generator().manual_seed(1)
+    start = torch.cat([torch.ones(n, 1), torch.randn(n, n - 1, generator=gen)], 1).double()
+    basis, _ = torch.linalg.qr(start)
+    uniform, allowed = basis[:, :1], basis[:, 1:]  # [N, 1], [N, N-1]
+    spectrum = torch.linspace(0.05, 8.0, n - 1, dtype=torch.float64)
+    soft = allowed[:, :1]
+    hessian = allowed @ torch.diag(spectrum) @ allowed.T - 15.0 * uniform @ uniform.T
+    hessian = hessian + 6.0 * (uniform @ soft.T + soft @ uniform.T)  # [N, N]
+    one = Fragments(index=torch.zeros(n, dtype=torch.long), charges=torch.zeros(1))
+    g = torch.randn(n, dtype=torch.float64, generator=gen)
+    step = DenseChargePreconditioner(hessian, one)(g)
+    reduced = allowed.T @ hessian @ allowed  # the Hessian on the subspace
+    exact = allowed @ torch.linalg.solve(reduced, allowed.T @ g)
+    assert torch.allclose(step, exact, rtol=1e-8, atol=1e-10)
