@@ -136,7 +136,7 @@ def test_probe_structures_have_the_stated_geometry_and_charges():
 
 
 def test_card_probes_reproduce_the_card():
-    from openmm_polarml.analysis.probes import charged_cluster_curve
+    from openmm_polarml.analysis.probes import charged_cluster_curve, ion_water_curves
 
     card = json.loads((FOLDER / "card.json").read_text())
     references = read_frames(FOLDER / "probe_references.extxyz.gz")
@@ -144,3 +144,9 @@ def test_card_probes_reproduce_the_card():
     clusters = charged_cluster_curve(model, references)
     assert clusters["model_eV"] == pytest.approx(card["charged_clusters"]["model_eV"], rel=1e-8)
     assert clusters["reference_eV"] == pytest.approx(card["charged_clusters"]["reference_eV"])
+    curves = ion_water_curves(model, references)
+    assert list(curves) == list(card["ion_water"])
+    for ion, c in card["ion_water"].items():
+        assert curves[ion]["model_eV"] == pytest.approx(c["model_eV"], rel=1e-8)
+        assert curves[ion]["model_fragments_eV"] == pytest.approx(c["model_fragments_eV"], rel=1e-8)
+        assert curves[ion]["reference_eV"] == pytest.approx(c["reference_eV"])
