@@ -129,7 +129,8 @@ class ElementParameters(torch.nn.Module):
         solvable (no polarisation catastrophe can be trained in). Returns how many values moved.
         """
         eta = self._softplus(self.eta_raw)  # [Z] eV
-        slack = 1.0 - 1e-9  # round trips through softplus must not count as violations
+        # round trips through softplus (and float32) must not count as violations
+        slack = 1.0 - max(8.0 * torch.finfo(self.eta_raw.dtype).eps, 1e-9)
         low_eta = self.known & (eta < slack * self.eta_published)
         self.eta_raw[low_eta] = _inverse_softplus(self.eta_published[low_eta])
         spring = self._softplus(self.spring_raw) + MIN_SPRING_EV_PER_A2  # [Z] eV/Å²
