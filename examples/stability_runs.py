@@ -295,7 +295,7 @@ def run_system(name: str, args) -> dict:
     progress.update(settings, target_ps=args.ps)
     print(f"{name}: {topology.getNumAtoms()} atoms, head {head}, {args.dtype} network, "
           f"{dt_fs} fs, H mass {hydrogen_mass} amu, {target} steps")  # fmt: skip
-    if progress["failure"] is None and progress["steps"] < target:
+    if progress["failure"] is None and progress["steps"] < target and not args.analyse_only:
         fragments = "molecules" if topology.getNumBonds() else "none"
         system = potential.createSystem(
             topology, fragments=fragments, backend=args.backend, hydrogenMass=hydrogen_mass
@@ -500,6 +500,10 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="runs/stability")
     p.add_argument("--fresh", action="store_true", help="discard earlier runs of these systems")
+    p.add_argument(
+        "--analyse-only", action="store_true",
+        help="no new steps: analyse what is on disk (RDFs of a stopped run) and summarise",
+    )  # fmt: skip
     p.add_argument("--summary-to", default=None, help="also copy summary.json here")
     return p.parse_args(argv)
 

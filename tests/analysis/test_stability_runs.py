@@ -104,6 +104,10 @@ def test_run_continues_from_its_checkpoint_and_refuses_other_settings(tmp_path):
     folder = tmp_path / "nacl_crystal"
     trajectory = mdtraj.load_dcd(str(folder / "trajectory.dcd"), top=str(folder / "topology.pdb"))
     assert trajectory.n_frames == 5  # step 0 and one frame per report, none repeated on resume
+    summary = sr.main(base + ["--ps", "0.05", "--analyse-only"])  # a stopped run, analysed
+    third = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
+    assert third["steps"] == 8 and set(third["rdf"]) == {"Na-Cl"}
+    assert summary["nacl_crystal"]["status"] == "incomplete"
     with pytest.raises(SystemExit, match="dt_fs: 2.0 -> 1.0.*--fresh"):
         sr.main(base + ["--ps", "0.024", "--dt-fs", "1.0"])
     with pytest.raises(SystemExit, match="dtype: float32 -> float64"):
