@@ -180,7 +180,8 @@ def pqeq_metadata(model: PolarMLModel, elements) -> dict | None:
             "alpha": "1/angstrom^2",
         },
         "elements": {
-            str(z): {k: float(v[i]) for k, v in params.items()} for i, z in enumerate(elements)
+            str(z): {k: float(v[i].detach()) for k, v in params.items()}
+            for i, z in enumerate(elements)
         },
     }
 
