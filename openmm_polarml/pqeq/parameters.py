@@ -15,16 +15,6 @@ from .errors import UnknownElementError
 MIN_SPRING_EV_PER_A2 = 0.05
 
 
-def gaussian_self_coulomb(radius: torch.Tensor) -> torch.Tensor:
-    """Self-Coulomb energy (eV per e²) of a PQEq Gaussian of radius ``radius`` (Å): the r → 0
-    limit k erf(α_ii r)/r of the pair kernel, k·2α_ii/√π with α_ii = √(α_i/2), α_i = λ/(2R²).
-
-    With every η_i at or above it, diag(η) + J(r) is positive definite for every geometry (it
-    exceeds the Gram matrix of the Gaussian charge densities, which is positive definite)."""
-    alpha = units.PQEQ_LAMBDA / (2.0 * radius**2)  # [...] Å⁻²
-    return units.COULOMB_EV_ANGSTROM * 2.0 * torch.sqrt(alpha / 2.0) / torch.pi**0.5
-
-
 @dataclass(frozen=True)
 class ElementRecord:
     """One row of the shipped table, in engine units (eV, Å, e, eV/Å²)."""

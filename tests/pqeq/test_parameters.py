@@ -42,18 +42,6 @@ def test_trainable_parameters_stay_physical_and_have_gradients():
     assert p.spring_raw.grad is not None
 
 
-def test_gaussian_self_coulomb_is_the_zero_distance_limit_of_two_gaussians():
-    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
-
-    radius = torch.tensor([0.371, 0.669, 2.085], dtype=torch.float64)  # Å (H, O, Na)
-    alpha = units.PQEQ_LAMBDA / (2 * radius**2)  # Å⁻²
-    closed_form = units.COULOMB_EV_ANGSTROM * torch.sqrt(2 * alpha / torch.pi)  # k sqrt(2a/pi)
-    r = torch.tensor(1e-6, dtype=torch.float64)
-    pair = units.COULOMB_EV_ANGSTROM * torch.erf(torch.sqrt(alpha / 2) * r) / r  # a_ij = sqrt(a/2)
-    assert torch.allclose(gaussian_self_coulomb(radius), closed_form, rtol=1e-14)
-    assert torch.allclose(gaussian_self_coulomb(radius), pair, rtol=1e-10)
-
-
 def _charge_hessian_min_eigenvalue(eta: float, radius: float, positions: np.ndarray) -> float:
     """Smallest eigenvalue of diag(η) + J on the Σq = 0 subspace, J_ij = k erf(a_ij r)/r."""
     alpha = units.PQEQ_LAMBDA / (2 * radius**2)
@@ -64,19 +52,6 @@ def _charge_hessian_min_eigenvalue(eta: float, radius: float, positions: np.ndar
     n = len(positions)
     basis = np.linalg.svd(np.eye(n) - 1.0 / n)[0][:, : n - 1]  # [n, n-1] spans sum(q) = 0
     return float(np.linalg.eigvalsh(basis.T @ j @ basis).min())
-
-
-def test_hardness_above_the_self_coulomb_floor_keeps_every_geometry_stable():
-    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
-
-    radius = 0.669  # Å (O)
-    floor = float(gaussian_self_coulomb(torch.tensor(radius, dtype=torch.float64)))
-    rng = np.random.default_rng(0)
-    for scale in (0.01, 0.3, 1.0, 3.0):  # Å: from fused to ordinary distances
-        positions = rng.normal(size=(12, 3)) * scale
-        assert _charge_hessian_min_eigenvalue(floor, radius, positions) > -1e-9
-    fused = np.array([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0]])
-    assert _charge_hessian_min_eigenvalue(0.9 * floor, radius, fused) < 0  # below it: runaway
 
 
 def test_projection_lets_fitted_parameters_only_stiffen():
@@ -103,11 +78,8 @@ def test_projection_lets_fitted_parameters_only_stiffen():
 def test_stiffened_parameters_keep_the_published_hessian_as_a_lower_bound():
     """H(θ) − H(published) = diag(Δη) on the charges: its spectrum on the constraint subspace
     can only rise, for any geometry (here a compressed random cluster)."""
-    from openmm_polarml.pqeq.parameters import gaussian_self_coulomb
-
     radius, eta0 = 0.669, load_element_table()[8].eta
     positions = np.random.default_rng(1).normal(size=(10, 3)) * 0.5  # Å
     soft = _charge_hessian_min_eigenvalue(eta0, radius, positions)
     stiff = _charge_hessian_min_eigenvalue(eta0 + 0.7, radius, positions)
     assert stiff >= soft + 0.7 - 1e-9
-    assert eta0 > float(gaussian_self_coulomb(torch.tensor(radius)))  # published O is above it

@@ -39,27 +39,8 @@ def _teacher_frames(n=6):
 
 def test_joint_fit_moves_pqeq_parameters_and_lowers_the_loss(tmp_path):
     frames = _teacher_frames()
-    cfg = {
-        "model": {
-            "preset": "small",
-            "network": dict(TINY_NET),
-            "d3": None,
-            "pqeq": {"long_range": "direct", "trainable": True},
-        },
-        "data": {"train": "given"},
-        "training": {
-            "output_dir": str(tmp_path),
-            "epochs": 8,
-            "batch_size": 3,
-            "lr": 5e-3,
-            "progress": False,
-            "dtype": "float64",
-            "ema_decay": 0.0,
-            "scheduler": "constant",
-            "loss_weights": {"energy": 1.0, "forces": 1.0, "dipole": 10.0},
-        },
-    }
-    trainer = Trainer(cfg, splits={"train": frames, "validation": frames, "test": []})
+    weights = {"energy": 1.0, "forces": 1.0, "dipole": 10.0}
+    trainer = _joint_trainer(tmp_path, frames, epochs=8, batch_size=3, loss_weights=weights)
     assert trainer.joint and not trainer.delta
     chi0 = trainer.model.pqeq.element_parameters.chi.detach().clone()
     before = trainer.validation_loss()
