@@ -7,7 +7,8 @@ a = 5.64 Å) and ``baTiO3`` (cubic perovskite 3x3x3, a = 4.00 Å). Liquid boxes 
 periodic seams). ``PolarMLPotential(model, head).createSystem(topology)``, a short minimisation,
 then Langevin NVT at 300 K (1/ps) up to ``--ps``: 1 fs with hydrogens at 2 amu (mass repartitioned from
 the bonded heavy atom; 0.5 fs with ``--hydrogen-mass 0``), 2 fs without H; the network in float32
-(``--dtype``). Every report
+(``--dtype``); PQEq's lattice sum by smooth PME (``--pqeq-method``; runs recorded without the
+setting used explicit-k Ewald, the same sum to the same error tolerance). Every report
 writes ``trajectory.dcd`` and ``state.csv``, checks the structure and saves ``checkpoint.chk``
 atomically; re-running the same command continues from the checkpoint.
 
@@ -257,12 +258,17 @@ def _prepare(name: str, folder: Path, fresh: bool):
     return topology, np.load(folder / "initial.npy"), pairs
 
 
+#: settings of runs recorded before the setting existed
+LEGACY_SETTINGS = {"pqeq_method": "ewald"}
+
+
 def _check_resume(name: str, progress: dict, settings: dict) -> None:
     """Refuse to continue a run with other settings (model weights, head, dtype, time step,
-    masses) than it started with: the trajectory would mix two simulations."""
+    masses, PQEq lattice sum) than it started with: the trajectory would mix two simulations."""
     if not progress["steps"]:
         return
-    changed = {k: (progress.get(k), v) for k, v in settings.items() if progress.get(k) != v}
+    recorded = {k: progress.get(k, LEGACY_SETTINGS.get(k)) for k in settings}
+    changed = {k: (recorded[k], v) for k, v in settings.items() if recorded[k] != v}
     if changed:
         detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in changed.items())
         raise SystemExit(
@@ -290,16 +296,18 @@ def run_system(name: str, args) -> dict:
     settings = {
         "model": str(args.model), "model_sha256": model_fingerprint(potential.model),
         "head": head, "dtype": args.dtype, "dt_fs": dt_fs, "hydrogen_mass_amu": hydrogen_mass,
+        "pqeq_method": args.pqeq_method,
     }  # fmt: skip
     _check_resume(name, progress, settings)
     progress.update(settings, target_ps=args.ps)
     print(f"{name}: {topology.getNumAtoms()} atoms, head {head}, {args.dtype} network, "
-          f"{dt_fs} fs, H mass {hydrogen_mass} amu, {target} steps")  # fmt: skip
+          f"{dt_fs} fs, H mass {hydrogen_mass} amu, PQEq {args.pqeq_method}, {target} steps")  # fmt: skip
     if progress["failure"] is None and progress["steps"] < target and not args.analyse_only:
         fragments = "molecules" if topology.getNumBonds() else "none"
         system = potential.createSystem(
-            topology, fragments=fragments, backend=args.backend, hydrogenMass=hydrogen_mass
-        )
+            topology, fragments=fragments, backend=args.backend, hydrogenMass=hydrogen_mass,
+            pqeqMethod=args.pqeq_method,
+        )  # fmt: skip
         integrator = openmm.LangevinMiddleIntegrator(300.0, 1.0, dt_fs * 1e-3)  # K, 1/ps, ps
         integrator.setRandomNumberSeed(args.seed)
         platform = openmm.Platform.getPlatformByName("CPU")
@@ -416,6 +424,7 @@ def _entry(p: dict) -> dict:
         "atoms": p["atoms"], "model": p["model"], "model_sha256": p.get("model_sha256"),
         "head": p["head"], "dtype": p.get("dtype", "float64"), "dt_fs": p["dt_fs"],
         "hydrogen_mass_amu": p.get("hydrogen_mass_amu"),
+        "pqeq_method": p.get("pqeq_method", LEGACY_SETTINGS["pqeq_method"]),
         "ps_done": ps_done, "target_ps": p["target_ps"], "status": status,
         "passed": status == "passed", "failure": p["failure"], "failure_step": p["failure_step"],
         "min_distance_A": p["min_distance_A"], "max_bond_stretch": p["max_bond_stretch"],
@@ -492,6 +501,11 @@ def parse_args(argv=None):
     p.add_argument(
         "--dtype", default="float32", choices=("float32", "float64"),
         help="network precision in MD (PQEq and D3 are always double)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pqeq-method", default="pme", choices=("pme", "ewald"),
+        help="PQEq lattice sum of periodic systems: smooth PME (default; 3x faster than explicit "
+        "k-vectors at 379 atoms) or Ewald; both to the same error tolerance",
     )  # fmt: skip
     p.add_argument("--report-fs", type=float, default=25.0, help="report/check interval (fs)")
     p.add_argument("--report-every", type=int, default=None, help="report interval (steps)")

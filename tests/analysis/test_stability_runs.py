@@ -112,3 +112,11 @@ def test_run_continues_from_its_checkpoint_and_refuses_other_settings(tmp_path):
         sr.main(base + ["--ps", "0.024", "--dt-fs", "1.0"])
     with pytest.raises(SystemExit, match="dtype: float32 -> float64"):
         sr.main(base + ["--ps", "0.024", "--dtype", "float64"])
+    assert third["pqeq_method"] == "pme"
+    with pytest.raises(SystemExit, match="pqeq_method: pme -> ewald"):
+        sr.main(base + ["--ps", "0.024", "--pqeq-method", "ewald"])
+    # a run recorded before the setting existed used explicit-k Ewald
+    del third["pqeq_method"]
+    (folder / "progress.json").write_text(json.dumps(third))
+    with pytest.raises(SystemExit, match="pqeq_method: ewald -> pme"):
+        sr.main(base + ["--ps", "0.024"])

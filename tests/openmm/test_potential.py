@@ -249,3 +249,14 @@ def test_hydrogen_mass_repartitioning_keeps_total_mass_and_energy(potential):
     assert e1 == pytest.approx(e0, rel=1e-12)
     with pytest.raises(ValueError, match="smaller hydrogen mass"):
         potential.createSystem(topology, totalCharge=1, hydrogenMass=10.0)  # O: 16 - 2 x 9 < 0
+
+
+def test_periodic_default_lattice_sum_is_pme_and_ewald_on_request(potential):
+    """A model trained with explicit-k Ewald runs with PME by default; 'ewald' is honoured."""
+    from openmm_polarml.openmm import PQEqForce
+
+    topology = topologyFromAtoms(_reduced(crystal(3)))
+    default = potential.createSystem(topology, fragments="none")  # kept: owns its forces
+    explicit = potential.createSystem(topology, fragments="none", pqeqMethod="ewald")
+    assert pqeq_force(default).getNonbondedMethod() == PQEqForce.PME
+    assert pqeq_force(explicit).getNonbondedMethod() == PQEqForce.Ewald
