@@ -7,7 +7,8 @@
    so and runs the largest honest system it can instead: a periodic NaF crystal (rocksalt, the
    model's own lattice constant). As soon as the shipped model holds the electrolyte, the probe
    passes and the quickstart runs the electrolyte.
-3. NVT (Langevin, 300 K) with a progress line and ns/day, writing ``trajectory.dcd``,
+3. NVT (Langevin, 300 K, 1 fs; hydrogens at 2 amu by mass repartitioning, network in float32,
+   PQEq by smooth PME) with a progress line and ns/day, writing ``trajectory.dcd``,
    ``topology.pdb`` and ``charges.nc`` (PQEq charges, shells, dipole, polarisation).
 4. The same run again with a homogeneous field along z: prints the induced polarisation and
    the field-induced charge shift per element; saves ``rdf.png`` and ``charges.png``.
@@ -126,7 +127,7 @@ def probe_electrolyte(potential, args):
     """Minimise and run a short NVT probe of NaCl(aq); returns (topology, positions) or None."""
     topology, positions = electrolyte(args.box)
     print(f"NaCl(aq): {topology.getNumAtoms()} atoms, box {args.box} nm")
-    system = potential.createSystem(topology)
+    system = potential.createSystem(topology, hydrogenMass=args.hydrogen_mass or None)
     sim = simulation_for(topology, system, positions, args)
     sim.minimizeEnergy(maxIterations=20)
     sim.context.setVelocitiesToTemperature(args.temperature, args.seed)
@@ -162,7 +163,10 @@ def run(potential, topology, positions, out: Path, args, field_v_per_nm: float, 
 
     fragments = "molecules" if any(True for _ in topology.bonds()) else "none"
     system = potential.createSystem(
-        topology, fragments=fragments, externalField=(0, 0, field_v_per_nm)
+        topology,
+        fragments=fragments,
+        externalField=(0, 0, field_v_per_nm),
+        hydrogenMass=args.hydrogen_mass or None,
     )
     sim = simulation_for(topology, system, positions, args)
     if tag == "nofield":
@@ -244,6 +248,18 @@ def parse_args(argv=None):
     p.add_argument("--min-iterations", type=int, default=100)
     p.add_argument("--report-every", type=int, default=20)
     p.add_argument("--dt-fs", type=float, default=1.0)
+    p.add_argument(
+        "--hydrogen-mass",
+        type=float,
+        default=2.0,
+        help="hydrogen mass (amu), repartitioned from the bonded heavy atom; 0 keeps 1.008",
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "float64"),
+        help="network precision (PQEq and D3 are always double)",
+    )
     p.add_argument("--temperature", type=float, default=300.0)
     p.add_argument("--friction", type=float, default=10.0)
     p.add_argument(
@@ -264,7 +280,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    potential = PolarMLPotential(args.model, head=args.head)
+    potential = PolarMLPotential(args.model, head=args.head, dtype=args.dtype)
     system = None if args.skip_electrolyte else probe_electrolyte(potential, args)
     topology, positions = system if system is not None else crystal()
     print(f"system: {topology.getNumAtoms()} atoms, {topology.getNumResidues()} residues")
