@@ -270,6 +270,7 @@ def stability_section(stability) -> list[str]:
         settings = f"{s['dt_fs']:g} fs, {s.get('dtype', 'float64')} network" + (
             f", H {mass:g} amu" if mass else ""
         )
+        settings += f", PQEq {s.get('pqeq_method', 'ewald')}"
         lines.append(
             f"| {name} | {s['atoms']} | {s['head']} | {settings} | {s['ps_done']:.2f} "
             f"| {status} | {_fmt(s['min_distance_A'])} | {_fmt(s['ms_per_step'] or float('nan'))} "
@@ -280,7 +281,9 @@ def stability_section(stability) -> list[str]:
         "A system passes once it has run 20 ps intact; re-running "
         "`python examples/stability_runs.py --ps 20` continues every system from its checkpoint. "
         "RDF peaks of runs much shorter than the target are noise, not a structural result. "
-        "Molecules (and ions) keep their own charges in MD (`fragments='molecules'`). The "
+        "Molecules (and ions) keep their own charges in MD (`fragments='molecules'`). PQEq "
+        "`ewald` (explicit k-vectors) and `pme` are the same lattice sum to the error tolerance "
+        "1e-6; PME is the faster default since the liquid electrolyte runs. The "
         "experimental peaks are the liquid's; the model's reference method GFN2-xTB itself binds "
         "Na⁺ to water at a short distance (see the ion–water probe), so a short Na–O peak follows "
         "the reference, not only the model.",

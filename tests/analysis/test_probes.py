@@ -285,14 +285,17 @@ def test_card_renders_stability_rows_with_their_settings():
     entry = {
         "atoms": 192, "head": "gfn2", "dt_fs": 1.0, "dtype": "float32", "hydrogen_mass_amu": 2.0,
         "ps_done": 7.5, "failure": None, "min_distance_A": 1.371, "ms_per_step": 201.4,
+        "pqeq_method": "pme",
         "rdf_first_peaks": {"O-O": {"model_A": 2.781, "reference_A": 2.8}},
     }  # fmt: skip
     text = "\n".join(card.stability_section({"water64": entry}))
     row = (
-        "| water64 | 192 | gfn2 | 1 fs, float32 network, H 2 amu | 7.50 | intact so far (short run) "
+        "| water64 | 192 | gfn2 | 1 fs, float32 network, H 2 amu, PQEq pme | 7.50 "
+        "| intact so far (short run) "
         "| 1.37 | 201 | O-O 2.78 / 2.80 |"
     )
     assert row in text
     failed = {**entry, "failure": "bond broken", "hydrogen_mass_amu": None, "dtype": "float64"}
+    del failed["pqeq_method"]  # recorded before the setting existed: explicit-k Ewald
     text = "\n".join(card.stability_section({"water64": failed}))
-    assert "| 1 fs, float64 network | 7.50 | failed (bond broken) |" in text
+    assert "| 1 fs, float64 network, PQEq ewald | 7.50 | failed (bond broken) |" in text
