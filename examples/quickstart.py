@@ -226,9 +226,11 @@ def summarise(topology, out: Path, reports: dict, field: float):
     ax[1].set_xlabel("PQEq charge (e)")
     ax[1].legend(fontsize=7)
     traj = load_trajectory(out / "trajectory_nofield.dcd", out / "topology.pdb")
-    for name, (r, g) in compute_rdfs(traj).items():
-        if "H" not in name:
-            ax[0].plot(r, g, label=name)
+    rdfs = {k: v for k, v in compute_rdfs(traj).items() if "H" not in k.split("-")}
+    # with a few ions in a water box, ion-ion RDFs are single pairs (noise): show water's
+    with_water = {k: v for k, v in rdfs.items() if "O" in k.split("-")}
+    for name, (r, g) in (with_water or rdfs).items():
+        ax[0].plot(r, g, label=name)
     ax[0].set_xlabel("r (nm)")
     ax[0].set_ylabel("g(r)")
     ax[0].legend(fontsize=7)
