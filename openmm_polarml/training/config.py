@@ -18,6 +18,9 @@ DEFAULTS: dict = {
         "max_frames": None,
         "drop_pqeq_failures": True,  # drop frames where the PQEq solve fails
         "max_fixed_force": None,  # drop frames whose PQEq + D3 forces exceed this (eV/Å)
+        # more data without reshuffling the split above: {files, split, seed, repeat}; its own
+        # split is appended to each part, its training frames `repeat` times per epoch
+        "extend": None,
     },
     "training": {
         "output_dir": "runs/polarml",
@@ -92,12 +95,15 @@ def load_config(path: str | Path) -> dict:
     path = Path(path)
     cfg = yaml.safe_load(path.read_text()) or {}
     data = cfg.get("data", {})
-    for key in ("train", "validation", "test"):
-        value = data.get(key)
+    sections = [(data, key) for key in ("train", "validation", "test")]
+    if isinstance(data.get("extend"), dict):
+        sections.append((data["extend"], "files"))
+    for section, key in sections:
+        value = section.get(key)
         if isinstance(value, str):
-            data[key] = _relative_to(path, value)
+            section[key] = _relative_to(path, value)
         elif isinstance(value, list):
-            data[key] = [_relative_to(path, v) for v in value]
+            section[key] = [_relative_to(path, v) for v in value]
     ft = cfg.get("finetune") or {}
     ckpt = ft.get("checkpoint")
     if isinstance(ckpt, str) and not Path(ckpt).is_absolute() and (path.parent / ckpt).exists():

@@ -67,7 +67,37 @@ def make_splits(data_cfg: dict, heads: list[str] | None = None) -> dict:
     out.setdefault("test", [])
     if data_cfg.get("test"):
         out["test"] = load_frames(data_cfg["test"], None, heads)
-    return out
+    return extend_splits(out, data_cfg.get("extend"), heads)
+
+
+def extension_indices(extend: dict, n: int) -> list:
+    """Train/validation/test indices of an extension's ``n`` frames (its own seeded split)."""
+    return split_indices(n, tuple(extend.get("split", (0.8, 0.1, 0.1))), int(extend.get("seed", 0)))
+
+
+def extend_splits(splits: dict, extend: dict | None, heads: list[str] | None = None) -> dict:
+    """Append an extension data set (``data.extend``) to existing splits without touching them.
+
+    Parameters
+    ----------
+    splits : dict
+        ``{"train", "validation", "test"}`` lists of frames.
+    extend : dict or None
+        ``files`` (path or list), ``split`` (fractions, default 0.8/0.1/0.1), ``seed`` (0) and
+        ``repeat`` (1: how many times each of its training frames appears per epoch).
+    """
+    if not extend:
+        return splits
+    repeat = int(extend.get("repeat", 1))
+    if repeat < 1:
+        raise ValueError(f"data.extend.repeat must be at least 1, got {repeat}")
+    frames = load_frames(extend["files"], None, heads)
+    parts = extension_indices(extend, len(frames))
+    for name, ix, times in zip(
+        ("train", "validation", "test"), parts, (repeat, 1, 1), strict=False
+    ):
+        splits[name] = splits[name] + [frames[i] for i in ix] * times
+    return splits
 
 
 def frames_of_head(frames: list, head: int, default: int = 0) -> list:

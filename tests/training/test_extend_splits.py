@@ -1,0 +1,49 @@
+"""data.extend: more frames without reshuffling the existing train/validation/test split."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from openmm_polarml.data_io import keys as K
+from openmm_polarml.training.config import load_config
+from openmm_polarml.training.data import make_splits
+from tests.training.helpers import emt_frames, write_frames
+
+
+def _positions(frames):
+    return [tuple(f[K.POSITIONS].flatten().tolist()[:3]) for f in frames]
+
+
+def test_extension_keeps_the_split_and_repeats_only_its_training_frames(tmp_path):
+    base, extra = tmp_path / "base.extxyz", tmp_path / "extra.extxyz"
+    write_frames(base, emt_frames(20, seed=0))
+    write_frames(extra, emt_frames(10, seed=1))
+    data = {"train": str(base), "split": [0.8, 0.1, 0.1], "seed": 0}
+    before = make_splits(data)
+    extend = {"files": [str(extra)], "split": [0.6, 0.2, 0.2], "seed": 3, "repeat": 3}
+    after = make_splits({**data, "extend": extend})
+    for name in ("train", "validation", "test"):
+        n = len(before[name])
+        assert _positions(after[name][:n]) == _positions(before[name])  # old split untouched
+    added = {name: after[name][len(before[name]) :] for name in after}
+    assert [len(added[k]) for k in ("train", "validation", "test")] == [18, 2, 2]
+    train_new = _positions(added["train"])
+    assert len(set(train_new)) == 6 and all(train_new.count(p) == 3 for p in set(train_new))
+    held = set(_positions(added["validation"])) | set(_positions(added["test"]))
+    assert not held & set(train_new)  # no extension frame in two parts
+    assert all(torch.is_tensor(f[K.ENERGY]) for f in added["test"])
+
+
+def test_extension_settings_are_checked(tmp_path):
+    extra = tmp_path / "extra.extxyz"
+    write_frames(extra, emt_frames(4))
+    data = {"train": str(extra), "split": [0.5, 0.25, 0.25], "seed": 0}
+    with pytest.raises(ValueError, match="repeat must be at least 1"):
+        make_splits({**data, "extend": {"files": str(extra), "repeat": 0}})
+    config = tmp_path / "sub" / "config.yaml"
+    config.parent.mkdir()
+    (config.parent / "more.extxyz").write_text(extra.read_text())
+    config.write_text(f"data:\n  train: {extra}\n  extend:\n    files: [more.extxyz]\n")
+    cfg = load_config(config)  # extension files resolve next to the configuration
+    assert cfg["data"]["extend"]["files"] == [str(config.parent / "more.extxyz")]
