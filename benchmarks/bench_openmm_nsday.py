@@ -418,7 +418,7 @@ def main() -> None:
     parser.add_argument("--mace-large-steps", type=int, default=1, help="MACE steps from --large")
     parser.add_argument("--timestep", type=float, default=0.5, help="fs")
     parser.add_argument("--molar", type=float, default=1.0, help="NaCl concentration")
-    parser.add_argument("--model", default="small_demo")
+    parser.add_argument("--model", default="foundation", help="shipped model name or file")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--pqeq-method", default="pme")
     parser.add_argument(
