@@ -25,7 +25,7 @@ from openmm_polarml.data_io import split_indices
 from openmm_polarml.model.serialization import save_model
 from openmm_polarml.training import Trainer
 from openmm_polarml.training.config import load_config
-from openmm_polarml.training.data import frames_from_atoms
+from openmm_polarml.training.data import extension_indices, frames_from_atoms
 from openmm_polarml.training.evaluate import evaluate, format_tables
 from openmm_polarml.training.plots import learning_curves, parity_plot
 
@@ -46,6 +46,16 @@ def test_atoms_by_subset(cfg: dict) -> dict[str, list]:
     groups: dict[str, list] = {}
     for i in test:
         groups.setdefault(subset_of[i], []).append(atoms[i])
+    extend = cfg["data"].get("extend")
+    if extend:  # the extension's own test split, by its folder name
+        files = [extend["files"]] if isinstance(extend["files"], str) else extend["files"]
+        extra, extra_subset = [], []
+        for path in files:
+            frames = read_frames(path)
+            extra += frames
+            extra_subset += [Path(path).parent.name] * len(frames)
+        for i in extension_indices(extend, len(extra))[2]:
+            groups.setdefault(extra_subset[i], []).append(extra[i])
     field = [a for a in groups.get("xtb", []) if "external_field" in a.info]
     if field:
         groups["xtb_in_field"] = field
@@ -65,7 +75,8 @@ def head_elements(train_frames: list, heads: list[str]) -> dict[str, list[int]]:
 
 def heldout_slice(groups: dict[str, list], per_subset: int) -> list:
     """The first ``per_subset`` test frames of each subset (the shipped held-out slice)."""
-    return [a for name in ("dft", "sevenn", "xtb") for a in groups.get(name, [])[:per_subset]]
+    names = ("dft", "sevenn", "xtb", "xtb_solvated")
+    return [a for name in names for a in groups.get(name, [])[:per_subset]]
 
 
 def repo_relative(cfg: dict) -> dict:

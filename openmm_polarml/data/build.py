@@ -12,13 +12,18 @@ sevenn
 xtb
     GFN2-xTB labels (head ``gfn2``) of molecules, clusters, ions, electrolytes, a peptide,
     reactive and finite-field configurations (:mod:`~openmm_polarml.data.molecules`).
+xtb_solvated
+    GFN2-xTB labels (head ``gfn2``) of alanine dipeptide with its first water shells, cut from
+    an MD run of the stage-3 model that broke an amide N–H bond, with stretched N–H / O–H and
+    bent N–H (:mod:`~openmm_polarml.data.solvated`); 4 shards at most.
 
-Both teacher subsets run their teacher in the separate label environment
+The teacher subsets run their teacher in the separate label environment
 (:mod:`~openmm_polarml.data.teachers`), one subprocess per shard.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -70,6 +75,9 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
 
 SEVENN_PER_SHARD = 700
 XTB_PER_SHARD = 640
+SOLVATED_PER_SHARD = 400
+#: threads of one label worker (GFN2 of ~100-atom clusters)
+LABEL_THREADS = int(os.environ.get("POLARML_LABEL_THREADS", "2"))
 PROTOTYPE_FRACTION = 0.2
 #: ``source_origin`` values whose structures never seed teacher labels: SevenNet-0 is 0.56 eV/atom
 #: and 4.0 eV/Å off real PBE on MatterSim's high-temperature/pressure "Internal" structures
@@ -138,6 +146,26 @@ def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict
     return _record_runs(out, "xtb", manifest, records)
 
 
+def build_xtb_solvated(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``xtb_solvated`` subset: GFN2-xTB labels of solvated alanine-dipeptide clusters
+    (:mod:`openmm_polarml.data.solvated`, seeds committed in ``data/sources``)."""
+    from openmm_polarml.data import solvated, teachers
+
+    seeds = _shards.read_frames(solvated.SEEDS)
+    per_shard = per_shard or SOLVATED_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        candidates = solvated.solvated_candidates(per_shard, rng, seeds)
+        frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
+        return frames
+
+    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard, "seeds": len(seeds)}
+    subset = "xtb_solvated"
+    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, subset, manifest, records)
+
+
 def _record_runs(out, subset: str, manifest: dict, records: dict) -> dict:
     """Add the teacher run records (settings, versions, dropped frames, seconds) to the manifest."""
     for index, record in records.items():
@@ -192,7 +220,9 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_sevenn(out, n_shards, sdist_dir, resume, progress)
         elif subset == "xtb":
             build_xtb(out, n_shards, resume, progress)
+        elif subset == "xtb_solvated":
+            build_xtb_solvated(out, min(n_shards, 4), resume, progress)
         else:
-            raise ValueError(f"unknown subset {subset!r} (dft, sevenn, xtb)")
+            raise ValueError(f"unknown subset {subset!r} (dft, sevenn, xtb, xtb_solvated)")
     print(format_summary(summarize(out)))
     return 0
