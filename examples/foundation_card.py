@@ -51,6 +51,12 @@ STAGES = [
     "python examples/train_foundation.py --config examples/train_foundation_stage3.yaml"
     "   # stage 3: PQEq parameters fitted jointly with the network (energies, forces, stress,"
     " dipoles); installs",
+    "polarml data build --out data/reference --subsets xtb_solvated --shards 4"
+    "   # active-learning clusters (committed; rebuilds the same bytes)",
+    "cp openmm_polarml/models/foundation/model.pt runs/foundation_stage3.pt"
+    "   # the stage-3 model (commit 6f9c20f)",
+    "python examples/train_foundation.py --config examples/train_foundation_stage4.yaml"
+    "   # stage 4: one more joint epoch with the solvated-peptide clusters; installs",
     "python examples/foundation_card.py",
 ]
 SUBSETS = {

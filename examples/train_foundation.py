@@ -89,12 +89,15 @@ def repo_relative(cfg: dict) -> dict:
     def rel(value: str) -> str:
         return os.path.relpath(os.path.abspath(value), ROOT)
 
-    for key in ("train", "validation", "test"):
-        value = out["data"].get(key)
+    sections = [(out["data"], key) for key in ("train", "validation", "test")]
+    if isinstance(out["data"].get("extend"), dict):
+        sections.append((out["data"]["extend"], "files"))
+    for section, key in sections:
+        value = section.get(key)
         if isinstance(value, str):
-            out["data"][key] = rel(value)
+            section[key] = rel(value)
         elif isinstance(value, list):
-            out["data"][key] = [rel(v) for v in value]
+            section[key] = [rel(v) for v in value]
     out["training"]["output_dir"] = rel(out["training"]["output_dir"])
     return out
 
