@@ -253,6 +253,25 @@ def optional_json(path: Path):
 STABILITY_TARGET_PS = 20.0
 
 
+def runs_of_this_model(stability: dict | None, model_dir: Path) -> dict | None:
+    """The stability runs made with ``model_dir/model.pt`` (same SHA-256 of weights, head and
+    network dtype as the run recorded); runs of earlier model files are left out."""
+    from openmm_polarml.openmm.artifacts import model_fingerprint
+
+    if not stability:
+        return stability
+    prints: dict = {}
+    kept = {}
+    for name, run in stability.items():
+        key = (run.get("head"), run.get("dtype", "float64"))
+        if key not in prints:
+            model = load_model(model_dir / "model.pt", dtype=key[1], head=key[0])
+            prints[key] = model_fingerprint(model)
+        if run.get("model_sha256") == prints[key]:
+            kept[name] = run
+    return kept
+
+
 def stability_section(stability) -> list[str]:
     """Rows of ``examples/stability_runs.py``'s summary (per system), against the 20 ps target."""
     if not stability:
@@ -312,7 +331,7 @@ def main(argv=None) -> int:
     clusters = charged_cluster_curve(model, references)
     ion_water = ion_water_curves(model, references)
     probe_plot(pairs, clusters, model_dir / "probes.png", ion_water)
-    stability = optional_json(model_dir / "stability.json")
+    stability = runs_of_this_model(optional_json(model_dir / "stability.json"), model_dir)
     ablation = optional_json(model_dir / "ablation.json")
     card = {
         "data": data_rows(),

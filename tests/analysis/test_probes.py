@@ -299,3 +299,18 @@ def test_card_renders_stability_rows_with_their_settings():
     del failed["pqeq_method"]  # recorded before the setting existed: explicit-k Ewald
     text = "\n".join(card.stability_section({"water64": failed}))
     assert "| 1 fs, float64 network, PQEq ewald | 7.50 | failed (bond broken) |" in text
+
+
+def test_card_shows_only_stability_runs_of_its_own_model_file():
+    from openmm_polarml.model.serialization import load_model
+    from openmm_polarml.openmm.artifacts import model_fingerprint
+
+    card = load_example("foundation_card")
+    folder = pretrained_path("foundation").parent
+    mine = model_fingerprint(load_model(folder / "model.pt", dtype="float32", head="gfn2"))
+    runs = {
+        "water64": {"head": "gfn2", "dtype": "float32", "model_sha256": mine},
+        "older": {"head": "gfn2", "dtype": "float32", "model_sha256": "0" * 64},
+        "other_head": {"head": "pbe", "dtype": "float32", "model_sha256": mine},
+    }
+    assert list(card.runs_of_this_model(runs, folder)) == ["water64"]
