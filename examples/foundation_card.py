@@ -132,7 +132,7 @@ def metrics_section(metrics: dict) -> list[str]:
 
 def element_section(metrics: dict) -> list[str]:
     """Force MAE (meV/Å) per element (rows) and subset (columns)."""
-    keys = [k for k in ("test_dft", "test_sevenn", "test_xtb", "test_xtb_solvated") if k in metrics]
+    keys = [k for k in SUBSETS if k != "test_xtb_in_field" and k in metrics]
     zs = sorted({int(z) for k in keys for z in metrics[k]["per_element_forces_mev_per_A"]})
     lines = ["| element | " + " | ".join(SUBSETS[k] for k in keys) + " |"]
     lines.append("|---|" + "---:|" * len(keys))

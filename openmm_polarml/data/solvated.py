@@ -29,7 +29,7 @@ from ase import Atoms
 
 #: water O within this distance of any peptide atom joins the cluster (Å)
 CUT_RADIUS = 4.0
-#: committed seed clusters (from ``runs/stability/alanine_dipeptide_aq``, stage-3 model)
+#: committed seed clusters (``cut_clusters`` of the stage-3 model's alanine_dipeptide_aq run)
 SEEDS = (
     Path(__file__).resolve().parents[2] / "data" / "sources" / "solvated_peptide_seeds.extxyz.gz"
 )
@@ -148,7 +148,7 @@ def _perturbed(seed: Atoms, kind: str, rng: np.random.Generator) -> Atoms:
         atoms.positions[h] = atoms.positions[n] + d * u
         label = f"nh_stretch(N{n}-H{h}->{_name(acceptor)},{d:.2f}A)"
     elif kind == "oh_stretch":
-        oxygens = [i for i in range(n_pep, len(atoms), 3)]
+        oxygens = list(range(n_pep, len(atoms), 3))
         near = [
             o
             for o in oxygens

@@ -263,11 +263,8 @@ def attach_pqeq_force(
     artifact : str or Path
         Exported model whose metadata carries PQEq parameters.
     method : str, optional
-        ``direct``, ``ewald``, ``pme`` or ``taper``; default: the model's own long-range
-        setting, except that a model trained with ``ewald`` runs with ``pme``: the native Ewald
-        sums explicit k-vectors in every solver iteration (O(N·K)), smooth PME gives the same
-        lattice sum to ``ewald_error_tolerance`` and is 3x faster already at 379 atoms
-        (1 M NaCl(aq), 1.6 nm box). Pass ``"ewald"`` for explicit k-vectors.
+        ``direct``, ``ewald``, ``pme`` or ``taper``; default as in :func:`buildModelPQEqForce`
+        (the model's own setting, with ``ewald`` run as ``pme``).
     total_charge : float
         Total charge (e) when no fragments are given.
     fragments, fragment_charges : list, optional

@@ -131,14 +131,16 @@ def _fixed_terms_all(model, frames: list, drop_failures: bool, progress: bool) -
     """Per frame, the fixed-term dict of :func:`fixed_terms` or None where the solve failed."""
     from tqdm import tqdm
 
-    out = []
+    out, solved = [], {}  # solved: id(frame) -> terms, for frames repeated in the list
     for frame in tqdm(frames, desc="PQEq + D3", unit="frame", disable=not progress):
-        try:
-            out.append(fixed_terms(model, collate([frame], torch.float64)))
-        except Exception:
-            if not drop_failures:
-                raise
-            out.append(None)
+        if id(frame) not in solved:
+            try:
+                solved[id(frame)] = fixed_terms(model, collate([frame], torch.float64))
+            except Exception:
+                if not drop_failures:
+                    raise
+                solved[id(frame)] = None
+        out.append(solved[id(frame)])
     return out
 
 

@@ -45,3 +45,15 @@ def test_cache_reused_then_invalidated(tmp_path, monkeypatch):
         model.pqeq.element_parameters.chi.mul_(1.01)
     subtract_fixed_terms(model, frames, cache=cache)
     assert len(calls) == 12  # PQEq parameters changed: recomputed
+
+
+def test_repeated_frames_are_solved_once(monkeypatch):
+    """data.extend repeats training frames (the same objects): one solve each, same residuals."""
+    model = tiny_model("float64", pqeq={"long_range": "ewald"})
+    frames = frames_from_atoms(emt_frames(2))
+    calls = _count_solves(monkeypatch)
+    out, dropped = subtract_fixed_terms(model, frames * 3)
+    assert len(calls) == 2 and not dropped and len(out) == 6
+    for k in range(2, 6):
+        assert torch.equal(out[k][K.ENERGY], out[k % 2][K.ENERGY])
+        assert torch.equal(out[k][K.FORCES], out[k % 2][K.FORCES])
