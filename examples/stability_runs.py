@@ -12,12 +12,17 @@ setting used explicit-k Ewald, the same sum to the same error tolerance). Every 
 writes ``trajectory.dcd`` and ``state.csv``, checks the structure and saves ``checkpoint.chk``
 atomically; re-running the same command continues from the checkpoint.
 
-Integrity checks (a system stops at the first failure; its step and reason are recorded):
+Integrity checks (:mod:`openmm_polarml.analysis.integrity`; a system stops at the first
+failure; its step and reason are recorded):
 
 - no bond broken: every Topology bond shorter than 1.3x its initial length (water O–H: 0.13 nm);
 - no atoms fused: every pair that is not 1-2 or 1-3 bonded farther apart (minimum image) than
   0.6x the sum of the covalent radii (``ase.data.covalent_radii``);
+- no H···H contact: hydrogens that are not 1-2 or 1-3 bonded at least 1.3 Å apart;
 - temperature below 1000 K and a finite potential energy.
+
+``--analyse-only --recheck`` replays a stored trajectory through these checks and records the
+first failing frame (for runs made before a criterion existed).
 
 At the end, RDF first peaks (first 20 % of the frames dropped) are compared with
 :data:`REFERENCE_PEAKS`. These are EXPERIMENTAL / STRUCTURAL references (X-ray and neutron
@@ -38,7 +43,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import shutil
 import time
@@ -52,11 +56,11 @@ import openmm.unit as u
 import torch
 from ase import Atoms
 from ase.build import bulk
-from ase.data import covalent_radii
 from openmm.app.dcdfile import DCDFile
 
 from openmm_polarml import units
 from openmm_polarml.analysis import compute_rdfs, element_pairs, first_peak, load_trajectory
+from openmm_polarml.analysis.integrity import IntegrityChecker, first_failure
 from openmm_polarml.openmm import PolarMLPotential
 from openmm_polarml.openmm.artifacts import model_fingerprint
 from openmm_polarml.openmm.topology import topologyFromAtoms
@@ -73,10 +77,6 @@ REFERENCE_PEAKS = {
     "Ti-O": (2.00, f"cubic BaTiO3, a/2 with a = 4.00 A: {_KWEI}"),
     "Ba-O": (2.83, f"cubic BaTiO3, a/sqrt(2) with a = 4.00 A: {_KWEI}"),
 }
-WATER_OH_MAX_NM = 0.13
-BOND_STRETCH_MAX = 1.3
-FUSED_FRACTION = 0.6
-T_MAX_K = 1000.0
 EQUILIBRATION_FRACTION = 0.2
 
 
@@ -163,80 +163,6 @@ SYSTEMS = {
 
 
 # -- integrity -------------------------------------------------------------------------------
-def _minimum_image(d: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Minimum-image displacements ``d`` [..., 3] (nm) in a cell of row vectors ``box`` (nm)."""
-    frac = d @ np.linalg.inv(box)
-    return (frac - np.round(frac)) @ box
-
-
-class IntegrityChecker:
-    """Bond, contact, temperature and energy checks against the initial geometry.
-
-    Parameters
-    ----------
-    topology : openmm.app.Topology
-        Elements and bonds (water is recognised by the residue name ``HOH``).
-    reference : numpy.ndarray
-        ``[n, 3]`` initial positions (nm): each bond's initial length.
-    box : numpy.ndarray
-        ``[3, 3]`` periodic cell (nm, rows).
-    """
-
-    def __init__(self, topology, reference, box):
-        atoms = list(topology.atoms())
-        self.symbols = [a.element.symbol for a in atoms]
-        radii = np.array([covalent_radii[a.element.atomic_number] for a in atoms]) * 0.1  # nm
-        self.covsum = radii[:, None] + radii[None, :]  # [n, n] nm
-        self.bonds = np.array([(a.index, b.index) for a, b in topology.bonds()], int).reshape(-1, 2)
-        bonded = np.zeros(self.covsum.shape, dtype=int)
-        bonded[self.bonds[:, 0], self.bonds[:, 1]] = bonded[self.bonds[:, 1], self.bonds[:, 0]] = 1
-        self.excluded = (bonded + bonded @ bonded) > 0  # 1-2 and 1-3 pairs
-        np.fill_diagonal(self.excluded, True)
-        self.limit = np.where(self.excluded, 0.0, FUSED_FRACTION * self.covsum)  # [n, n] nm
-        i, j = self.bonds.T
-        self.r0 = np.linalg.norm(_minimum_image(reference[i] - reference[j], box), axis=-1)
-        self.bond_max = BOND_STRETCH_MAX * self.r0  # [n_bonds] nm
-        for k, (a, b) in enumerate(topology.bonds()):
-            if a.residue.name == "HOH" and "O" in (a.element.symbol, b.element.symbol):
-                self.bond_max[k] = WATER_OH_MAX_NM
-
-    def _pair(self, a, b, d, limit) -> str:
-        return f"{self.symbols[a]}{a}-{self.symbols[b]}{b} at {d * 10:.2f} A (limit {limit * 10:.2f} A)"
-
-    def check(self, positions, box, temperature: float = 300.0, energy: float = 0.0):
-        """Check one frame: positions [n, 3] (nm), box [3, 3] (nm), temperature (K), energy.
-
-        Returns
-        -------
-        tuple
-            ``(reason or None, stats)``; ``stats`` holds ``min_distance_A`` (closest pair that is
-            not 1-2/1-3 bonded, Å), ``min_contact_ratio`` (its smallest ratio to the covalent-radius
-            sum) and ``max_bond_stretch`` (largest bond length / initial length).
-        """
-        positions = np.asarray(positions, dtype=np.float64)
-        if not (np.isfinite(positions).all() and math.isfinite(energy)):
-            return "non-finite positions or energy", {}
-        d = np.linalg.norm(_minimum_image(positions[:, None] - positions[None, :], box), axis=-1)
-        free = np.where(self.excluded, np.inf, d)
-        lengths = d[self.bonds[:, 0], self.bonds[:, 1]]
-        stats = {
-            "min_distance_A": float(free.min() * 10),
-            "min_contact_ratio": float((free / self.covsum).min()),
-            "max_bond_stretch": float((lengths / self.r0).max()) if len(lengths) else 1.0,
-        }
-        broken = np.flatnonzero(lengths > self.bond_max)
-        if len(broken):
-            k = broken[0]
-            return "bond broken: " + self._pair(*self.bonds[k], lengths[k], self.bond_max[k]), stats
-        fused = np.argwhere(free < self.limit)
-        if len(fused):
-            a, b = fused[0]
-            return "atoms fused: " + self._pair(a, b, d[a, b], self.limit[a, b]), stats
-        if not temperature < T_MAX_K:
-            return f"temperature {temperature:.0f} K >= {T_MAX_K:.0f} K", stats
-        return None, stats
-
-
 # -- running ---------------------------------------------------------------------------------
 def _box(state_or_topology) -> np.ndarray:
     return np.array([v.value_in_unit(u.nanometer) for v in state_or_topology.getPeriodicBoxVectors()])  # fmt: skip
@@ -302,6 +228,8 @@ def run_system(name: str, args) -> dict:
     progress.update(settings, target_ps=args.ps)
     print(f"{name}: {topology.getNumAtoms()} atoms, head {head}, {args.dtype} network, "
           f"{dt_fs} fs, H mass {hydrogen_mass} amu, PQEq {args.pqeq_method}, {target} steps")  # fmt: skip
+    if args.recheck and progress["failure"] is None and (folder / "trajectory.dcd").exists():
+        recheck(folder, progress, IntegrityChecker(topology, initial, _box(topology)))
     if progress["failure"] is None and progress["steps"] < target and not args.analyse_only:
         fragments = "molecules" if topology.getNumBonds() else "none"
         system = potential.createSystem(
@@ -354,9 +282,7 @@ def _simulate(sim, folder: Path, progress: dict, target: int, interval: int, che
             temperature = 2 * kinetic / (n_dof * kB)
             positions = state.getPositions(asNumpy=True).value_in_unit(u.nanometer)
             reason, stats = checker.check(positions, _box(state), temperature, energy)
-            for key, pick in (("min_distance_A", min), ("max_bond_stretch", max)):
-                if stats:
-                    progress[key] = pick(stats[key], progress[key] or stats[key])
+            _track_extremes(progress, stats)
             if reason is not None:
                 progress.update(failure=reason, failure_step=step)
                 with open(folder / "failure.pdb", "w") as f:
@@ -390,6 +316,30 @@ def _simulate(sim, folder: Path, progress: dict, target: int, interval: int, che
                 progress.update(failure=f"OpenMM error: {err}", failure_step=sim.currentStep)
                 print(f"  FAILED: {err}", flush=True)
                 return
+
+
+def _track_extremes(progress: dict, stats: dict) -> None:
+    """Keep the run's closest contacts and largest bond stretch in ``progress``."""
+    for key, pick in (("min_distance_A", min), ("min_hh_A", min), ("max_bond_stretch", max)):
+        if stats.get(key) is not None:
+            previous = progress.get(key)
+            progress[key] = stats[key] if previous is None else pick(stats[key], previous)
+
+
+def recheck(folder: Path, progress: dict, checker) -> None:
+    """Replay ``trajectory.dcd`` through ``checker``; record the first failing frame (its step
+    from ``state.csv``, written with the same frames) and the run's extremes."""
+    traj = mdtraj.load_dcd(str(folder / "trajectory.dcd"), top=str(folder / "topology.pdb"))
+    steps = np.loadtxt(folder / "state.csv", delimiter=",", usecols=0, ndmin=1).astype(int)
+    boxes = traj.unitcell_vectors  # [m, 3, 3] nm
+    for positions, box in zip(traj.xyz, boxes, strict=True):
+        _track_extremes(progress, checker.check(positions, box)[1])
+    found = first_failure(checker, traj.xyz, boxes)
+    if found is not None:
+        k, reason = found
+        step = int(steps[k]) if k < len(steps) else None
+        progress.update(failure=f"{reason} (found on recheck)", failure_step=step)
+        print(f"  recheck: frame {k} (step {step}) fails: {reason}", flush=True)
 
 
 # -- analysis --------------------------------------------------------------------------------
@@ -427,7 +377,8 @@ def _entry(p: dict) -> dict:
         "pqeq_method": p.get("pqeq_method", LEGACY_SETTINGS["pqeq_method"]),
         "ps_done": ps_done, "target_ps": p["target_ps"], "status": status,
         "passed": status == "passed", "failure": p["failure"], "failure_step": p["failure_step"],
-        "min_distance_A": p["min_distance_A"], "max_bond_stretch": p["max_bond_stretch"],
+        "min_distance_A": p["min_distance_A"], "min_hh_A": p.get("min_hh_A"),
+        "max_bond_stretch": p["max_bond_stretch"],
         "mean_T_K": p["T_sum"] / p["T_count"] if p["T_count"] else None,
         "ns_per_day": ps_done * 1e-3 / p["wall_s"] * 86400 if p["wall_s"] > 0 else None,
         "ms_per_step": 1e3 * p["wall_s"] / p["steps"] if p["steps"] else None,
@@ -517,6 +468,11 @@ def parse_args(argv=None):
     p.add_argument(
         "--analyse-only", action="store_true",
         help="no new steps: analyse what is on disk (RDFs of a stopped run) and summarise",
+    )  # fmt: skip
+    p.add_argument(
+        "--recheck", action="store_true",
+        help="replay each stored trajectory through the integrity checks first (a criterion "
+        "added after the run); the first failing frame is recorded",
     )  # fmt: skip
     p.add_argument("--summary-to", default=None, help="also copy summary.json here")
     return p.parse_args(argv)

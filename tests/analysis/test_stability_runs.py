@@ -120,3 +120,42 @@ def test_run_continues_from_its_checkpoint_and_refuses_other_settings(tmp_path):
     (folder / "progress.json").write_text(json.dumps(third))
     with pytest.raises(SystemExit, match="pqeq_method: ewald -> pme"):
         sr.main(base + ["--ps", "0.024"])
+
+
+def test_integrity_checker_flags_hydrogens_of_two_molecules_in_contact():
+    from openmm_polarml.analysis.integrity import H_CONTACT_MIN_NM, first_failure
+
+    sr = _script()
+    top, pos, box = _two_waters()
+    checker = sr.IntegrityChecker(top, pos, box)
+    assert checker.check(pos, box)[1]["min_hh_A"] > 2.0
+    frames = [pos]
+    for gap in (0.14, 0.10):  # H1 of the second water `gap` nm from H1 of the first, O...O 0.35+ nm
+        moved = pos.copy()
+        moved[3:6] += pos[1] + [gap, 0.0, 0.0] - pos[4]
+        frames.append(moved)
+    reason, stats = checker.check(frames[1], box)
+    assert reason is None and abs(stats["min_hh_A"] - 1.4) < 1e-9  # above the 1.3 Å limit
+    reason, stats = checker.check(frames[2], box)
+    assert reason == f"H...H contact: H1-H4 at 1.00 A (limit {H_CONTACT_MIN_NM * 10:.2f} A)"
+    assert stats["min_distance_A"] < 1.01  # the covalent-radius test alone passes this frame
+    # within one molecule the two hydrogens are 1-3 bonded: never a contact
+    assert np.linalg.norm(pos[1] - pos[2]) < 0.16 and checker.hh[1, 2] == False  # noqa: E712
+    assert first_failure(checker, frames, [box] * 3) == (2, reason)
+    assert first_failure(checker, frames[:2], [box] * 2) is None
+
+
+def test_recheck_records_the_first_frame_a_new_criterion_fails(tmp_path, monkeypatch):
+    from openmm_polarml.analysis import integrity
+
+    sr = _script()
+    base = ["--systems", "nacl_crystal", "--report-every", "2", "--out", str(tmp_path),
+            "--min-iterations", "5", "--ps", "0.008"]  # fmt: skip
+    assert sr.main(base)["nacl_crystal"]["status"] == "passed"
+    assert sr.main(base + ["--analyse-only", "--recheck"])["nacl_crystal"]["status"] == "passed"
+    # a stricter contact criterion than the run had: every Na-Cl pair (2.8 Å) is now "fused"
+    monkeypatch.setattr(integrity, "FUSED_FRACTION", 2.0)
+    summary = sr.main(base + ["--analyse-only", "--recheck"])["nacl_crystal"]
+    assert summary["status"] == "failed" and summary["failure_step"] == 0
+    assert summary["failure"].startswith("atoms fused") and "recheck" in summary["failure"]
+    assert summary["min_hh_A"] is None  # no hydrogens
