@@ -57,6 +57,12 @@ STAGES = [
     "   # the stage-3 model (commit 6f9c20f)",
     "python examples/train_foundation.py --config examples/train_foundation_stage4.yaml"
     "   # stage 4: one more joint epoch with the solvated-peptide clusters; installs",
+    "polarml data build --out data/reference --subsets xtb_contacts --shards 4"
+    "   # second active-learning round: H...H and C-H...O contacts (committed)",
+    "cp openmm_polarml/models/foundation/model.pt runs/foundation_stage4.pt"
+    "   # the stage-4 model (commit c04f5e6)",
+    "python examples/train_foundation.py --config examples/train_foundation_stage5.yaml"
+    "   # stage 5: one more joint epoch with both active-learning subsets; installs",
     "python examples/foundation_card.py",
 ]
 SUBSETS = {
@@ -65,6 +71,7 @@ SUBSETS = {
     "test_xtb": "xtb (GFN2-xTB)",
     "test_xtb_in_field": "xtb frames in a field",
     "test_xtb_solvated": "xtb solvated peptide (active learning, GFN2-xTB)",
+    "test_xtb_contacts": "xtb peptide-water contacts (active learning 2, GFN2-xTB)",
 }
 
 

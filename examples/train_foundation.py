@@ -24,7 +24,7 @@ from openmm_polarml.data import read_frames, write_frames
 from openmm_polarml.data_io import split_indices
 from openmm_polarml.model.serialization import save_model
 from openmm_polarml.training import Trainer
-from openmm_polarml.training.config import load_config
+from openmm_polarml.training.config import extension_sections, load_config
 from openmm_polarml.training.data import extension_indices, frames_from_atoms
 from openmm_polarml.training.evaluate import evaluate, format_tables
 from openmm_polarml.training.plots import learning_curves, parity_plot
@@ -46,8 +46,7 @@ def test_atoms_by_subset(cfg: dict) -> dict[str, list]:
     groups: dict[str, list] = {}
     for i in test:
         groups.setdefault(subset_of[i], []).append(atoms[i])
-    extend = cfg["data"].get("extend")
-    if extend:  # the extension's own test split, by its folder name
+    for extend in extension_sections(cfg["data"]):  # each extension's own test split, by folder
         files = [extend["files"]] if isinstance(extend["files"], str) else extend["files"]
         extra, extra_subset = [], []
         for path in files:
@@ -75,7 +74,7 @@ def head_elements(train_frames: list, heads: list[str]) -> dict[str, list[int]]:
 
 def heldout_slice(groups: dict[str, list], per_subset: int) -> list:
     """The first ``per_subset`` test frames of each subset (the shipped held-out slice)."""
-    names = ("dft", "sevenn", "xtb", "xtb_solvated")
+    names = ("dft", "sevenn", "xtb", "xtb_solvated", "xtb_contacts")
     return [a for name in names for a in groups.get(name, [])[:per_subset]]
 
 
@@ -90,8 +89,7 @@ def repo_relative(cfg: dict) -> dict:
         return os.path.relpath(os.path.abspath(value), ROOT)
 
     sections = [(out["data"], key) for key in ("train", "validation", "test")]
-    if isinstance(out["data"].get("extend"), dict):
-        sections.append((out["data"]["extend"], "files"))
+    sections += [(extend, "files") for extend in extension_sections(out["data"])]
     for section, key in sections:
         value = section.get(key)
         if isinstance(value, str):

@@ -16,6 +16,9 @@ xtb_solvated
     GFN2-xTB labels (head ``gfn2``) of alanine dipeptide with its first water shells, cut from
     an MD run of the stage-3 model that broke an amide N–H bond, with stretched N–H / O–H and
     bent N–H (:mod:`~openmm_polarml.data.solvated`); 4 shards at most.
+xtb_contacts
+    Second active-learning round, the same way: clusters cut from the stage-4 model's run,
+    with one water moved rigidly into an H···H or C–H···O contact it was wrong about.
 
 The teacher subsets run their teacher in the separate label environment
 (:mod:`~openmm_polarml.data.teachers`), one subprocess per shard.
@@ -146,22 +149,28 @@ def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict
     return _record_runs(out, "xtb", manifest, records)
 
 
-def build_xtb_solvated(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
-    """Write the ``xtb_solvated`` subset: GFN2-xTB labels of solvated alanine-dipeptide clusters
-    (:mod:`openmm_polarml.data.solvated`, seeds committed in ``data/sources``)."""
+def build_xtb_solvated(
+    out, n_shards, resume=True, progress=True, per_shard=None, subset="xtb_solvated"
+) -> dict:
+    """Write an active-learning subset of GFN2-xTB labelled solvated alanine-dipeptide clusters
+    (:mod:`openmm_polarml.data.solvated`, seeds committed in ``data/sources``): ``xtb_solvated``
+    (first round) or ``xtb_contacts`` (second round)."""
     from openmm_polarml.data import solvated, teachers
 
-    seeds = _shards.read_frames(solvated.SEEDS)
+    seed_file, kinds = {
+        "xtb_solvated": (solvated.SEEDS, solvated.KINDS),
+        "xtb_contacts": (solvated.CONTACT_SEEDS, solvated.CONTACT_KINDS),
+    }[subset]
+    seeds = _shards.read_frames(seed_file)
     per_shard = per_shard or SOLVATED_PER_SHARD
     records = {}
 
     def shard_fn(rng, index):
-        candidates = solvated.solvated_candidates(per_shard, rng, seeds)
+        candidates = solvated.solvated_candidates(per_shard, rng, seeds, kinds)
         frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
         return frames
 
     meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard, "seeds": len(seeds)}
-    subset = "xtb_solvated"
     manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
     return _record_runs(out, subset, manifest, records)
 
@@ -220,9 +229,11 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_sevenn(out, n_shards, sdist_dir, resume, progress)
         elif subset == "xtb":
             build_xtb(out, n_shards, resume, progress)
-        elif subset == "xtb_solvated":
-            build_xtb_solvated(out, min(n_shards, 4), resume, progress)
+        elif subset in ("xtb_solvated", "xtb_contacts"):
+            build_xtb_solvated(out, min(n_shards, 4), resume, progress, subset=subset)
         else:
-            raise ValueError(f"unknown subset {subset!r} (dft, sevenn, xtb, xtb_solvated)")
+            raise ValueError(
+                f"unknown subset {subset!r} (dft, sevenn, xtb, xtb_solvated, xtb_contacts)"
+            )
     print(format_summary(summarize(out)))
     return 0

@@ -17,6 +17,20 @@ that run; the candidates perturb them where the model was wrong:
 
 Candidates with two atoms closer than 0.75 Å are drawn again.
 
+Second round (``xtb_contacts``, :data:`CONTACT_KINDS`): the stage-4 model, trained on the
+above, kept the peptide intact for 8.7 ps but from ~4 ps bound two waters to NME methyl
+hydrogens with H···H 0.9–1.1 Å (C···O 3.1 Å). Along a rigid-water scan of that contact the
+model has a 0.5 eV well at 1.0 Å where GFN2-xTB is repulsive (+0.6 eV). Its seeds
+(:data:`CONTACT_SEEDS`) are cut from that run; the candidates move one water rigidly:
+
+- ``hh_contact``: a water H toward a peptide C–H hydrogen, H···H 0.9–2.4 Å;
+- ``ch_o_contact``: a water O toward a peptide C–H hydrogen, H···O 1.2–2.6 Å;
+- ``ww_hh_contact``: a water H toward an H of another water, H···H 0.9–2.2 Å;
+- ``md``: the cluster as cut, rattled.
+
+A moved water may not come closer than :data:`CLASH_DISTANCE` to any other atom (except the
+contact it was placed at); such draws are repeated.
+
 All are neutral and non-periodic; GFN2-xTB labels them (:func:`teachers.label`).
 """
 
@@ -33,12 +47,24 @@ CUT_RADIUS = 4.0
 SEEDS = (
     Path(__file__).resolve().parents[2] / "data" / "sources" / "solvated_peptide_seeds.extxyz.gz"
 )
+#: committed seed clusters of the second round (the stage-4 model's alanine_dipeptide_aq run)
+CONTACT_SEEDS = SEEDS.with_name("solvated_peptide_contact_seeds.extxyz.gz")
 #: smallest donor–H···acceptor angle of the acceptor a stretched hydrogen moves toward (deg)
 MIN_HBOND_ANGLE = 130.0
 #: candidates with two atoms closer than this are drawn again (Å)
 MIN_DISTANCE = 0.75
 #: kind -> weight in a shard
 KINDS = {"md": 0.25, "nh_stretch": 0.35, "oh_stretch": 0.2, "bend": 0.2}
+#: kind -> weight in a shard of the second round (``xtb_contacts``)
+CONTACT_KINDS = {"md": 0.2, "hh_contact": 0.4, "ch_o_contact": 0.25, "ww_hh_contact": 0.15}
+#: contact kind -> (moved atom element, target range in Å)
+CONTACT_RANGES = {
+    "hh_contact": ("H", 0.9, 2.4),
+    "ch_o_contact": ("O", 1.2, 2.6),
+    "ww_hh_contact": ("H", 0.9, 2.2),
+}
+#: a rigidly moved water stays this far from every atom but its contact partner (Å)
+CLASH_DISTANCE = 1.4
 
 
 def cut_clusters(topology_pdb, trajectory_dcd, frames, radius: float = CUT_RADIUS) -> list[Atoms]:
@@ -131,7 +157,10 @@ def candidate(seed: Atoms, kind: str, rng: np.random.Generator) -> Atoms:
     """One perturbed copy of a seed cluster (see the module docstring for the kinds); drawn
     again while two atoms are closer than :data:`MIN_DISTANCE`."""
     for _ in range(100):
-        atoms = _perturbed(seed, kind, rng)
+        try:
+            atoms = _perturbed(seed, kind, rng)
+        except _Clash:
+            continue
         if not _too_close(atoms):
             return atoms
     raise RuntimeError(f"no {kind} candidate without overlapping atoms from this seed")
@@ -168,6 +197,8 @@ def _perturbed(seed: Atoms, kind: str, rng: np.random.Generator) -> Atoms:
         c = min(carbons, key=lambda i: np.linalg.norm(atoms.positions[i] - atoms.positions[n]))
         _rotate_about(atoms, n, h, c, angle)
         label = f"bend(N{n}-H{h},{np.rad2deg(angle):+.0f}deg)"
+    elif kind in CONTACT_RANGES:
+        label = _place_contact(atoms, n_pep, kind, rng)
     atoms.positions += rng.normal(0.0, rng.uniform(0.0, 0.04), size=atoms.positions.shape)
     atoms.positions -= atoms.get_center_of_mass()
     atoms.positions = np.round(atoms.positions, 8)
@@ -177,6 +208,58 @@ def _perturbed(seed: Atoms, kind: str, rng: np.random.Generator) -> Atoms:
         "kind": f"solvated_{kind}",
     }
     return atoms
+
+
+def _water_of(atom: int, n_peptide: int) -> list[int]:
+    """Indices (O, H, H) of the water holding ``atom`` (waters follow the peptide)."""
+    o = n_peptide + 3 * ((atom - n_peptide) // 3)
+    return [o, o + 1, o + 2]
+
+
+def _ch_hydrogens(atoms: Atoms, n_peptide: int) -> list[int]:
+    """Peptide hydrogens bonded to a carbon."""
+    pos, z = atoms.positions[:n_peptide], atoms.numbers[:n_peptide]
+    carbons = pos[z == 6]
+    return [
+        int(h)
+        for h in np.flatnonzero(z == 1)
+        if np.linalg.norm(carbons - pos[h], axis=1).min() < 1.25
+    ]
+
+
+def _place_contact(atoms: Atoms, n_pep: int, kind: str, rng: np.random.Generator) -> str:
+    """Move one water rigidly so that its ``CONTACT_RANGES[kind]`` atom sits at a drawn distance
+    from a hydrogen (along their current separation); returns the label. Raises
+    ``RuntimeError`` when the moved water clashes (:data:`CLASH_DISTANCE`)."""
+    element, lo, hi = CONTACT_RANGES[kind]
+    if kind == "ww_hh_contact":
+        water_h = [i for i in range(n_pep, len(atoms)) if atoms.numbers[i] == 1]
+        target = water_h[int(rng.integers(len(water_h)))]
+        exclude = set(_water_of(target, n_pep))
+    else:
+        hydrogens = _ch_hydrogens(atoms, n_pep)
+        target = hydrogens[int(rng.integers(len(hydrogens)))]
+        exclude = set(range(n_pep))
+    z = 1 if element == "H" else 8
+    movable = [i for i in range(n_pep, len(atoms)) if atoms.numbers[i] == z and i not in exclude]
+    gaps = np.linalg.norm(atoms.positions[movable] - atoms.positions[target], axis=1)  # [m] Å
+    moved = movable[int(np.argsort(gaps)[int(rng.integers(min(4, len(movable))))])]
+    water = _water_of(moved, n_pep)
+    separation = atoms.positions[moved] - atoms.positions[target]
+    distance = rng.uniform(lo, hi)
+    shift = (distance / np.linalg.norm(separation) - 1.0) * separation  # [3] Å
+    atoms.positions[water] += shift
+    others = [i for i in range(len(atoms)) if i not in water]
+    d = np.linalg.norm(atoms.positions[water][:, None] - atoms.positions[others][None], axis=-1)
+    d[water.index(moved), others.index(target)] = np.inf  # [3, n - 3] Å
+    if d.min() < CLASH_DISTANCE:
+        raise _Clash
+    name = "H" if element == "H" else "O"
+    return f"{kind}({name}{moved}->H{target},{distance:.2f}A)"
+
+
+class _Clash(RuntimeError):
+    """A rigidly moved water came too close to another atom."""
 
 
 def _rotate_about(atoms: Atoms, center: int, moved: int, plane: int, angle: float) -> None:
@@ -192,10 +275,14 @@ def _rotate_about(atoms: Atoms, center: int, moved: int, plane: int, angle: floa
     atoms.positions[moved] = atoms.positions[center] + rotated
 
 
-def solvated_candidates(n: int, rng: np.random.Generator, seeds: list[Atoms]) -> list[Atoms]:
-    """``n`` candidates: a seed and a kind drawn (by :data:`KINDS` weight) for each."""
-    kinds = sorted(KINDS)
-    weights = np.array([KINDS[k] for k in kinds])
+def solvated_candidates(
+    n: int, rng: np.random.Generator, seeds: list[Atoms], kind_weights: dict | None = None
+) -> list[Atoms]:
+    """``n`` candidates: a seed and a kind drawn (by ``kind_weights``, default :data:`KINDS`)
+    for each."""
+    kind_weights = kind_weights or KINDS
+    kinds = sorted(kind_weights)
+    weights = np.array([kind_weights[k] for k in kinds])
     out = []
     for _ in range(n):
         seed = seeds[int(rng.integers(len(seeds)))]

@@ -86,6 +86,19 @@ def _relative_to(config_path: Path, value: str) -> str:
     return str(candidate) if candidate.exists() else value
 
 
+def extension_sections(data_cfg: dict) -> list[dict]:
+    """The ``data.extend`` sections in order: one mapping or a list of them (each appended with
+    its own seeded split, so adding a section leaves the earlier splits as they were)."""
+    extend = data_cfg.get("extend")
+    if not extend:
+        return []
+    sections = [extend] if isinstance(extend, dict) else list(extend)
+    for section in sections:
+        if not isinstance(section, dict) or "files" not in section:
+            raise ValueError("each data.extend section needs a 'files' entry (path or list)")
+    return sections
+
+
 def load_config(path: str | Path) -> dict:
     """Read a YAML configuration file and resolve it.
 
@@ -96,8 +109,7 @@ def load_config(path: str | Path) -> dict:
     cfg = yaml.safe_load(path.read_text()) or {}
     data = cfg.get("data", {})
     sections = [(data, key) for key in ("train", "validation", "test")]
-    if isinstance(data.get("extend"), dict):
-        sections.append((data["extend"], "files"))
+    sections += [(extend, "files") for extend in extension_sections(data)]
     for section, key in sections:
         value = section.get(key)
         if isinstance(value, str):

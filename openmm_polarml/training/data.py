@@ -9,6 +9,7 @@ import torch
 from openmm_polarml.data_io import atoms_to_frame, collate, read_frames, split_indices
 from openmm_polarml.data_io import keys as K
 from openmm_polarml.model.network import HEAD
+from openmm_polarml.training.config import extension_sections
 
 #: ``atoms.info`` key naming a frame's level of theory (routes it to that readout head)
 LEVEL = "level"
@@ -67,7 +68,9 @@ def make_splits(data_cfg: dict, heads: list[str] | None = None) -> dict:
     out.setdefault("test", [])
     if data_cfg.get("test"):
         out["test"] = load_frames(data_cfg["test"], None, heads)
-    return extend_splits(out, data_cfg.get("extend"), heads)
+    for extend in extension_sections(data_cfg):
+        out = extend_splits(out, extend, heads)
+    return out
 
 
 def extension_indices(extend: dict, n: int) -> list:

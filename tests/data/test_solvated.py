@@ -50,3 +50,44 @@ def test_candidates_perturb_what_their_label_says(seeds, kind):
                 assert atoms.get_angle(donor, h, acceptor) > solvated.MIN_HBOND_ANGLE - 25
         else:
             assert match is None
+
+
+@pytest.fixture(scope="module")
+def contact_seeds():
+    return read_frames(solvated.CONTACT_SEEDS)
+
+
+@pytest.mark.parametrize("kind", sorted(solvated.CONTACT_RANGES))
+def test_contact_candidates_place_one_rigid_water_at_the_drawn_contact(contact_seeds, kind):
+    element, lo, hi = solvated.CONTACT_RANGES[kind]
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        seed = contact_seeds[int(rng.integers(len(contact_seeds)))]
+        n_pep = int(seed.info["peptide_atoms"])
+        atoms = solvated.candidate(seed, kind, np.random.default_rng(int(rng.integers(1 << 30))))
+        match = re.search(r"\((H|O)(\d+)->H(\d+),([\d.]+)A\)", atoms.info["generator"])
+        moved, target, distance = int(match[2]), int(match[3]), float(match[4])
+        assert match[1] == element and lo <= distance <= hi
+        assert atoms.numbers[moved] == (1 if element == "H" else 8) and moved >= n_pep
+        assert atoms.numbers[target] == 1
+        if kind == "ww_hh_contact":
+            assert target >= n_pep and (target - n_pep) // 3 != (moved - n_pep) // 3
+        else:  # a hydrogen of a peptide carbon
+            carbons = atoms.positions[:n_pep][atoms.numbers[:n_pep] == 6]
+            assert (
+                target < n_pep
+                and np.linalg.norm(carbons - atoms.positions[target], axis=1).min() < 1.3
+            )
+        assert abs(atoms.get_distance(moved, target) - distance) < 0.25  # rattle ~0.04 Å per axis
+        water = [n_pep + 3 * ((moved - n_pep) // 3) + k for k in range(3)]
+        # the water moved as a rigid body: its internal geometry is the seed's (up to the rattle)
+        assert np.allclose(
+            atoms.get_all_distances()[np.ix_(water, water)],
+            seed.get_all_distances()[np.ix_(water, water)],
+            atol=0.25,
+        )
+        others = [i for i in range(len(atoms)) if i not in water and i != target]
+        gaps = np.linalg.norm(
+            atoms.positions[others][:, None] - atoms.positions[water][None], axis=-1
+        )
+        assert gaps.min() > solvated.CLASH_DISTANCE - 0.25

@@ -47,3 +47,25 @@ def test_extension_settings_are_checked(tmp_path):
     config.write_text(f"data:\n  train: {extra}\n  extend:\n    files: [more.extxyz]\n")
     cfg = load_config(config)  # extension files resolve next to the configuration
     assert cfg["data"]["extend"]["files"] == [str(config.parent / "more.extxyz")]
+
+
+def test_a_second_extension_leaves_the_first_ones_split_as_it_was(tmp_path):
+    base, first, second = (tmp_path / f"{n}.extxyz" for n in ("base", "first", "second"))
+    write_frames(base, emt_frames(20, seed=0))
+    write_frames(first, emt_frames(10, seed=1))
+    write_frames(second, emt_frames(10, seed=2))
+    data = {"train": str(base), "split": [0.8, 0.1, 0.1], "seed": 0}
+    one = {"files": [str(first)], "split": [0.6, 0.2, 0.2], "seed": 3, "repeat": 2}
+    two = {"files": [str(second)], "split": [0.8, 0.1, 0.1], "seed": 5, "repeat": 1}
+    before = make_splits({**data, "extend": one})
+    after = make_splits({**data, "extend": [one, two]})
+    second_positions = set(
+        _positions(make_splits({"train": str(second), "split": [1, 0, 0], "seed": 0})["train"])
+    )
+    for name in ("train", "validation", "test"):
+        n = len(before[name])
+        assert _positions(after[name][:n]) == _positions(before[name])
+        assert set(_positions(after[name][n:])) <= second_positions
+    assert [len(after[k]) - len(before[k]) for k in ("train", "validation", "test")] == [8, 1, 1]
+    with pytest.raises(ValueError, match="needs a 'files' entry"):
+        make_splits({**data, "extend": [one, {"split": [1, 0, 0]}]})
