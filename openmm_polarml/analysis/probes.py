@@ -158,12 +158,14 @@ def curve_minimum(r: np.ndarray, energy: np.ndarray) -> dict:
     return out
 
 
-def _binding(frames: list, energies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ion–O distances [n] Å, E(pair) − E(ion alone) − E(water alone) [n] eV), sorted by r."""
+def _binding(
+    frames: list, energies: np.ndarray, alone: str = "ion"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distances [n] Å, E(pair) − E(``alone`` part) − E(water alone) [n] eV), sorted by r."""
     part = {a.info["part"]: e for a, e in zip(frames, energies, strict=True) if "r" not in a.info}
     pairs = sorted((a.info["r"], e) for a, e in zip(frames, energies, strict=True) if "r" in a.info)
     r = np.array([p[0] for p in pairs], dtype=float)
-    return r, np.array([p[1] for p in pairs]) - part["ion"] - part["water"]
+    return r, np.array([p[1] for p in pairs]) - part[alone] - part["water"]
 
 
 def ion_water_curves(model, references: list) -> dict:
@@ -217,15 +219,69 @@ def ion_water_curves(model, references: list) -> dict:
     return out
 
 
-def probe_plot(ion_pairs: dict, clusters: dict, path, ion_water: dict | None = None) -> None:
+#: H···H distances (Å) at which the ``hh_contact`` table compares repulsion
+HH_CONTACT_REPORT_A = (1.0, 1.25, 1.5)
+
+
+def _molecule_and_water(atoms) -> tuple[list, list]:
+    """Fragments of an H···H contact probe frame: the molecule and the water, each neutral."""
+    if atoms.info["part"] != "pair":
+        return [list(range(len(atoms)))], [0.0]
+    n = int(atoms.info["molecule_atoms"])
+    return [list(range(n)), list(range(n, len(atoms)))], [0.0, 0.0]
+
+
+def hh_contact_curves(model, references: list) -> dict:
+    """Methyl H···water H contact curves of the model and the reference, per molecule.
+
+    Energies are E(pair) − E(molecule alone) − E(water alone) (eV), the model's with the molecule
+    and the water each neutral (as in MD with ``fragments='molecules'``).
+
+    Returns
+    -------
+    dict
+        Per molecule: ``r_A`` (H···H, Å), ``reference_eV``, ``model_eV``, ``mae_eV`` over all
+        points, and ``at_<r>_reference_eV`` / ``at_<r>_model_eV`` for r in
+        :data:`HH_CONTACT_REPORT_A`.
+    """
+    out = {}
+    frames = [a for a in references if a.info.get("probe") == "hh_contact"]
+    for name in dict.fromkeys(a.info["pair"] for a in frames):
+        mine = [a for a in frames if a.info["pair"] == name]
+        parts = {a.info["part"] for a in mine}
+        if {"molecule", "water"} - parts:
+            continue
+        ref_all = np.array([a.info["energy"] for a in mine])
+        pred_all = model_energies(model, mine, fragments=_molecule_and_water)
+        r, ref = _binding(mine, ref_all, alone="molecule")
+        _, pred = _binding(mine, pred_all, alone="molecule")
+        curve = {
+            "r_A": r.tolist(),
+            "reference_eV": ref.tolist(),
+            "model_eV": pred.tolist(),
+            "mae_eV": float(np.abs(pred - ref).mean()),
+        }
+        for x in HH_CONTACT_REPORT_A:
+            k = np.flatnonzero(np.isclose(r, x))
+            if len(k):
+                curve[f"at_{x:g}_reference_eV"] = float(ref[k[0]])
+                curve[f"at_{x:g}_model_eV"] = float(pred[k[0]])
+        out[name] = curve
+    return out
+
+
+def probe_plot(
+    ion_pairs: dict, clusters: dict, path, ion_water: dict | None = None, hh_contact=None
+) -> None:
     """Ion-pair curves, the charged-cluster interaction and (when given) the ion–water binding
-    curves, model (lines) vs reference (points); saved to ``path``."""
+    and H···H contact curves, model (lines) vs reference (points); saved to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3 if ion_water else 2, figsize=(16.5 if ion_water else 11, 4.2))
+    n_panels = 2 + bool(ion_water) + bool(hh_contact)
+    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 4.2))
     left, right = axes[0], axes[1]
     for k, (pair, c) in enumerate(ion_pairs.items()):
         color = f"C{k}"
@@ -245,6 +301,8 @@ def probe_plot(ion_pairs: dict, clusters: dict, path, ion_water: dict | None = N
     right.legend(fontsize=8)
     if ion_water:
         _ion_water_panel(axes[2], ion_water)
+    if hh_contact:
+        _hh_contact_panel(axes[-1], hh_contact)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -265,5 +323,20 @@ def _ion_water_panel(ax, ion_water: dict) -> None:
         xlabel="ion–O distance (Å)  (dotted: first shell in water, experiment)",
         ylabel="E(pair) − E(ion) − E(water) (eV)",
         title="Na⁺–OH₂ (C2 axis) and Cl⁻···H–OH (linear)",
+    )
+    ax.legend(fontsize=8)
+
+
+def _hh_contact_panel(ax, hh_contact: dict) -> None:
+    """Methyl H···water H contact curves, model lines vs GFN2-xTB points."""
+    for k, (name, c) in enumerate(hh_contact.items()):
+        color = f"C{k + 5}"
+        ax.plot(c["r_A"], c["reference_eV"], "o", color=color, label=f"{name} GFN2-xTB")
+        ax.plot(c["r_A"], c["model_eV"], "-", color=color, label=f"{name} model")
+    ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set(
+        xlabel="H···H distance (Å), collinear C–H···H–O",
+        ylabel="E(pair) − E(molecule) − E(water) (eV)",
+        title="methyl H ··· water H contact",
     )
     ax.legend(fontsize=8)

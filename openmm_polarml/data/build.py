@@ -19,6 +19,9 @@ xtb_solvated
 xtb_contacts
     Second active-learning round, the same way: clusters cut from the stage-4 model's run,
     with one water moved rigidly into an H···H or C–H···O contact it was wrong about.
+xtb_dimer_contacts
+    GFN2-xTB labels (head ``gfn2``) of small-molecule pairs (one often water) with one short
+    H···H, H···X or X···X contact (:mod:`~openmm_polarml.data.contacts`); 4 shards at most.
 
 The teacher subsets run their teacher in the separate label environment
 (:mod:`~openmm_polarml.data.teachers`), one subprocess per shard.
@@ -79,6 +82,7 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
 SEVENN_PER_SHARD = 700
 XTB_PER_SHARD = 640
 SOLVATED_PER_SHARD = 400
+DIMER_CONTACTS_PER_SHARD = 600
 #: threads of one label worker (GFN2 of ~100-atom clusters)
 LABEL_THREADS = int(os.environ.get("POLARML_LABEL_THREADS", "2"))
 PROTOTYPE_FRACTION = 0.2
@@ -175,6 +179,25 @@ def build_xtb_solvated(
     return _record_runs(out, subset, manifest, records)
 
 
+def build_xtb_dimer_contacts(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``xtb_dimer_contacts`` subset: GFN2-xTB labels of small-molecule pairs with one
+    short intermolecular contact (:mod:`openmm_polarml.data.contacts`)."""
+    from openmm_polarml.data import contacts, teachers
+
+    per_shard = per_shard or DIMER_CONTACTS_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        candidates = contacts.contact_candidates(per_shard, rng)
+        frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
+        return frames
+
+    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
+    subset = "xtb_dimer_contacts"
+    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, subset, manifest, records)
+
+
 def _record_runs(out, subset: str, manifest: dict, records: dict) -> dict:
     """Add the teacher run records (settings, versions, dropped frames, seconds) to the manifest."""
     for index, record in records.items():
@@ -231,9 +254,12 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_xtb(out, n_shards, resume, progress)
         elif subset in ("xtb_solvated", "xtb_contacts"):
             build_xtb_solvated(out, min(n_shards, 4), resume, progress, subset=subset)
+        elif subset == "xtb_dimer_contacts":
+            build_xtb_dimer_contacts(out, min(n_shards, 4), resume, progress)
         else:
             raise ValueError(
-                f"unknown subset {subset!r} (dft, sevenn, xtb, xtb_solvated, xtb_contacts)"
+                f"unknown subset {subset!r} "
+                "(dft, sevenn, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts)"
             )
     print(format_summary(summarize(out)))
     return 0

@@ -17,6 +17,11 @@ against those labels (``examples/foundation_card.py``).
   not converge for Na⁺–OH₂ at most distances between 4.25 and 6 Å, so the Na⁺ grid jumps from
   4.2 Å to 5.0 Å, a distance where it does.
 
+- ``hh_contact``: a rigid water whose H points along a methyl C–H of propane or ethanol (neither
+  among the molecules of the contact training pairs, :mod:`~openmm_polarml.data.contacts`),
+  collinear C–H···H–O, at H···H 0.9–4 Å, plus each molecule alone: the short-range H···H
+  repulsion that the stage-3/4 models lacked.
+
 :func:`probe_key` names a probe structure by its ``info`` (probe, pair, part, ion, r), so the
 stored labels can be matched to :func:`probe_structures` and only missing ones labelled.
 """
@@ -193,6 +198,69 @@ def ion_water_curve(ion: str, distances=None) -> list[Atoms]:
     return frames
 
 
+#: g2 molecules whose methyl H meets a water H in the ``hh_contact`` probe
+HH_CONTACT_MOLECULES = ("C3H8", "CH3CH2OH")
+#: Å, the H···H distances of the ``hh_contact`` probe
+HH_CONTACT_DISTANCES = (0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.4, 3.0, 4.0)
+
+
+def _methyl_hydrogen(molecule: Atoms) -> tuple[int, int]:
+    """(C, H) of the first C–H bond of the carbon with the most hydrogens."""
+    d = molecule.get_all_distances()
+    carbons = [i for i, z in enumerate(molecule.numbers) if z == 6]
+    hydrogens_of = {
+        c: [h for h in np.flatnonzero(molecule.numbers == 1) if d[c, h] < 1.2] for c in carbons
+    }
+    carbon = max(carbons, key=lambda c: len(hydrogens_of[c]))
+    return carbon, int(hydrogens_of[carbon][0])
+
+
+def _aligning_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation matrix [3, 3] turning unit vector ``a`` onto unit vector ``b`` (not antiparallel)."""
+    k = np.cross(a, b)
+    s, c = np.linalg.norm(k), float(np.dot(a, b))
+    if s < 1e-12:
+        return np.eye(3)
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + cross + cross @ cross * ((1 - c) / s**2)
+
+
+def hh_contact_curve(name: str, distances=HH_CONTACT_DISTANCES) -> list[Atoms]:
+    """The g2 molecule ``name`` alone, the water alone, then both with a water H at H···H
+    ``distances`` (Å) from a methyl H, collinear C–H···H–O.
+
+    Returns
+    -------
+    list of Atoms
+        ``info``: ``probe="hh_contact"``, ``pair`` (the molecule), ``part`` (``molecule``,
+        ``water``, ``pair``), ``charge`` 0, ``molecule_atoms`` and, for the pairs, ``r`` (Å).
+        Pair atoms: the molecule's, then O, H, H.
+    """
+    from ase.collections import g2
+
+    molecule = g2[name].copy()
+    carbon, hydrogen = _methyl_hydrogen(molecule)
+    axis = molecule.positions[hydrogen] - molecule.positions[carbon]
+    axis /= np.linalg.norm(axis)  # [3] C→H
+    water = rigid_water()
+    oh = water.positions[1] - water.positions[0]
+    turn = _aligning_rotation(oh / np.linalg.norm(oh), -axis)  # water H1 points back at the H
+    local = (water.positions - water.positions[1]) @ turn.T  # [3, 3] Å, H1 at the origin
+    base = {"probe": "hh_contact", "pair": name, "charge": 0, "molecule_atoms": len(molecule)}
+    alone = Atoms(molecule.numbers, positions=molecule.positions)
+    alone.info = {**base, "part": "molecule"}
+    solvent = water.copy()
+    solvent.info = {**base, "part": "water"}
+    frames = [alone, solvent]
+    for r in distances:
+        pair = alone + Atoms(
+            water.numbers, positions=local + molecule.positions[hydrogen] + r * axis
+        )
+        pair.info = {**base, "part": "pair", "r": float(r)}
+        frames.append(pair)
+    return frames
+
+
 def probe_key(atoms: Atoms) -> tuple:
     """(probe, pair, part, ion, r rounded to 10⁻⁶ Å or None): names a probe structure."""
     info = atoms.info
@@ -202,7 +270,9 @@ def probe_key(atoms: Atoms) -> tuple:
 
 
 def probe_structures() -> list[Atoms]:
-    """All probe structures: the ion-pair curves, the charged clusters, the ion–water curves."""
+    """All probe structures: the ion-pair curves, the charged clusters, the ion–water curves, the
+    H···H contact curves."""
     frames = [a for cation, anion in ION_PAIRS for a in ion_pair_curve(cation, anion)]
     frames += charged_clusters()
-    return frames + [a for ion in ION_WATER_DISTANCES for a in ion_water_curve(ion)]
+    frames += [a for ion in ION_WATER_DISTANCES for a in ion_water_curve(ion)]
+    return frames + [a for name in HH_CONTACT_MOLECULES for a in hh_contact_curve(name)]

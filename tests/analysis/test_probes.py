@@ -62,9 +62,12 @@ def test_probe_structures_append_the_ion_water_curves_after_the_old_probes():
     assert [a.info["probe"] for a in frames[:n_old]] == ["ion_pair"] * (n_old - 11) + [
         "charged_clusters"
     ] * 11
-    new = frames[n_old:]
-    assert len(new) == sum(len(d) + 2 for d in probes.ION_WATER_DISTANCES.values())
+    n_ion_water = sum(len(d) + 2 for d in probes.ION_WATER_DISTANCES.values())
+    new, newest = frames[n_old : n_old + n_ion_water], frames[n_old + n_ion_water :]
     assert {a.info["probe"] for a in new} == {"ion_water"}
+    assert [a.info["probe"] for a in newest] == ["hh_contact"] * (
+        len(probes.HH_CONTACT_MOLECULES) * (len(probes.HH_CONTACT_DISTANCES) + 2)
+    )
     keys = [probes.probe_key(a) for a in frames]
     assert len(set(keys)) == len(keys)  # every structure has its own name
 
@@ -314,3 +317,81 @@ def test_card_shows_only_stability_runs_of_its_own_model_file():
         "other_head": {"head": "pbe", "dtype": "float32", "model_sha256": mine},
     }
     assert list(card.runs_of_this_model(runs, folder)) == ["water64"]
+
+
+@pytest.mark.parametrize("name", probes.HH_CONTACT_MOLECULES)
+def test_hh_contact_structures_put_a_water_h_on_the_methyl_ch_axis(name):
+    from openmm_polarml.data.contacts import MOLECULES
+
+    assert name not in MOLECULES  # a probe, not a training pair
+    frames = probes.hh_contact_curve(name)
+    molecule, water = frames[0], frames[1]
+    assert [a.info["part"] for a in frames] == ["molecule", "water"] + ["pair"] * (len(frames) - 2)
+    carbon, hydrogen = probes._methyl_hydrogen(molecule)
+    n = len(molecule)
+    for pair in frames[2:]:
+        assert pair.info["charge"] == 0 and pair.info["molecule_atoms"] == n
+        np.testing.assert_allclose(pair.positions[:n], molecule.positions, atol=1e-12)
+        near = n + 1  # the water's first H
+        assert pair.get_distance(hydrogen, near) == pytest.approx(pair.info["r"], abs=1e-9)
+        ch = pair.positions[hydrogen] - pair.positions[carbon]
+        assert _antiparallel(ch, pair.positions[near] - pair.positions[n])  # C–H···H–O straight
+        np.testing.assert_allclose(
+            pair[n:].get_all_distances(), water.get_all_distances(), atol=1e-12
+        )  # rigid water
+        between = pair.get_all_distances()[:n, n:]
+        assert between.min() == pytest.approx(pair.info["r"], abs=1e-9)  # the closest pair
+
+
+def test_hh_contact_curves_subtract_the_separated_parts(monkeypatch):
+    frames = probes.hh_contact_curve("C3H8", distances=(1.5, 1.0, 1.25, 3.0))
+    limits = {"molecule": (-300.0, -301.0), "water": (-137.0, -138.0)}  # (reference, model) eV
+
+    def repulsion(r, scale):
+        return scale * np.exp(-3.0 * (r - 1.0))
+
+    for a in frames:
+        ref_limit = limits.get(a.info["part"], (limits["molecule"][0] + limits["water"][0],))[0]
+        a.info["energy"] = ref_limit + (repulsion(a.info["r"], 0.9) if "r" in a.info else 0.0)
+
+    def fake(model, atoms_list, fragments=None):
+        out = []
+        for a in atoms_list:
+            groups, charges = fragments(a)
+            n = a.info["molecule_atoms"]
+            expected = (
+                [list(range(n)), list(range(n, len(a)))]
+                if a.info["part"] == "pair"
+                else [list(range(len(a)))]
+            )
+            assert groups == expected and charges == [0.0] * len(groups)
+            if a.info["part"] == "pair":
+                out.append(
+                    limits["molecule"][1] + limits["water"][1] + repulsion(a.info["r"], -0.2)
+                )
+            else:
+                out.append(limits[a.info["part"]][1])
+        return np.array(out)
+
+    monkeypatch.setattr(analysis, "model_energies", fake)
+    curve = analysis.hh_contact_curves(None, frames)["C3H8"]
+    r = np.array([1.0, 1.25, 1.5, 3.0])
+    np.testing.assert_allclose(curve["r_A"], r, atol=0)
+    np.testing.assert_allclose(curve["reference_eV"], repulsion(r, 0.9), atol=1e-9)
+    np.testing.assert_allclose(curve["model_eV"], repulsion(r, -0.2), atol=1e-9)
+    assert curve["at_1_reference_eV"] == pytest.approx(0.9) and curve[
+        "at_1_model_eV"
+    ] == pytest.approx(-0.2)
+    assert curve["mae_eV"] == pytest.approx(np.mean(1.1 * repulsion(r, 1.0)))
+    assert analysis.hh_contact_curves(None, frames[1:]) == {}  # no molecule alone: left out
+
+
+def test_committed_gfn2_hh_contact_curves_are_repulsive():
+    """GFN2-xTB: a water H 1.0 Å from a methyl H costs well over 0.5 eV, rising monotonically."""
+    frames = list(_stored().values())
+    for name in probes.HH_CONTACT_MOLECULES:
+        mine = [a for a in frames if a.info["probe"] == "hh_contact" and a.info["pair"] == name]
+        r, binding = analysis._binding(mine, np.array([a.info["energy"] for a in mine]), "molecule")
+        assert len(r) == len(probes.HH_CONTACT_DISTANCES)
+        assert binding[r == 1.0][0] > 0.5 and np.all(np.diff(binding[r <= 2.0]) < 0)
+        assert abs(binding[-1]) < 0.05  # 4 Å: separated
