@@ -59,8 +59,8 @@ STAGES = [
     "   # the stage-3 model (commit 6f9c20f)",
     "python examples/train_foundation.py --config examples/train_foundation_stage4.yaml"
     "   # stage 4: one more joint epoch with the solvated-peptide clusters; installs",
-    "polarml data build --out data/reference --subsets xtb_contacts --shards 4"
-    "   # second active-learning round: H...H and C-H...O contacts (committed)",
+    "polarml data build --out data/reference --subsets xtb_contacts,xtb_dimer_contacts --shards 4"
+    "   # second active-learning round: H...H, C-H...O and small-molecule contacts (committed)",
     "cp openmm_polarml/models/foundation/model.pt runs/foundation_stage4.pt"
     "   # the stage-4 model (commit c04f5e6)",
     "python examples/train_foundation.py --config examples/train_foundation_stage5.yaml"
