@@ -60,7 +60,7 @@ from openmm.app.dcdfile import DCDFile
 
 from openmm_polarml import units
 from openmm_polarml.analysis import compute_rdfs, element_pairs, first_peak, load_trajectory
-from openmm_polarml.analysis.integrity import IntegrityChecker, first_failure
+from openmm_polarml.analysis.integrity import IntegrityChecker
 from openmm_polarml.openmm import PolarMLPotential
 from openmm_polarml.openmm.artifacts import model_fingerprint
 from openmm_polarml.openmm.topology import topologyFromAtoms
@@ -332,14 +332,13 @@ def recheck(folder: Path, progress: dict, checker) -> None:
     traj = mdtraj.load_dcd(str(folder / "trajectory.dcd"), top=str(folder / "topology.pdb"))
     steps = np.loadtxt(folder / "state.csv", delimiter=",", usecols=0, ndmin=1).astype(int)
     boxes = traj.unitcell_vectors  # [m, 3, 3] nm
-    for positions, box in zip(traj.xyz, boxes, strict=True):
-        _track_extremes(progress, checker.check(positions, box)[1])
-    found = first_failure(checker, traj.xyz, boxes)
-    if found is not None:
-        k, reason = found
-        step = int(steps[k]) if k < len(steps) else None
-        progress.update(failure=f"{reason} (found on recheck)", failure_step=step)
-        print(f"  recheck: frame {k} (step {step}) fails: {reason}", flush=True)
+    for k, (positions, box) in enumerate(zip(traj.xyz, boxes, strict=True)):
+        reason, stats = checker.check(positions, box)
+        _track_extremes(progress, stats)
+        if reason is not None and progress["failure"] is None:
+            step = int(steps[k]) if k < len(steps) else None
+            progress.update(failure=f"{reason} (found on recheck)", failure_step=step)
+            print(f"  recheck: frame {k} (step {step}) fails: {reason}", flush=True)
 
 
 # -- analysis --------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Structural integrity of an MD frame: broken bonds, fused atoms, unphysical H···H contacts.
 
-:class:`IntegrityChecker` tests one frame against the topology and the initial geometry;
-:func:`first_failure` replays a saved trajectory through it (to apply a criterion to a run
-recorded before the criterion existed). Distances in nm unless a name says Å.
+:class:`IntegrityChecker` tests one frame against the topology and the initial geometry
+(``examples/stability_runs.py --recheck`` replays a saved trajectory through it). Distances in
+nm unless a name says Å.
 
 Criteria (a frame fails at the first that holds):
 
@@ -116,13 +116,3 @@ class IntegrityChecker:
         if not temperature < T_MAX_K:
             return f"temperature {temperature:.0f} K >= {T_MAX_K:.0f} K", stats
         return None, stats
-
-
-def first_failure(checker: IntegrityChecker, frames, boxes) -> tuple[int, str] | None:
-    """``(frame index, reason)`` of the first of ``frames`` (``[m, n, 3]`` nm, with ``boxes``
-    ``[m, 3, 3]`` nm) that fails the geometric checks, or None when all pass."""
-    for k, (positions, box) in enumerate(zip(frames, boxes, strict=True)):
-        reason, _ = checker.check(positions, box)
-        if reason is not None:
-            return k, reason
-    return None
