@@ -307,6 +307,27 @@ def test_card_renders_stability_rows_with_their_settings():
     assert "| 1 fs, float64 network, PQEq ewald | 7.50 | failed (bond broken) |" in text
 
 
+def test_card_renders_the_reference_method_peaks():
+    card = load_example("foundation_card")
+    peak = lambda r, spread: {"peak_A": r, "halves_spread_A": spread}  # noqa: E731
+    reference = {
+        "protocol": "same droplets, same Langevin MD.",
+        "results": {
+            "na_water24": {
+                "gfn2": {"ps": 5.0, "Na-O": peak(3.21, 0.03), "ion": {"nearest_O_A": 2.94,
+                         "from_centre_A": 0.71}},
+                "model": {"ps": 4.0, "Na-O": peak(2.15, 0.04), "ion": {"nearest_O_A": 2.08,
+                          "from_centre_A": 3.9}},
+            }
+        },
+    }  # fmt: skip
+    text = "\n".join(card.reference_rdf_section(reference))
+    assert "| na_water24 | Na-O | 3.21 ± 0.03 | 2.15 ± 0.04 | -1.06 | 4.0 |" in text
+    assert "na_water24: nearest O 2.94 Å, 0.7 Å from the droplet's centre (GFN2-xTB)" in text
+    assert "| ion |" not in text  # the placement record is not a pair row
+    assert "same droplets, same Langevin MD." in text
+
+
 def test_card_shows_only_stability_runs_of_its_own_model_file():
     from openmm_polarml.model.serialization import load_model
     from openmm_polarml.openmm.artifacts import model_fingerprint
