@@ -390,6 +390,21 @@ def reference_rdf_section(reference) -> list[str]:
     ]
 
 
+def lattice_section(lattice) -> list[str]:
+    """Rows of ``examples/lattice_constants.py``: relaxed cubic lattice constants."""
+    lines = [
+        "| crystal | SevenNet-0 (Å) | model `pbe` (Å) | model − SevenNet-0 | experiment (Å) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in lattice["crystals"].items():
+        rel = 100.0 * (row["model_A"] / row["teacher_A"] - 1.0)
+        lines.append(
+            f"| {name} | {row['teacher_A']:.3f} | {row['model_A']:.3f} | {rel:+.1f} % "
+            f"| {row['experiment_A']:.3f} |"
+        )
+    return lines + ["", f"Method (`examples/lattice_constants.py`): {lattice['method']}."]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default=str(MODEL_DIR))
@@ -410,6 +425,9 @@ def main(argv=None) -> int:
     reference = optional_json(model_dir / "reference_rdf.json")
     if reference and not runs_of_this_model({"droplets": reference}, model_dir):
         reference = None  # made with another model file
+    lattice = optional_json(model_dir / "lattice_constants.json")
+    if lattice and not runs_of_this_model({"lattice": lattice}, model_dir):
+        lattice = None  # made with another model file
     card = {
         "data": data_rows(),
         "commands": STAGES,
@@ -420,6 +438,7 @@ def main(argv=None) -> int:
         "hh_contact": hh_contact,
         "stability": stability,
         "reference_rdf": reference,
+        "lattice": lattice,
         "ablation": ablation,
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=1))
@@ -467,6 +486,9 @@ def render(card: dict, model_dir: Path) -> str:
     if card.get("reference_rdf"):
         lines += ["", "### RDF first peaks against the reference method (GFN2-xTB droplet MD)", ""]
         lines += reference_rdf_section(card["reference_rdf"])
+    if card.get("lattice"):
+        lines += ["", "### Lattice constants against the PBE teacher", ""]
+        lines += lattice_section(card["lattice"])
     lines += ["", "## Ablation without PQEq", ""]
     if card["ablation"]:
         lines += ablation_section(card["ablation"])

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -324,7 +325,7 @@ void* polarml_d3_forward(int64_t nAtoms, const double* pos, int64_t nFrames, con
         for (int64_t a = 0; a < nAtoms; a++)
             cnT[a] += cnT[(size_t) t * nAtoms + a];
 
-    // Gaussian weights (same fallback as D3BJ._weights) and their contraction against the table
+    // Gaussian weights (as D3BJ._weights) and their contraction against the table
     const int64_t U = nTypes;
     // gw, dgw [N, 7]: weights and ∂/∂CN; v, dv [N, U, 7]: Σ_a gw_ia T[s_i, u, a, b] and ∂/∂CN_i
     std::vector<double> gwA(nAtoms * NREF, 0.0), dgwA(nAtoms * NREF, 0.0);
@@ -332,32 +333,29 @@ void* polarml_d3_forward(int64_t nAtoms, const double* pos, int64_t nFrames, con
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t a = 0; a < nAtoms; a++) {
         const double* ref = refcn + NREF * a;
-        double cn = cnT[a], w[NREF], dw[NREF], norm = 0.0, maxref = -1e9;
+        // exp(−4 (ref − CN)²) relative to the nearest reference (a softmax, as D3BJ._weights):
+        // the weights sum to one at every CN instead of underflowing far from all references
+        double cn = cnT[a], w[NREF], best = -std::numeric_limits<double>::infinity();
+        for (int r = 0; r < NREF; r++)
+            if (ref[r] >= 0.0)
+                best = std::max(best, -4.0 * (ref[r] - cn) * (ref[r] - cn));
+        double norm = 0.0;
         for (int r = 0; r < NREF; r++) {
-            bool valid = ref[r] >= 0.0;
             double dc = ref[r] - cn;
-            w[r] = valid ? std::exp(-4.0 * dc * dc) : 0.0;
-            dw[r] = 8.0 * dc * w[r];
+            w[r] = ref[r] >= 0.0 ? std::exp(-4.0 * dc * dc - best) : 0.0;
             norm += w[r];
-            if (valid)
-                maxref = std::max(maxref, ref[r]);
         }
         double* gw = &gwA[NREF * a];
         double* dgw = &dgwA[NREF * a];
-        if (norm > 0.0) {
-            double nc = std::max(norm, 1e-300);
-            bool clamped = norm < 1e-300;  // the torch code's clamp_min: no gradient through norm
+        if (norm > 0.0) {  // at least one reference: norm >= 1
             for (int r = 0; r < NREF; r++)
-                gw[r] = w[r] / nc;
-            // ∂gw_r/∂CN = (dw_r − gw_r Σ dw) / norm, with dw_r / norm = 8 (ref_r − CN) gw_r
+                gw[r] = w[r] / norm;
+            // ∂gw_r/∂CN = gw_r (8 (ref_r − CN) − Σ_s 8 (ref_s − CN) gw_s)
             double mean = 0.0;
             for (int r = 0; r < NREF; r++)
                 mean += 8.0 * (ref[r] - cn) * gw[r];
             for (int r = 0; r < NREF; r++)
-                dgw[r] = clamped ? dw[r] / nc : 8.0 * (ref[r] - cn) * gw[r] - gw[r] * mean;
-        } else {
-            for (int r = 0; r < NREF; r++)
-                gw[r] = ref[r] == maxref ? 1.0 : 0.0;
+                dgw[r] = 8.0 * (ref[r] - cn) * gw[r] - gw[r] * mean;
         }
         int64_t s = species[a];
         for (int64_t u = 0; u < U; u++) {

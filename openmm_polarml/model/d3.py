@@ -137,17 +137,22 @@ class D3BJ(torch.nn.Module):
         self.pairs = SkinNeighborList(max(self.cutoff, self.cn_cutoff), pair_skin)
 
     def _weights(self, cn: torch.Tensor, numbers: torch.Tensor) -> torch.Tensor:
-        """Gaussian reference weights ``[N, 7]`` (computed in float64 to avoid underflow)."""
+        """Gaussian reference weights ``[N, 7]``, exp(−4 (CN_ref − CN)²) normalised over the
+        element's references (float64).
+
+        Normalised as a softmax, i.e. relative to the nearest reference, so the weights sum to
+        one at every CN. The plain ratio underflows once CN lies ~13 above every reference
+        (dense ionic crystals of K, Rb, Cs, Ba at a 10 Å CN cutoff); Grimme's codes then give
+        all weight to the reference with the largest CN, which is the nearest one there, so
+        the two agree wherever the plain ratio is representable. Elements without references
+        get zero weights.
+        """
         ref = self.ref_cn[numbers].double()  # [N, 7]
         valid = ref >= 0.0
         dcn = ref - cn.double().unsqueeze(-1)  # [N, 7]
-        w = torch.where(valid, torch.exp(-4.0 * dcn * dcn), torch.zeros_like(dcn))
-        norm = w.sum(-1, keepdim=True)  # [N, 1]
-        gw = w / norm.clamp_min(1e-300)
-        maxref = torch.where(valid, ref, torch.full_like(ref, -1e9))
-        fallback = (ref == maxref.max(-1, keepdim=True)[0]).to(gw.dtype)
-        gw = torch.where(norm > 0.0, gw, fallback)
-        return gw.to(cn.dtype)
+        exponent = torch.where(valid, -4.0 * dcn * dcn, torch.full_like(dcn, -1e300))
+        has_refs = valid.any(-1, keepdim=True).to(dcn.dtype)  # [N, 1]
+        return (torch.softmax(exponent, dim=-1) * has_refs).to(cn.dtype)
 
     def forward(
         self,

@@ -328,6 +328,17 @@ def test_card_renders_the_reference_method_peaks():
     assert "same droplets, same Langevin MD." in text
 
 
+def test_card_renders_the_lattice_constants():
+    card = load_example("foundation_card")
+    lattice = {
+        "method": "isotropic relaxation",
+        "crystals": {"KCl": {"teacher_A": 6.40, "model_A": 6.464, "experiment_A": 6.293}},
+    }
+    text = "\n".join(card.lattice_section(lattice))
+    assert "| KCl | 6.400 | 6.464 | +1.0 % | 6.293 |" in text
+    assert "isotropic relaxation" in text
+
+
 def test_card_shows_only_stability_runs_of_its_own_model_file():
     from openmm_polarml.model.serialization import load_model
     from openmm_polarml.openmm.artifacts import model_fingerprint

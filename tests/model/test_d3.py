@@ -231,3 +231,40 @@ def test_kept_pair_list_equals_a_fresh_list_along_a_trajectory():
     rebuilt = [k for k in range(1, 8) if not torch.equal(built[k], built[k - 1])]
     # 5 × 0.06 Å > skin/2 = 0.25 Å; frame 6 has a strained cell and frame 7 the original one again
     assert rebuilt == [5, 6, 7], rebuilt
+
+
+@pytest.mark.parametrize("element", [17, 19, 55, 56])
+def test_reference_weights_sum_to_one_far_from_every_reference(element):
+    # dense ionic crystals reach CN ~13-15 above the largest reference CN of Cl, K, Cs, Ba at
+    # the 10 A CN cutoff; the plain ratio of Gaussians underflows there (weights summed to 1e-3)
+    d3 = D3BJ(load_d3_tables("pbe")).double()
+    top = float(d3.ref_cn[element].max())
+    cn = top + torch.linspace(0.0, 20.0, 161, dtype=torch.float64)  # [161]
+    gw = d3._weights(cn, torch.full((161,), element))  # [161, 7]
+    torch.testing.assert_close(gw.sum(-1), torch.ones(161, dtype=torch.float64), rtol=0, atol=1e-12)
+    nearest = int(torch.argmax(d3.ref_cn[element]))
+    assert torch.all(gw[40:, nearest] > 1.0 - 1e-12)  # 5 CN units above: the nearest reference
+
+
+def test_energy_is_smooth_through_dense_ionic_crystal_cells():
+    # KCl at the default 12 / 10 A cutoffs: K and Cl CNs cross the range where the plain weight
+    # ratio underflowed, and E(a) jumped by 1.3 eV between a = 6.310 and 6.3125 A
+    d3 = D3BJ(load_d3_tables("pbe")).double()
+    base = bulk("KCl", "rocksalt", a=6.3, cubic=True)
+    lattice = np.arange(6.20, 6.45, 0.01)  # A
+    energies = []
+    for a in lattice:
+        atoms = base.copy()
+        atoms.set_cell(np.eye(3) * a, scale_atoms=True)
+        energies.append(float(d3(*_args(batch_of(atoms))).sum()))
+    second = np.abs(np.diff(energies, 2))  # eV, ~ E''(a) (0.01 A)^2 for a smooth E(a)
+    assert second.max() < 2e-3, second.max()
+    assert np.all(np.diff(energies) > 0)  # dispersion weakens as the cell grows
+
+
+def test_native_matches_torch_in_a_dense_ionic_crystal():
+    _native_or_skip()
+    d3 = D3BJ(load_d3_tables("pbe")).double()
+    atoms = bulk("KCl", "rocksalt", a=6.31, cubic=True)
+    atoms.rattle(0.02, seed=3)
+    _assert_native_matches(d3, batch_of(atoms))
