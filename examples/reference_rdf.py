@@ -107,7 +107,7 @@ def build_droplet(system: str, seed: int):
     return droplet
 
 
-def first_peak(frames, a: str, b: str, window: tuple) -> float:
+def histogram_peak(frames, a: str, b: str, window: tuple) -> float:
     """Å, maximum of the r²-normalised, smoothed a–b distance histogram inside ``window``."""
     edges = np.arange(1.0, 6.0 + BIN_A, BIN_A)
     counts = np.zeros(len(edges) - 1)
@@ -137,7 +137,7 @@ def analyse(traj_path: Path) -> dict:
     out = {"frames": len(production), "ps": (len(frames) - 1) * FRAME_EVERY * TIMESTEP_FS / 1e3}
     for label, (a, b, window) in PAIRS.items():
         if a in sym and b in sym:
-            peaks = [first_peak(part, a, b, window)
+            peaks = [histogram_peak(part, a, b, window)
                      for part in (production, production[:half], production[half:])]  # fmt: skip
             out[label] = {"peak_A": peaks[0], "halves_spread_A": abs(peaks[1] - peaks[2]) / 2}
     ions = sym & {"Na", "Cl"}

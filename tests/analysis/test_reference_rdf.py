@@ -28,7 +28,7 @@ def _jittered_pairs(distance: float, n_frames: int = 50, seed: int = 0) -> list[
 @pytest.mark.parametrize("distance", [2.23, 2.41])
 def test_first_peak_finds_the_imposed_distance(distance):
     rr = _script()
-    peak = rr.first_peak(_jittered_pairs(distance), "Na", "O", (1.9, 2.9))
+    peak = rr.histogram_peak(_jittered_pairs(distance), "Na", "O", (1.9, 2.9))
     assert abs(peak - distance) <= rr.BIN_A  # one histogram bin
 
 
@@ -36,7 +36,7 @@ def test_first_peak_of_like_pairs():
     rr = _script()
     # O-O in the square of four O: sides r*sqrt(2), diagonals 2r; the sides dominate
     frames = _jittered_pairs(2.0)
-    peak = rr.first_peak(frames, "O", "O", (2.4, 3.3))
+    peak = rr.histogram_peak(frames, "O", "O", (2.4, 3.3))
     assert abs(peak - 2.0 * np.sqrt(2.0)) <= 2 * rr.BIN_A
 
 
