@@ -29,8 +29,8 @@ def model_energies(model, atoms_list: list, fragments=None) -> np.ndarray:
     ----------
     fragments : callable, optional
         ``fragments(atoms) -> (index lists, charges in e)`` or None: charge-conserving groups of
-        the PQEq solve (as ``PolarMLPotential(fragments=...)`` uses them in MD). Default: one
-        total-charge constraint over all atoms (as in training).
+        the PQEq solve (as ``PolarMLPotential(fragments=...)`` uses them in MD). Default: the
+        model's own charge model (``model.config["fragments"]``, as in its training).
     """
     dtype = model.shortrange.network.shift.dtype
     out = []
@@ -38,7 +38,8 @@ def model_energies(model, atoms_list: list, fragments=None) -> np.ndarray:
         for atoms in atoms_list:
             plain = atoms.copy()
             plain.info = {k: v for k, v in atoms.info.items() if k in ("charge", "external_field")}
-            batch = collate(frames_from_atoms([plain]), dtype)
+            charge_model = model.config.get("fragments", "none")
+            batch = collate(frames_from_atoms([plain], fragments=charge_model), dtype)
             if fragments is not None:
                 groups, charges = fragments(atoms)
                 batch[K.FRAGMENTS] = [[torch.as_tensor(g, dtype=torch.long) for g in groups]]

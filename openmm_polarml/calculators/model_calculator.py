@@ -51,6 +51,13 @@ class PolarMLCalculator(Calculator):
         Readout head (level of theory) of a multi-head model: ``"pbe"`` (crystals, 89
         elements) or ``"gfn2"`` (molecules, water, electrolytes; 19 elements) for the shipped
         ``foundation``; default the model's own.
+    fragments : str or None
+        The charge model: which atom groups keep their own total charge. ``None`` (default):
+        the model's own (``model.config["fragments"]``, the one it was trained with):
+        ``"molecules"`` (molecules with formal charges, see
+        :mod:`openmm_polarml.pqeq.charge_groups`) or ``"none"`` (one total-charge constraint,
+        ``atoms.info["charge"]``). Explicit per-atom labels in ``atoms.arrays["fragment"]``
+        with ``atoms.info["fragment_charges"]`` (e) override both.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "charges", "dipole"]
@@ -62,10 +69,19 @@ class PolarMLCalculator(Calculator):
         external_field: Sequence[float] | None = None,
         warm_start: bool = True,
         head: str | None = None,
+        fragments: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.model = _load(model, dtype, head).eval()
+        self.fragments = (
+            self.model.config.get("fragments", "none") if fragments is None else fragments
+        )
+        if self.fragments not in ("none", "molecules"):
+            raise ValueError(
+                f"fragments must be 'none' or 'molecules' (or None: the model's own), got "
+                f"{fragments!r}"
+            )
         self.model.pqeq_warm_start = bool(warm_start)
         self.dtype = next(self.model.parameters()).dtype
         self.external_field = None if external_field is None else list(external_field)
@@ -78,7 +94,7 @@ class PolarMLCalculator(Calculator):
         plain = atoms.copy()  # no calculator attached: labels are not read back from us
         if self.external_field is not None:
             plain.info["external_field"] = self.external_field
-        return collate([atoms_to_frame(plain)], self.dtype)
+        return collate([atoms_to_frame(plain, self.fragments)], self.dtype)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

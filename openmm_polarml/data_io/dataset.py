@@ -27,12 +27,64 @@ def _result(atoms, name: str):
     return None
 
 
-def atoms_to_frame(atoms) -> dict:
+#: ``atoms.arrays`` key of explicit per-atom fragment labels (with ``info["fragment_charges"]``)
+FRAGMENT_ARRAY = "fragment"
+#: the charge models a frame can be prepared for (see :mod:`openmm_polarml.pqeq.charge_groups`)
+FRAGMENT_MODES = ("none", "molecules")
+
+
+def frame_charge_groups(atoms, fragments: str = "none"):
+    """Fragments of ``atoms`` for the PQEq solve, or None for one fragment of all atoms.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The structure; explicit labels in ``atoms.arrays["fragment"]`` (integers, one per atom)
+        with their charges in ``atoms.info["fragment_charges"]`` (e, one per label in increasing
+        order; default 0) take precedence over ``fragments``.
+    fragments : str
+        ``"none"`` (one total-charge constraint) or ``"molecules"`` (the rule of
+        :func:`openmm_polarml.pqeq.charge_groups.charge_groups_of_atoms`).
+
+    Returns
+    -------
+    tuple of (list of list of int, list of float) or None
+    """
+    if FRAGMENT_ARRAY in atoms.arrays:
+        labels = np.asarray(atoms.arrays[FRAGMENT_ARRAY])
+        if labels.dtype.kind not in "iu":
+            raise ValueError(
+                f"atoms.arrays[{FRAGMENT_ARRAY!r}] must hold integer fragment labels, got "
+                f"dtype {labels.dtype}"
+            )
+        unique = np.unique(labels)
+        charges = atoms.info.get("fragment_charges", [0.0] * len(unique))
+        if len(charges) != len(unique):
+            raise ValueError(
+                f"atoms.info['fragment_charges'] has {len(charges)} entries for {len(unique)} "
+                f"fragment labels {unique.tolist()}; give one charge (e) per label"
+            )
+        groups = [np.flatnonzero(labels == u).tolist() for u in unique]
+        return groups, [float(q) for q in charges]
+    if fragments not in FRAGMENT_MODES:
+        raise ValueError(f"fragments must be one of {FRAGMENT_MODES}, got {fragments!r}")
+    if fragments == "none":
+        return None
+    from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms
+
+    result = charge_groups_of_atoms(atoms)
+    return None if len(result.groups) == 1 else (result.groups, result.charges)
+
+
+def atoms_to_frame(atoms, fragments: str = "none") -> dict:
     """One ``ase.Atoms`` -> dict of float64 tensors with a leading frame axis for per-frame keys.
 
     Labels are taken from the attached calculator results, or from ``info``/``arrays`` entries
     named ``energy``/``forces``/``stress``/``dipole`` (optionally prefixed ``REF_``). Total charge
-    from ``info["charge"]``, external field (V/Å) from ``info["external_field"]``.
+    from ``info["charge"]``, external field (V/Å) from ``info["external_field"]``. Fragments
+    (atom groups with their own total charges) from :func:`frame_charge_groups` with
+    ``fragments``: the keys ``fragments``/``fragment_charges`` hold one-element lists (None for
+    a single fragment) that :func:`collate` joins into per-frame lists.
     """
     f64 = torch.float64
     n = len(atoms)
@@ -72,6 +124,12 @@ def atoms_to_frame(atoms) -> dict:
     frame[K.FIELD] = torch.as_tensor(
         np.zeros(3) if field is None else np.asarray(field, dtype=float), dtype=f64
     ).reshape(1, 3)
+    groups = frame_charge_groups(atoms, fragments)
+    if groups is not None or fragments != "none":
+        frame[K.FRAGMENTS] = [None if groups is None else [torch.as_tensor(g) for g in groups[0]]]
+        frame[K.FRAGMENT_CHARGES] = [
+            None if groups is None else torch.as_tensor(groups[1], dtype=f64)
+        ]
     frame[K.HAS_ENERGY] = torch.tensor([energy is not None])
     frame[K.HAS_FORCES] = torch.tensor([forces is not None])
     frame[K.HAS_STRESS] = torch.tensor([stress is not None and bool(pbc.all())])
@@ -94,7 +152,11 @@ def frame_to_atoms(frame: dict):
 def collate(frames: list, dtype: torch.dtype = torch.float64) -> dict:
     """Concatenate frames into one batch; adds ``batch [N]``, ``ptr [B+1]``, ``n_atoms [B]``."""
     out = {}
-    for key in frames[0]:
+    keys = dict.fromkeys(k for f in frames for k in f)
+    for key in keys:
+        if key in (K.FRAGMENTS, K.FRAGMENT_CHARGES):  # per-frame lists, None: one fragment
+            out[key] = [f.get(key, [None])[0] for f in frames]
+            continue
         out[key] = torch.cat([f[key] for f in frames])
         if out[key].is_floating_point():
             out[key] = out[key].to(dtype)

@@ -25,6 +25,10 @@ DEFAULTS = {
     "scale": None,  # float or list of 95 per-element scales (eV)
     "heads": ["default"],  # one readout head per level of theory, e.g. ["pbe", "gfn2"]
     "head": None,  # the selected head (None: the first)
+    # the charge model: which atom groups keep their own total charge in the PQEq solve,
+    # "none" (one total-charge constraint per structure) or "molecules" (molecules with formal
+    # charges, openmm_polarml.pqeq.charge_groups); the same in training, ASE and OpenMM
+    "fragments": "none",
 }
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

@@ -5,28 +5,11 @@ from __future__ import annotations
 import os
 
 from .. import units
+from ..pqeq.charge_groups import ION_CHARGES  # formal charges (e) of monatomic ions
 
 __all__ = ["ION_CHARGES", "load_element_table"]
 
 _ELEMENT_TABLE_CACHE: dict[str, dict] = {}
-
-#: formal charges (e) of monatomic ions, used for single-atom fragments when none are given
-ION_CHARGES = {
-    "Li": 1,
-    "Na": 1,
-    "K": 1,
-    "Rb": 1,
-    "Cs": 1,
-    "Mg": 2,
-    "Ca": 2,
-    "Sr": 2,
-    "Ba": 2,
-    "Zn": 2,
-    "F": -1,
-    "Cl": -1,
-    "Br": -1,
-    "I": -1,
-}
 
 
 def load_element_table(path: str | None = None) -> dict[str, dict]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["molecule_groups", "fragment_groups"]
+__all__ = ["molecule_groups", "fragment_groups", "has_bonds", "bondless_molecules"]
 
 
 def molecule_groups(topology) -> list[list[int]]:
@@ -53,3 +53,56 @@ def fragment_groups(topology, fragments) -> list[list[int]] | None:
             "or a list of atom-index lists"
         )
     return [[int(i) for i in g] for g in fragments]
+
+
+def has_bonds(topology, atoms) -> bool:
+    """Whether any bond of ``topology`` involves one of ``atoms`` (particle indices)."""
+    inside = set(atoms)
+    return any(a.index in inside or b.index in inside for a, b in topology.bonds())
+
+
+def bondless_molecules(topology, atoms, positions, total_charge) -> tuple[list, list]:
+    """Fragments of ML ``atoms`` of a Topology without bonds, by the training rule.
+
+    Without bonds, ``'molecules'`` would make every atom a neutral fragment of its own. The
+    model's charge model instead finds molecules and formal charges from the geometry
+    (:func:`openmm_polarml.pqeq.charge_groups.charge_groups`), exactly as in training; that
+    needs ``positions``. A Topology of monatomic ions only (a salt) needs none.
+
+    Returns
+    -------
+    tuple of (list of list of int, list of float)
+        Particle-index groups and their charges (e).
+    """
+    import numpy as np
+
+    from .. import units
+    from ..pqeq.charge_groups import ION_CHARGES, charge_groups
+
+    every = list(topology.atoms())
+    symbols = [every[i].element.symbol if every[i].element is not None else "?" for i in atoms]
+    if positions is None:
+        if all(s in ION_CHARGES for s in symbols):
+            return [[i] for i in atoms], [float(ION_CHARGES[s]) for s in symbols]
+        raise ValueError(
+            f"the Topology has no bonds between its {len(atoms)} ML atoms, so fragments="
+            "'molecules' cannot tell its molecules apart (every atom would be a neutral fragment "
+            "of its own). Add bonds (Topology.createStandardBonds(), CONECT records, "
+            "openmm_polarml.openmm.topologyFromAtoms), pass positions= so that molecules and "
+            "formal charges are found from the geometry as in training, or use fragments='none'"
+        )
+    if hasattr(positions, "value_in_unit"):
+        import openmm.unit as u
+
+        positions = positions.value_in_unit(u.nanometer)
+    xyz = np.asarray(positions, dtype=float)[list(atoms)] * units.NM_TO_ANGSTROM
+    box = topology.getPeriodicBoxVectors()
+    cell = None
+    if box is not None:
+        import openmm.unit as u
+
+        nm = np.array([[v.value_in_unit(u.nanometer) for v in vec] for vec in box])
+        cell = nm * units.NM_TO_ANGSTROM
+    numbers = [every[i].element.atomic_number for i in atoms]
+    result = charge_groups(numbers, xyz, float(total_charge or 0.0), cell=cell)
+    return [[atoms[k] for k in g] for g in result.groups], list(result.charges)

@@ -171,7 +171,7 @@ def createMixedSystem(
     mmRadii=None,
     removeConstraints: bool = True,
     totalCharge: float | None = None,
-    fragments="molecules",
+    fragments=None,
     fragmentCharges=None,
     backend: str = "torch",
     pqeqMethod: str | None = None,

@@ -25,7 +25,7 @@ import openmm
 
 from .. import units
 from .fields import field_to_openmm
-from .fragments import fragment_groups
+from .fragments import bondless_molecules, fragment_groups, has_bonds
 from .pqeq_force import buildModelPQEqForce
 from .residue_charges import fragment_charge
 
@@ -128,6 +128,23 @@ def _check_geometry(numbers, box_nm):
     return Atoms(numbers=numbers, scaled_positions=fractional, cell=cell, pbc=True)
 
 
+def _check_total(every, inside, charges, totalCharge) -> None:
+    """Raise when the fragments' charges (e) do not add up to ``totalCharge``."""
+    if totalCharge is None or abs(sum(charges) - float(totalCharge)) <= 1e-6:
+        return
+    charged = [(k, q) for k, q in enumerate(charges) if q != 0]
+    listing = ", ".join(
+        f"fragment {k} ({every[inside[k][0]].residue.name}{every[inside[k][0]].residue.id}"
+        f", {len(inside[k])} atoms) {q:+g} e"
+        for k, q in charged[:8]
+    )
+    raise ValueError(
+        f"the fragments' charges sum to {sum(charges):+g} e but totalCharge is "
+        f"{float(totalCharge):+g} e (charged fragments: {listing or 'none'}); pass the "
+        "matching totalCharge or fragmentCharges"
+    )
+
+
 class PolarMLPotential:
     """The polarizable ML potential (network + PQEq + D3) as OpenMM Systems.
 
@@ -160,6 +177,11 @@ class PolarMLPotential:
         self.elements = supported_elements(self.model)
 
     # -- checks -------------------------------------------------------------------------------
+    def chargeModel(self) -> str:
+        """The model's charge model: ``'molecules'`` (one charge constraint per molecule, formal
+        charges) or ``'none'`` (one total-charge constraint), as in its training."""
+        return str(self.model.config.get("fragments", "none"))
+
     def checkElements(self, numbers) -> None:
         """Raise ``ValueError`` naming every element of ``numbers`` the model was not trained on."""
         unknown = sorted(set(int(z) for z in numbers) - self.elements)
@@ -178,13 +200,29 @@ class PolarMLPotential:
                 f"{len(self.elements)} elements: {known}); {hint}"
             )
 
-    def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge):
-        """ML-atom fragment groups and charges (e), checked against ``totalCharge``."""
+    def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge, positions=None):
+        """ML-atom fragment groups and charges (e), checked against ``totalCharge``.
+
+        ``fragments=None`` is the model's charge model (``'molecules'`` or ``'none'``, the one
+        it was trained with). ``'molecules'`` on a Topology without bonds finds molecules from
+        ``positions`` by the training rule (:func:`.fragments.bondless_molecules`)."""
+        if fragments is None:
+            fragments = self.chargeModel()
+        every = list(topology.atoms())
+        molecules = isinstance(fragments, str) and fragments.lower() == "molecules"
+        if (
+            molecules
+            and fragmentCharges is None
+            and len(atoms) > 1
+            and not has_bonds(topology, atoms)
+        ):
+            inside, charges = bondless_molecules(topology, atoms, positions, totalCharge)
+            _check_total(every, inside, charges, totalCharge)
+            return inside, charges
         groups = fragment_groups(topology, fragments)
         if groups is None:
             return None, None
         ml = set(atoms)
-        every = list(topology.atoms())
         inside = [g for g in groups if ml.intersection(g)]
         for g in inside:
             if not ml.issuperset(g):
@@ -202,18 +240,7 @@ class PolarMLPotential:
                 raise ValueError(
                     f"fragmentCharges has {len(charges)} entries for {len(inside)} fragments"
                 )
-        if totalCharge is not None and abs(sum(charges) - float(totalCharge)) > 1e-6:
-            charged = [(k, q) for k, q in enumerate(charges) if q != 0]
-            listing = ", ".join(
-                f"fragment {k} ({every[inside[k][0]].residue.name}{every[inside[k][0]].residue.id}"
-                f", {len(inside[k])} atoms) {q:+g} e"
-                for k, q in charged[:8]
-            )
-            raise ValueError(
-                f"the fragments' charges sum to {sum(charges):+g} e but totalCharge is "
-                f"{float(totalCharge):+g} e (charged fragments: {listing or 'none'}); pass the "
-                "matching totalCharge or fragmentCharges"
-            )
+        _check_total(every, inside, charges, totalCharge)
         return inside, charges
 
     # -- forces -------------------------------------------------------------------------------
@@ -276,7 +303,7 @@ class PolarMLPotential:
         backend: str = "torch",
         d3Backend: str = "auto",
         totalCharge: float | None = 0.0,
-        fragments="molecules",
+        fragments=None,
         fragmentCharges=None,
         fixedCharges: dict | None = None,
         pqeqMethod: str | None = None,
@@ -332,7 +359,7 @@ class PolarMLPotential:
             added["pqeq"], added["mlCharge"] = self._pqeq_force(
                 topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
                 fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
-                exclusions, checkNeutral,
+                exclusions, checkNeutral, positions=positions,
             )  # fmt: skip
         return added
 
@@ -352,7 +379,7 @@ class PolarMLPotential:
     def _pqeq_force(
         self, topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
         fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
-        exclusions=(), checkNeutral=True,
+        exclusions=(), checkNeutral=True, positions=None,
     ):  # fmt: skip
         from ..export.torchforce import pqeq_metadata
 
@@ -365,7 +392,9 @@ class PolarMLPotential:
                 raise ValueError(f"fixed charge on particle {i}, which is an ML atom")
             fixed[int(i)] = (float(site[0]), float(site[1]))
         mm_charge = sum(q for q, _ in fixed.values())
-        groups, charges = self._fragments(topology, atoms, fragments, fragmentCharges, totalCharge)
+        groups, charges = self._fragments(
+            topology, atoms, fragments, fragmentCharges, totalCharge, positions
+        )
         ml_charge = float(totalCharge or 0.0) if groups is None else sum(charges)
         if checkNeutral and box is not None and abs(ml_charge + mm_charge) > 1e-6:
             raise ValueError(
@@ -402,7 +431,7 @@ class PolarMLPotential:
         self,
         topology,
         totalCharge: float = 0.0,
-        fragments="molecules",
+        fragments=None,
         fragmentCharges=None,
         externalField=(0.0, 0.0, 0.0),
         backend: str = "torch",
@@ -423,10 +452,12 @@ class PolarMLPotential:
             Atoms (elements), bonds (molecules) and, for a periodic System, the box.
         totalCharge : float
             Total charge (e); must equal the sum of the fragment charges, and be 0 when periodic.
-        fragments : str or list of list of int
-            Charge-conserving groups: ``'molecules'`` (connected bonded components; default),
+        fragments : str, list of list of int or None
+            Charge-conserving groups: ``'molecules'`` (connected bonded components),
             ``'residues'``, ``'none'`` (one group of all atoms, charge ``totalCharge``: crystals
             and reactive systems that transfer charge between molecules) or explicit index lists.
+            Default None: the model's charge model (:meth:`chargeModel`), the one it was
+            trained with, so that MD solves the same function as training.
         fragmentCharges : list, callable or None
             Charge (e) per fragment, ``callable(list_of_atoms) -> e``, or None: residue
             templates (water, ions, amino/nucleic acids; unknown residues 0, logged).

@@ -8,7 +8,9 @@ the residues it contains:
 - monatomic ions by residue name or, for a single atom, by element (:data:`ION_CHARGES`);
 - standard amino acids with their usual protonation states (ARG/LYS/HIP +1, ASP/GLU/CYM -1,
   HIS by its hydrogens), N-termini (``H1``/``H2``/``H3``) +1 and C-termini (``OXT``) -1;
-- nucleotides: -1 per phosphate (a residue with atom ``P``).
+- nucleotides: -1 per phosphate (a residue with atom ``P``);
+- other residues whose composition is a molecular ion of the training charge model (OH⁻, H₃O⁺,
+  NO₃⁻, ClO₄⁻, PF₆⁻, …; :data:`openmm_polarml.pqeq.charge_groups.MOLECULAR_ION_CHARGES`).
 
 A residue the tables do not know counts 0 and is reported once through :mod:`logging`.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 
+from ..pqeq.charge_groups import MOLECULAR_ION_CHARGES, composition_key
 from .elements import ION_CHARGES
 
 __all__ = ["RESIDUE_CHARGES", "residue_charge", "fragment_charge"]
@@ -71,6 +74,9 @@ def residue_charge(residue) -> int | None:
     atoms = list(residue.atoms())
     if len(atoms) == 1 and atoms[0].element is not None:
         return ION_CHARGES.get(atoms[0].element.symbol)
+    if atoms and all(a.element is not None for a in atoms):  # a molecular ion by composition
+        key = composition_key([a.element.symbol for a in atoms])
+        return MOLECULAR_ION_CHARGES.get(key)
     return None
 
 

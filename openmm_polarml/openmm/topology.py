@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import units
+from ..pqeq.charge_groups import BOND_SCALE, NONBONDING_IONS, bond_pairs
 from .fragments import molecule_groups
 
 __all__ = ["topologyFromAtoms"]
@@ -13,12 +14,8 @@ _ION_RESIDUES = {"Na": "NA", "Cl": "CL", "K": "K", "Li": "LI", "F": "F", "Br": "
 
 
 def _bond_pairs(atoms, scale: float) -> list[tuple[int, int]]:
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-
-    if scale <= 0:
-        return []
-    first, second = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=scale))
-    return [(int(i), int(j)) for i, j in zip(first, second, strict=True) if i < j]
+    first, second = bond_pairs(atoms, scale)
+    return sorted({(int(i), int(j)) for i, j in zip(first, second, strict=True) if i < j})
 
 
 def _residue_name(symbols: list[str]) -> str:
@@ -30,7 +27,7 @@ def _residue_name(symbols: list[str]) -> str:
 
 
 def topologyFromAtoms(
-    atoms, bondScale: float = 1.15, ionic: tuple[str, ...] = tuple(_ION_RESIDUES)
+    atoms, bondScale: float = BOND_SCALE, ionic: tuple[str, ...] = tuple(sorted(NONBONDING_IONS))
 ):
     """An OpenMM Topology for ``atoms`` with the box (nm) when all three directions are periodic.
 
@@ -40,9 +37,11 @@ def topologyFromAtoms(
         The structure (Å).
     bondScale : float
         Atoms closer than ``bondScale`` × the sum of their covalent radii are bonded (0: no
-        bonds: every atom is a molecule of its own).
+        bonds: every atom is a molecule of its own). The defaults give the molecules of the
+        charge model used in training (:mod:`openmm_polarml.pqeq.charge_groups`).
     ionic : tuple of str
-        Elements that never bond (monatomic ions in electrolytes).
+        Elements that never bond (monatomic ions in electrolytes; default the ion metals;
+        halides bond covalently, as in HCl or ClO₄⁻, and are ions when alone).
 
     Returns
     -------

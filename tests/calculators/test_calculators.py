@@ -92,3 +92,38 @@ def test_pqeq_calculator_forces_are_the_energy_gradient_and_charge_is_conserved(
     atoms.calc = calc
     assert abs(atoms.get_charges().sum() - 1.0) < 1e-10
     assert np.allclose(_numerical_forces(atoms, calc), atoms.get_forces(), atol=1e-6)
+
+
+def _sodium_in_water():
+    from ase import Atoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.7572, 0.5865, 0], [-0.7572, 0.5865, 0]])
+    atoms = Atoms("Na", positions=[[0.0, 0.0, 0.0]])
+    for shift in ([2.4, 0.1, 0.0], [-2.4, 0.0, 0.2], [0.1, 2.5, 0.0]):
+        w = water.copy()
+        w.positions += shift
+        atoms += w
+    atoms.info["charge"] = 1
+    return atoms
+
+
+def test_model_calculator_follows_the_model_charge_model():
+    """The calculator solves the charge model the model was trained with; 'molecules' keeps
+    the ion at +1 e and every water neutral, with forces that are the exact gradient."""
+    model = tiny_model("float64", pqeq={"long_range": "direct"})
+    atoms = _sodium_in_water()
+    assert PolarMLCalculator(model).fragments == "none"  # the model's own
+    global_q = atoms.copy()
+    global_q.calc = PolarMLCalculator(model, warm_start=False)
+    assert abs(global_q.get_charges()[0] - 1.0) > 1e-3  # one constraint: charge flows to water
+    model.config["fragments"] = "molecules"
+    calc = PolarMLCalculator(model, warm_start=False)
+    assert calc.fragments == "molecules"
+    atoms.calc = calc
+    q = atoms.get_charges()
+    assert q[0] == pytest.approx(1.0, abs=1e-10)
+    for k in range(3):
+        assert q[1 + 3 * k : 4 + 3 * k].sum() == pytest.approx(0.0, abs=1e-10)
+    assert np.allclose(_numerical_forces(atoms, calc), atoms.get_forces(), atol=1e-6)
+    with pytest.raises(ValueError, match="fragments must be"):
+        PolarMLCalculator(model, fragments="residues")

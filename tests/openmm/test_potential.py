@@ -118,7 +118,9 @@ def test_fragments_match_engine(cluster_model, potential):
     """Per-molecule fragments (Na+ +1 by template): PQEq group ≡ the engine with fragments."""
     atoms = water_ion_cluster()
     topology = topologyFromAtoms(atoms)
-    system = potential.createSystem(topology, totalCharge=1.0, solverTolerance=1e-10)
+    system = potential.createSystem(
+        topology, totalCharge=1.0, fragments="molecules", solverTolerance=1e-10
+    )
     pq = pqeq_force(system)
     assert pq.getNumFragments() == 3
     ctx = context_for(system, atoms)
@@ -260,3 +262,72 @@ def test_periodic_default_lattice_sum_is_pme_and_ewald_on_request(potential):
     explicit = potential.createSystem(topology, fragments="none", pqeqMethod="ewald")
     assert pqeq_force(default).getNonbondedMethod() == PQEqForce.PME
     assert pqeq_force(explicit).getNonbondedMethod() == PQEqForce.Ewald
+
+
+def test_default_fragments_are_the_model_charge_model(model, tmp_path):
+    """createSystem solves the charge model the model was trained with unless told otherwise."""
+    atoms = water_ion_cluster()
+    topology = topologyFromAtoms(atoms)
+    one = PolarMLPotential(model, cacheDir=tmp_path)
+    assert one.chargeModel() == "none"
+    single = pqeq_force(one.createSystem(topology, totalCharge=1.0))
+    assert single.getNumFragments() == 0 and single.getTotalCharge() == 1.0  # one constraint
+    per_molecule = tiny_model("float64", d3=D3, pqeq={"long_range": "ewald"})
+    per_molecule.config["fragments"] = "molecules"
+    mol = PolarMLPotential(per_molecule, cacheDir=tmp_path / "m")
+    assert mol.chargeModel() == "molecules"
+    assert pqeq_force(mol.createSystem(topology, totalCharge=1.0)).getNumFragments() == 3
+
+
+def test_bondless_topology_gets_the_training_molecules_or_a_clear_error(potential):
+    from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms
+
+    atoms = water_ion_cluster()
+    atoms.info["charge"] = 1
+    bare = topologyFromAtoms(atoms, bondScale=0)  # no bonds: every atom a residue
+    with pytest.raises(ValueError, match="no bonds"):
+        potential.createSystem(bare, totalCharge=1.0, fragments="molecules")
+    system = potential.createSystem(
+        bare, totalCharge=1.0, fragments="molecules", positions=atoms.positions * NM
+    )
+    pq = pqeq_force(system)
+    expected = charge_groups_of_atoms(atoms)
+    assert pq.getNumFragments() == len(expected.groups) == 3
+    got = sorted((list(pq.getFragmentParameters(k)[0]), pq.getFragmentParameters(k)[1])
+                 for k in range(pq.getNumFragments()))  # fmt: skip
+    assert got == sorted(zip(expected.groups, expected.charges, strict=True))
+
+
+def test_salt_without_bonds_needs_no_positions(potential):
+    from tests.openmm.omm_helpers import nacl_rocksalt
+
+    symbols, positions, box = nacl_rocksalt()
+    atoms = Atoms(
+        symbols, positions=np.asarray(positions) / NM, cell=np.eye(3) * box / NM, pbc=True
+    )
+    system = potential.createSystem(topologyFromAtoms(atoms, bondScale=0), fragments="molecules")
+    pq = pqeq_force(system)
+    charges = sorted(pq.getFragmentParameters(k)[1] for k in range(pq.getNumFragments()))
+    assert charges == [-1.0] * 4 + [1.0] * 4
+
+
+def test_topology_from_atoms_and_residue_templates_give_the_training_fragments():
+    from openmm_polarml.openmm.fragments import fragment_groups
+    from openmm_polarml.openmm.residue_charges import fragment_charge
+    from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms
+
+    hydroxide = Atoms("OH", positions=[[0, 0, 0], [0, 0, 0.97]])
+    perchlorate = Atoms(
+        "ClO4", positions=[[0, 0, 0], [0.84, 0.84, 0.84], [0.84, -0.84, -0.84],
+                           [-0.84, 0.84, -0.84], [-0.84, -0.84, 0.84]],
+    )  # fmt: skip
+    perchlorate.positions += [6.0, 0, 0]
+    sodium = Atoms("Na2", positions=[[0, 6.0, 0], [6.0, 6.0, 0]])
+    atoms = hydroxide + perchlorate + sodium
+    topology = topologyFromAtoms(atoms)
+    every = list(topology.atoms())
+    groups = fragment_groups(topology, "molecules")
+    charges = [fragment_charge([every[i] for i in g]) for g in groups]
+    ours = charge_groups_of_atoms(atoms)
+    assert groups == ours.groups
+    assert charges == ours.charges == [-1.0, -1.0, 1.0, 1.0]
