@@ -25,44 +25,16 @@ import torch
 import yaml
 
 from openmm_polarml.data import read_frames, write_frames
-from openmm_polarml.data_io import split_indices
 from openmm_polarml.model.serialization import load_model, save_model
 from openmm_polarml.training import Trainer
 from openmm_polarml.training.config import extension_sections, load_config
-from openmm_polarml.training.data import extension_indices, frames_from_atoms
+from openmm_polarml.training.data import frames_from_atoms, test_atoms_by_subset
 from openmm_polarml.training.evaluate import evaluate, format_tables
 from openmm_polarml.training.plots import learning_curves, parity_plot
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "train_foundation.yaml"
 TARGET = ROOT / "openmm_polarml" / "models" / "foundation"
-
-
-def test_atoms_by_subset(cfg: dict) -> dict[str, list]:
-    """The test split's ase frames, grouped by data subset (the folder above each shard),
-    drawn with the same indices as the trainer's split."""
-    atoms, subset_of = [], []
-    for path in cfg["data"]["train"]:
-        frames = read_frames(path)
-        atoms += frames
-        subset_of += [Path(path).parent.name] * len(frames)
-    _, _, test = split_indices(len(atoms), tuple(cfg["data"]["split"]), cfg["data"]["seed"])
-    groups: dict[str, list] = {}
-    for i in test:
-        groups.setdefault(subset_of[i], []).append(atoms[i])
-    for extend in extension_sections(cfg["data"]):  # each extension's own test split, by folder
-        files = [extend["files"]] if isinstance(extend["files"], str) else extend["files"]
-        extra, extra_subset = [], []
-        for path in files:
-            frames = read_frames(path)
-            extra += frames
-            extra_subset += [Path(path).parent.name] * len(frames)
-        for i in extension_indices(extend, len(extra))[2]:
-            groups.setdefault(extra_subset[i], []).append(extra[i])
-    field = [a for a in groups.get("xtb", []) if "external_field" in a.info]
-    if field:
-        groups["xtb_in_field"] = field
-    return groups
 
 
 def head_elements(train_frames: list, heads: list[str]) -> dict[str, list[int]]:
@@ -130,10 +102,15 @@ def main() -> None:
     heads = model.config["heads"]
     model.config["head_elements"] = head_elements(trainer.splits["train"], heads)
     groups = test_atoms_by_subset(cfg)
-    subsets = {f"test_{k}": frames_from_atoms(v, heads, k) for k, v in groups.items()}
+    subsets = {
+        f"test_{k}": frames_from_atoms(v, heads, k, model.config["fragments"])
+        for k, v in groups.items()
+    }
     tables, preds = evaluate(model, subsets)
     heldout = heldout_slice(groups, args.heldout_per_subset)
-    held_tables, _ = evaluate(model, {"heldout": frames_from_atoms(heldout, heads, "heldout")})
+    held_tables, _ = evaluate(
+        model, {"heldout": frames_from_atoms(heldout, heads, "heldout", model.config["fragments"])}
+    )
 
     TARGET.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -160,12 +137,17 @@ def evaluate_installed(heldout_per_subset: int) -> None:
     model = load_model(TARGET / "model.pt", dtype="float64")
     heads = model.config["heads"]
     groups = test_atoms_by_subset(cfg)
-    subsets = {f"test_{k}": frames_from_atoms(v, heads, k) for k, v in groups.items()}
+    subsets = {
+        f"test_{k}": frames_from_atoms(v, heads, k, model.config["fragments"])
+        for k, v in groups.items()
+    }
     tables, preds = evaluate(model, subsets)
     heldout = read_frames(TARGET / "heldout.extxyz.gz")
     if len(heldout) != len(heldout_slice(groups, heldout_per_subset)):
         raise RuntimeError("the shipped held-out slice does not match --heldout-per-subset")
-    held_tables, _ = evaluate(model, {"heldout": frames_from_atoms(heldout, heads, "heldout")})
+    held_tables, _ = evaluate(
+        model, {"heldout": frames_from_atoms(heldout, heads, "heldout", model.config["fragments"])}
+    )
     (TARGET / "metrics.json").write_text(json.dumps(tables, indent=1))
     (TARGET / "metrics.txt").write_text(format_tables(tables) + "\n")
     (TARGET / "heldout_metrics.json").write_text(json.dumps(held_tables, indent=1))

@@ -26,6 +26,8 @@ DEFAULTS: dict = {
         "output_dir": "runs/polarml",
         "epochs": 100,
         "max_steps": None,  # stop after this many optimiser steps (None: no limit)
+        # wall-clock budget of one run (minutes): checkpoint mid-epoch and stop; rerun to resume
+        "max_minutes": None,
         "batch_size": 8,
         "lr": 5e-3,
         "pqeq_lr": None,  # learning rate of trainable PQEq parameters (None: lr)

@@ -31,13 +31,16 @@ def frame_head(atoms, heads: list[str], where: str = "frame") -> int:
     return list(heads).index(level)
 
 
-def frames_from_atoms(atoms_list, heads: list[str] | None = None, source: str = "") -> list:
+def frames_from_atoms(
+    atoms_list, heads: list[str] | None = None, source: str = "", fragments: str = "none"
+) -> list:
     """Frames of ``ase.Atoms``; with several ``heads``, each carries its head index ``[1]``
     (``data["head"]``) from ``info["level"]``. One head: frames exactly as
-    :func:`~openmm_polarml.data_io.atoms_to_frame` makes them (any level is ignored)."""
+    :func:`~openmm_polarml.data_io.atoms_to_frame` makes them (any level is ignored).
+    ``fragments`` is the model's charge model (``"none"`` or ``"molecules"``)."""
     frames = []
     for k, atoms in enumerate(atoms_list):
-        frame = atoms_to_frame(atoms)
+        frame = atoms_to_frame(atoms, fragments)
         if heads is not None and len(heads) > 1:
             index = frame_head(atoms, heads, f"{source} frame {k}".strip())
             frame[HEAD] = torch.tensor([index], dtype=torch.long)
@@ -45,20 +48,26 @@ def frames_from_atoms(atoms_list, heads: list[str] | None = None, source: str = 
     return frames
 
 
-def load_frames(spec, max_frames: int | None = None, heads: list[str] | None = None) -> list:
+def load_frames(
+    spec, max_frames: int | None = None, heads: list[str] | None = None, fragments: str = "none"
+) -> list:
     """Frames (dicts of float64 tensors) from one path or a list of paths (see
-    :func:`frames_from_atoms` for ``heads``)."""
+    :func:`frames_from_atoms` for ``heads`` and ``fragments``)."""
     paths = [spec] if isinstance(spec, str) else list(spec)
-    frames = [f for p in paths for f in frames_from_atoms(read_frames(p), heads, str(p))]
+    frames = [f for p in paths for f in frames_from_atoms(read_frames(p), heads, str(p), fragments)]
     return frames[:max_frames] if max_frames else frames
 
 
-def make_splits(data_cfg: dict, heads: list[str] | None = None) -> dict:
-    """``{"train", "validation", "test"}`` lists of frames according to the data section."""
-    frames = load_frames(data_cfg["train"], data_cfg.get("max_frames"), heads)
+def make_splits(data_cfg: dict, heads: list[str] | None = None, fragments: str = "none") -> dict:
+    """``{"train", "validation", "test"}`` lists of frames according to the data section, each
+    prepared for the charge model ``fragments`` (``"none"`` or ``"molecules"``)."""
+    frames = load_frames(data_cfg["train"], data_cfg.get("max_frames"), heads, fragments)
     if data_cfg.get("validation"):
-        out = {"train": frames, "validation": load_frames(data_cfg["validation"], None, heads)}
-        out["test"] = load_frames(data_cfg["test"], None, heads) if data_cfg.get("test") else []
+        val = load_frames(data_cfg["validation"], None, heads, fragments)
+        out = {"train": frames, "validation": val}
+        out["test"] = (
+            load_frames(data_cfg["test"], None, heads, fragments) if data_cfg.get("test") else []
+        )
         return out
     idx = split_indices(len(frames), tuple(data_cfg["split"]), data_cfg["seed"])
     out = {
@@ -67,9 +76,9 @@ def make_splits(data_cfg: dict, heads: list[str] | None = None) -> dict:
     }
     out.setdefault("test", [])
     if data_cfg.get("test"):
-        out["test"] = load_frames(data_cfg["test"], None, heads)
+        out["test"] = load_frames(data_cfg["test"], None, heads, fragments)
     for extend in extension_sections(data_cfg):
-        out = extend_splits(out, extend, heads)
+        out = extend_splits(out, extend, heads, fragments)
     return out
 
 
@@ -78,7 +87,9 @@ def extension_indices(extend: dict, n: int) -> list:
     return split_indices(n, tuple(extend.get("split", (0.8, 0.1, 0.1))), int(extend.get("seed", 0)))
 
 
-def extend_splits(splits: dict, extend: dict | None, heads: list[str] | None = None) -> dict:
+def extend_splits(
+    splits: dict, extend: dict | None, heads: list[str] | None = None, fragments: str = "none"
+) -> dict:
     """Append an extension data set (``data.extend``) to existing splits without touching them.
 
     Parameters
@@ -94,7 +105,7 @@ def extend_splits(splits: dict, extend: dict | None, heads: list[str] | None = N
     repeat = int(extend.get("repeat", 1))
     if repeat < 1:
         raise ValueError(f"data.extend.repeat must be at least 1, got {repeat}")
-    frames = load_frames(extend["files"], None, heads)
+    frames = load_frames(extend["files"], None, heads, fragments)
     parts = extension_indices(extend, len(frames))
     for name, ix, times in zip(
         ("train", "validation", "test"), parts, (repeat, 1, 1), strict=False
@@ -127,6 +138,10 @@ def fixed_terms_digest(model, frames: list) -> str:
     for frame in frames:
         for key in (K.POSITIONS, K.NUMBERS, K.CELL, K.PBC, K.TOTAL_CHARGE, K.FIELD):
             h.update(frame[key].detach().cpu().numpy().tobytes())
+        groups = frame.get(K.FRAGMENTS, [None])[0]
+        if groups is not None:  # the charge model's fragments change the fixed terms
+            for g, q in zip(groups, frame[K.FRAGMENT_CHARGES][0], strict=True):
+                h.update(g.numpy().tobytes() + q.double().numpy().tobytes())
     return h.hexdigest()
 
 
@@ -240,3 +255,39 @@ def fixed_terms(model, batch: dict) -> dict:
         batch[K.PBC].all(-1).view(-1, 1, 1), g_eps / volume, torch.zeros_like(g_eps)
     )
     return {"energy": energy.detach(), "forces": -g_pos.detach(), "stress": stress.detach()}
+
+
+def split_atoms_by_subset(cfg: dict, part: str = "test") -> dict[str, list]:
+    """One part (``"train"``, ``"validation"`` or ``"test"``) of a configuration's split as
+    ``ase.Atoms``, grouped by data subset (the folder above each shard), drawn with the same
+    indices as the trainer's split (extensions by their own splits, each frame once)."""
+    k = ("train", "validation", "test").index(part)
+    atoms, subset_of = [], []
+    for path in cfg["data"]["train"]:
+        frames = read_frames(path)
+        atoms += frames
+        subset_of += [Path(path).parent.name] * len(frames)
+    indices = split_indices(len(atoms), tuple(cfg["data"]["split"]), cfg["data"]["seed"])[k]
+    groups: dict[str, list] = {}
+    for i in indices:
+        groups.setdefault(subset_of[i], []).append(atoms[i])
+    for extend in extension_sections(cfg["data"]):  # each extension's own split, by folder
+        files = [extend["files"]] if isinstance(extend["files"], str) else extend["files"]
+        extra, extra_subset = [], []
+        for path in files:
+            frames = read_frames(path)
+            extra += frames
+            extra_subset += [Path(path).parent.name] * len(frames)
+        for i in extension_indices(extend, len(extra))[k]:
+            groups.setdefault(extra_subset[i], []).append(extra[i])
+    return groups
+
+
+def test_atoms_by_subset(cfg: dict) -> dict[str, list]:
+    """The test split's ``ase.Atoms`` by subset (:func:`split_atoms_by_subset`), plus the
+    ``xtb`` frames in a field again as ``xtb_in_field``."""
+    groups = split_atoms_by_subset(cfg, "test")
+    field = [a for a in groups.get("xtb", []) if "external_field" in a.info]
+    if field:
+        groups["xtb_in_field"] = field
+    return groups

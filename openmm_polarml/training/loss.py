@@ -65,3 +65,48 @@ def total_loss(terms: dict, weights: dict) -> torch.Tensor:
             out = w * value if out is None else out + w * value
     assert out is not None, "no loss term has a non-zero weight"
     return out
+
+
+def frame_groups(batch: dict, heads: list[str]) -> list[str]:
+    """``[B]`` group label of each frame for per-group metrics: ``head/neutral``,
+    ``head/charged`` (non-zero total charge) or ``head/field`` (external field)."""
+    from openmm_polarml.model.network import HEAD
+
+    n_frames = batch[K.ENERGY].shape[0]
+    index = batch[HEAD].tolist() if HEAD in batch else [0] * n_frames
+    charged = (batch[K.TOTAL_CHARGE] != 0).tolist()
+    field = batch[K.FIELD].ne(0).any(dim=1).tolist()
+    kinds = [
+        "field" if f else "charged" if c else "neutral" for c, f in zip(charged, field, strict=True)
+    ]
+    return [f"{heads[h]}/{k}" for h, k in zip(index, kinds, strict=True)]
+
+
+def add_mae_sums(sums: dict, pred: dict, batch: dict, groups: list[str]) -> None:
+    """Accumulate per-group absolute-error sums: energy (meV/atom, per frame) and forces
+    (meV/Å, per component) into ``sums[group] = [ΣE, nE, ΣF, nF]``."""
+    de = ((pred["energy"] - batch[K.ENERGY]) / batch[K.N_ATOMS]).detach().abs() * 1e3  # [B]
+    has_f = batch[K.HAS_FORCES]
+    df = (pred["forces"] - batch[K.FORCES]).detach().abs().sum(dim=1) * 1e3  # [N]
+    f_sum = torch.zeros_like(de).index_add_(0, batch[K.BATCH], df)  # [B]
+    for b, group in enumerate(groups):
+        acc = sums.setdefault(group, [0.0, 0, 0.0, 0])
+        if bool(batch[K.HAS_ENERGY][b]):
+            acc[0] += float(de[b])
+            acc[1] += 1
+        if bool(has_f[b]):
+            acc[2] += float(f_sum[b])
+            acc[3] += 3 * int(batch[K.N_ATOMS][b])
+
+
+def mae_table(sums: dict) -> dict:
+    """``{group: {"energy_mev_per_atom", "forces_mev_per_A", "frames"}}`` from
+    :func:`add_mae_sums` accumulators."""
+    return {
+        g: {
+            "energy_mev_per_atom": a[0] / a[1] if a[1] else None,
+            "forces_mev_per_A": a[2] / a[3] if a[3] else None,
+            "frames": a[1],
+        }
+        for g, a in sorted(sums.items())
+    }

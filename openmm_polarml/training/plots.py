@@ -42,29 +42,33 @@ def parity_plot(preds: dict, path: str | Path) -> None:
 
 
 def learning_curves(history: list, path: str | Path) -> None:
-    """Training and validation loss terms versus epoch (log scale)."""
+    """Loss terms (left) and validation energy MAE per head and frame group (right) versus
+    epoch, every epoch marked."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, ax_mae) = plt.subplots(1, 2, figsize=(13, 4.5))
     epochs = [h["epoch"] for h in history]
     keys = sorted({k for h in history for k in h["train"]})
     for n, key in enumerate(keys):
         color = f"C{n}"
-        ax.semilogy(
-            epochs,
-            [h["train"].get(key, np.nan) for h in history],
-            color=color,
-            label=f"train {key}",
-        )
-        ax.semilogy(
-            epochs,
-            [h["validation"].get(key, np.nan) for h in history],
-            "--",
-            color=color,
-            label=f"validation {key}",
-        )
+        train = [h["train"].get(key, np.nan) for h in history]
+        val = [h["validation"].get(key, np.nan) for h in history]
+        ax.semilogy(epochs, train, "o-", ms=3, color=color, label=f"train {key}")
+        ax.semilogy(epochs, val, "s--", ms=3, color=color, label=f"validation {key}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss term (MSE)")
+    ax.set_ylabel("loss term (MSE or Huber, label units)")
     ax.legend(fontsize=7)
+    groups = sorted({g for h in history for g in h["validation"].get("mae", {})})
+    for n, group in enumerate(groups):
+        mae = [
+            (h["validation"].get("mae", {}).get(group) or {}).get("energy_mev_per_atom")
+            for h in history
+        ]
+        mae = [np.nan if m is None else m for m in mae]
+        ax_mae.semilogy(epochs, mae, "o-", ms=3, color=f"C{n}", label=group)
+    ax_mae.set_xlabel("epoch")
+    ax_mae.set_ylabel("validation energy MAE (meV/atom)")
+    if groups:
+        ax_mae.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(str(path), dpi=110)
     plt.close(fig)

@@ -26,7 +26,14 @@ from openmm_polarml.training.finetune import (
     load_checkpoint_state,
     refit_shifts,
 )
-from openmm_polarml.training.loss import global_counts, loss_terms, total_loss
+from openmm_polarml.training.loss import (
+    add_mae_sums,
+    frame_groups,
+    global_counts,
+    loss_terms,
+    mae_table,
+    total_loss,
+)
 
 #: joint PQEq fitting stops when more than this fraction of an epoch's batches fail the solve
 MAX_SKIPPED_FRACTION = 0.01
@@ -51,8 +58,14 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.dtype = DTYPES[t["dtype"]]
         self.heads = self._heads()
-        self.splits = splits if splits is not None else make_splits(self.cfg["data"], self.heads)
+        self.fragments = self._charge_model()
+        self.splits = (
+            splits
+            if splits is not None
+            else make_splits(self.cfg["data"], self.heads, self.fragments)
+        )
         self.model = self._build_model()
+        self.model.config["fragments"] = self.fragments
         self._check_routing()
         self.joint = self.model.pqeq is not None and any(
             p.requires_grad for p in self.model.pqeq.parameters()
@@ -79,6 +92,7 @@ class Trainer:
         self.best = math.inf
         self.bad_epochs = 0
         self.history: list[dict] = []
+        self.progress = new_progress()
         self._eval_models: dict = {}
 
     # ---- setup -----------------------------------------------------------------------------
@@ -97,6 +111,20 @@ class Trainer:
         ft = self.cfg["finetune"]
         config = load_checkpoint_state(ft["checkpoint"])[0] if ft else self.cfg["model"]
         return list(resolve_config(config)["heads"])
+
+    def _charge_model(self) -> str:
+        """The charge model trained (``"none"`` or ``"molecules"``): ``finetune.fragments``,
+        else the fine-tuned checkpoint's, else ``model.fragments``."""
+        ft = self.cfg["finetune"]
+        if ft and ft.get("fragments") is not None:
+            mode = ft["fragments"]
+        elif ft:
+            mode = resolve_config(load_checkpoint_state(ft["checkpoint"])[0])["fragments"]
+        else:
+            mode = resolve_config(self.cfg["model"])["fragments"]
+        if mode not in ("none", "molecules"):
+            raise ValueError(f"fragments must be 'none' or 'molecules', got {mode!r}")
+        return mode
 
     def _check_routing(self) -> None:
         """With several heads every frame must carry its head index (from its level)."""
@@ -252,15 +280,19 @@ class Trainer:
             return {"loss": float("nan")}
         counts = global_counts(collate(frames, dtype))
         sums: dict = {}
+        mae_sums: dict = {}
         bs = t["batch_size"]
         for start in range(0, len(frames), bs):
             batch = collate(frames[start : start + bs], dtype)
-            terms = loss_terms(self.predict(model, batch, False), batch, counts, t["huber_delta"])
+            pred = self.predict(model, batch, False)
+            terms = loss_terms(pred, batch, counts, t["huber_delta"])
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
+            add_mae_sums(mae_sums, pred, batch, frame_groups(batch, self.heads))
         sums["loss"] = float(
             total_loss({k: torch.tensor(v) for k, v in sums.items()}, t["loss_weights"])
         )
+        sums["mae"] = mae_table(mae_sums)  # per head and neutral/charged/field
         return sums
 
     # ---- checkpoints -----------------------------------------------------------------------------
@@ -280,6 +312,7 @@ class Trainer:
             "bad_epochs": self.bad_epochs,
             "history": plain(self.history, "history"),
             "rng": torch.random.get_rng_state(),
+            "progress": plain(self.progress, "progress"),
         }
 
     def save(self, name: str = "last.pt") -> Path:
@@ -301,6 +334,7 @@ class Trainer:
         self.best, self.bad_epochs = blob["best"], blob["bad_epochs"]
         self.history = blob["history"]
         torch.random.set_rng_state(blob["rng"])
+        self.progress = blob.get("progress") or new_progress()
 
     # ---- loop ------------------------------------------------------------------------------------
     def _order(self, epoch: int) -> list:
@@ -308,9 +342,12 @@ class Trainer:
         return torch.randperm(len(self.train_frames), generator=gen).tolist()
 
     def fit(self, resume: bool = True, epochs: int | None = None) -> list:
-        """Train until ``epochs`` (default: configuration), early stopping or ``max_steps``.
+        """Train until ``epochs`` (default: configuration), early stopping, ``max_steps`` or
+        ``max_minutes`` of wall time.
 
-        Resumes from ``output_dir/last.pt`` when it exists and ``resume`` is True.
+        Resumes from ``output_dir/last.pt`` when it exists and ``resume`` is True. A run cut by
+        ``max_minutes`` stops after the current batch and checkpoints mid-epoch (batch position,
+        partial sums, optimiser, EMA, RNG): the next call continues exactly where it stopped.
         Returns the history (one dict per epoch).
         """
         t = self.cfg["training"]
@@ -318,61 +355,95 @@ class Trainer:
         if resume and last.exists():
             self.load(last)
         n_epochs = int(epochs if epochs is not None else t["epochs"])
-        bs = int(t["batch_size"])
+        deadline = None if t["max_minutes"] is None else time.time() + 60.0 * t["max_minutes"]
         bar = _progress(t["progress"] and self.rank == 0, n_epochs, self.epoch)
         while self.epoch < n_epochs:
             if t["max_steps"] is not None and self.step >= t["max_steps"]:
                 break
             if self.bad_epochs >= t["patience"]:
                 break
-            order = self._order(self.epoch)
-            start, sums, n_steps, skipped = time.perf_counter(), {}, 0, []
-            batches = _progress(
-                t["progress"] and self.rank == 0, -(-len(order) // bs), 0,
-                f"epoch {self.epoch + 1}", leave=False,
-            )  # fmt: skip
-            for b in range(0, len(order), bs):
-                batches.update(1)
-                if t["max_steps"] is not None and self.step >= t["max_steps"]:
-                    break
-                batch = [self.train_frames[i] for i in order[b : b + bs]]
-                terms = self._guarded_step(batch, skipped, len(order) // bs + 1)
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                n_steps += 1
-            batches.close()
-            elapsed = time.perf_counter() - start
-            val = self.validation_loss()
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(val["loss"])
-            else:
-                self.scheduler.step()
-            self.epoch += 1
-            improved = val["loss"] < self.best
-            self.best = min(self.best, val["loss"])
-            self.bad_epochs = 0 if improved else self.bad_epochs + 1
-            record = {
-                "epoch": self.epoch,
-                "step": self.step,
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "train": {k: v / max(n_steps, 1) for k, v in sums.items()},
-                "validation": val,
-                "structures_per_s": len(order) / max(elapsed, 1e-9),
-                "skipped_batches": len(skipped),
-            }
-            self.history.append(record)
-            if self.rank == 0:
-                with open(self.out / "log.jsonl", "a") as fh:
-                    fh.write(json.dumps(record) + "\n")
-            if improved:
-                self.save("best.pt")
-            if self.epoch % int(t["checkpoint_every"]) == 0:
+            if not self._run_epoch(deadline):
                 self.save("last.pt")
+                if self.rank == 0:
+                    print(
+                        f"[polarml] max_minutes reached in epoch {self.epoch + 1} at batch "
+                        f"{self.progress['batch']}: checkpoint {last}; run again to continue",
+                        flush=True,
+                    )
+                bar.close()
+                return self.history
+            self._end_epoch()
             bar.update(1)
-            bar.set_postfix(val=f"{val['loss']:.3g}")
+            bar.set_postfix(val=f"{self.history[-1]['validation']['loss']:.3g}")
         bar.close()
         self.save("last.pt")
         return self.history
+
+    def _run_epoch(self, deadline: float | None) -> bool:
+        """Train the current epoch from ``self.progress``; False when cut by the deadline."""
+        t = self.cfg["training"]
+        bs = int(t["batch_size"])
+        order = self._order(self.epoch)
+        p = self.progress
+        n_batches = -(-len(order) // bs)
+        batches = _progress(
+            t["progress"] and self.rank == 0, n_batches, p["batch"],
+            f"epoch {self.epoch + 1}", leave=False,
+        )  # fmt: skip
+        started = time.perf_counter() - p["elapsed"]
+        for b in range(p["batch"], n_batches):
+            if t["max_steps"] is not None and self.step >= t["max_steps"]:
+                break
+            batch = [self.train_frames[i] for i in order[b * bs : (b + 1) * bs]]
+            terms = self._guarded_step(batch, p["skipped"], n_batches)
+            for k, v in terms.items():
+                p["sums"][k] = p["sums"].get(k, 0.0) + v
+            p["n_steps"] += 1
+            p["batch"] = b + 1
+            p["elapsed"] = time.perf_counter() - started
+            batches.update(1)
+            if deadline is not None and time.time() >= deadline and b + 1 < n_batches:
+                batches.close()
+                return False
+        batches.close()
+        return True
+
+    def _end_epoch(self) -> None:
+        """Validation, scheduler, early-stopping bookkeeping, log line and checkpoints."""
+        t = self.cfg["training"]
+        p = self.progress
+        val = self.validation_loss()
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(val["loss"])
+        else:
+            self.scheduler.step()
+        self.epoch += 1
+        improved = val["loss"] < self.best
+        self.best = min(self.best, val["loss"])
+        self.bad_epochs = 0 if improved else self.bad_epochs + 1
+        record = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train": {k: v / max(p["n_steps"], 1) for k, v in p["sums"].items()},
+            "validation": val,
+            "structures_per_s": len(self.train_frames) / max(p["elapsed"], 1e-9),
+            "skipped_batches": len(p["skipped"]),
+        }
+        self.history.append(record)
+        self.progress = new_progress()
+        if self.rank == 0:
+            with open(self.out / "log.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        if improved:
+            self.save("best.pt")
+        if self.epoch % int(t["checkpoint_every"]) == 0:
+            self.save("last.pt")
+
+
+def new_progress() -> dict:
+    """Position inside an epoch: next batch, partial loss sums, steps, skipped, seconds."""
+    return {"batch": 0, "sums": {}, "n_steps": 0, "skipped": [], "elapsed": 0.0}
 
 
 def preset_r_max(model_cfg: dict) -> float:

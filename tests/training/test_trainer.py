@@ -38,6 +38,39 @@ def test_resume_is_exact(data_path, tmp_path):
         assert x["validation"] == y["validation"]
 
 
+def test_resume_after_a_wall_clock_cut_mid_epoch_is_exact(data_path, tmp_path):
+    """max_minutes=0 cuts after the first batch of an epoch; resuming continues that epoch."""
+    straight = Trainer(tiny_config(data_path, tmp_path / "a", batch_size=2)).fit()
+    cfg = tiny_config(data_path, tmp_path / "b", batch_size=2)
+    cut = copy.deepcopy(cfg)
+    cut["training"]["max_minutes"] = 0.0
+    history, cuts = [], 0
+    while len(history) < len(straight):
+        history = Trainer(cut).fit()  # each run: one batch, then a mid-epoch checkpoint
+        cuts += 1
+        assert cuts < 50
+    assert cuts > len(straight)  # the runs really stopped inside epochs
+    for x, y in zip(straight, history, strict=True):
+        assert x["train"] == y["train"]
+        assert x["validation"]["loss"] == y["validation"]["loss"]
+
+
+def test_validation_log_holds_mae_per_head_and_group(data_path, tmp_path):
+    from openmm_polarml.training.evaluate import error_table, predict_frames
+
+    trainer = Trainer(tiny_config(data_path, tmp_path, epochs=1))
+    history = trainer.fit()
+    mae = history[-1]["validation"]["mae"]
+    assert set(mae) == {"default/neutral"}
+    row = mae["default/neutral"]
+    table = error_table(predict_frames(trainer.eval_model(), trainer.val_frames))
+    assert row["frames"] == len(trainer.val_frames)
+    assert row["energy_mev_per_atom"] == pytest.approx(
+        table["energy_mev_per_atom"]["mae"], rel=1e-9
+    )
+    assert row["forces_mev_per_A"] == pytest.approx(table["forces_mev_per_A"]["mae"], rel=1e-9)
+
+
 def test_checkpoint_loads_as_model(data_path, tmp_path):
     from openmm_polarml.model.serialization import load_model
 

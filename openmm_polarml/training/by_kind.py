@@ -1,0 +1,103 @@
+"""Errors per kind of system (water clusters, ion clusters, molecules, ...): where a model's error sits.
+
+A frame's kind is its ``info["kind"]`` (set by the label generators, e.g. ``ion_cluster``) or
+the name of the subset it came from, with `` in field`` appended when it carries an external
+field. Energies are compared per atom (meV/atom) and per frame (signed, eV), forces per
+component (meV/Å), dipoles per component (e·Å).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from openmm_polarml.training.data import frames_from_atoms
+from openmm_polarml.training.evaluate import predict_frames
+
+__all__ = ["frame_kind", "errors_by_kind", "format_kind_table"]
+
+
+def frame_kind(atoms, default: str = "other") -> str:
+    """Kind label of one ``ase.Atoms`` (``info["kind"]``, else ``default``; `` in field``
+    appended when ``info["external_field"]`` is non-zero)."""
+    kind = str(atoms.info.get("kind", default))
+    field = atoms.info.get("external_field")
+    if field is not None and np.any(np.asarray(field, dtype=float) != 0.0):
+        kind += " in field"
+    return kind
+
+
+def _kind_errors(pred: dict) -> dict:
+    per_frame = pred["e_pred"] - pred["e_ref"]  # [B] eV
+    f_err = (pred["f_pred"] - pred["f_ref"])[pred["has_f"]]  # [M, 3] eV/Å
+    d_err = (pred["d_pred"] - pred["d_ref"])[pred["has_d"]]  # [B', 3] e·Å
+    return {
+        "frames": int(len(per_frame)),
+        "skipped": int(pred.get("skipped", 0)),
+        "energy_mae_mev_per_atom": float(np.mean(np.abs(per_frame / pred["n"])) * 1e3),
+        "energy_mean_signed_ev_per_frame": float(np.mean(per_frame)),
+        "forces_mae_mev_per_A": float(np.mean(np.abs(f_err)) * 1e3) if f_err.size else None,
+        "dipole_mae_e_A": float(np.mean(np.abs(d_err))) if d_err.size else None,
+    }
+
+
+def errors_by_kind(model, atoms_by_subset: dict, fragments: str | None = None) -> dict:
+    """Error table per kind of system.
+
+    Parameters
+    ----------
+    model : PolarMLModel
+        The model, on the head the frames are labelled with.
+    atoms_by_subset : dict
+        ``{subset name: list of ase.Atoms}`` with labels (energy in eV, forces in eV/Å).
+    fragments : str, optional
+        The charge model to evaluate under (``"none"`` or ``"molecules"``); default the
+        model's own (``model.config["fragments"]``).
+
+    Returns
+    -------
+    dict
+        ``{kind: {frames, energy_mae_mev_per_atom, energy_mean_signed_ev_per_frame,
+        forces_mae_mev_per_A, dipole_mae_e_A}}``, sorted by kind.
+    """
+    mode = model.config.get("fragments", "none") if fragments is None else fragments
+    groups: dict = defaultdict(list)
+    for subset, atoms_list in atoms_by_subset.items():
+        for atoms in atoms_list:
+            groups[frame_kind(atoms, subset)].append(atoms)
+    out = {}
+    with torch.enable_grad():
+        for kind in sorted(groups):
+            frames = frames_from_atoms(groups[kind], fragments=mode)
+            out[kind] = _kind_errors(predict_frames(model, frames))
+    return out
+
+
+def format_kind_table(tables: dict) -> str:
+    """A Markdown table with one row per kind and one column group per named result.
+
+    Parameters
+    ----------
+    tables : dict
+        ``{column label: errors_by_kind result}``.
+    """
+    labels = list(tables)
+    kinds = sorted({k for t in tables.values() for k in t})
+    head = "| kind | frames | " + " | ".join(f"{lab}: E (meV/atom) / F (meV/Å)" for lab in labels)
+    lines = [head + " |", "|---|---:|" + "---:|" * len(labels)]
+    for kind in kinds:
+        cells = []
+        frames = next(t[kind]["frames"] for t in tables.values() if kind in t)
+        for lab in labels:
+            row = tables[lab].get(kind)
+            if row is None:
+                cells.append("–")
+                continue
+            force = row["forces_mae_mev_per_A"]
+            cells.append(
+                f"{row['energy_mae_mev_per_atom']:.1f} / {'–' if force is None else f'{force:.0f}'}"
+            )
+        lines.append(f"| {kind} | {frames} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
