@@ -250,8 +250,8 @@ def test_mixed_input_errors(potential):
         potential.createMixedSystem(top, mm, [0, 1, 7])
     with pytest.raises(ValueError, match="crosses the ML/MM boundary"):
         potential.createMixedSystem(top, mm, [0, 1])
-    with pytest.raises(ValueError, match="sum to"):
-        potential.createMixedSystem(top, mm, [0, 1, 2], totalCharge=1.0)
+    with pytest.raises(ValueError, match="sum to"):  # a neutral water template, +1 asked
+        potential.createMixedSystem(top, mm, [0, 1, 2], totalCharge=1.0, fragments="molecules")
     box_top, _ = build([("HOH", 0.0), ("NA", [0.5, 0, 0])], box=1.3)
     with pytest.raises(ValueError, match="net charge"):
         potential.createMixedSystem(box_top, mm_system(box_top, True), [0, 1, 2])

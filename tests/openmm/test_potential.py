@@ -199,9 +199,9 @@ def test_bad_input_is_reported(model, tmp_path):
         potential.createSystem(topologyFromAtoms(argon))
     cluster = topologyFromAtoms(water_ion_cluster())
     with pytest.raises(ValueError, match=r"sum to \+1 e but totalCharge is \+0 e.*NA"):
-        potential.createSystem(cluster)
+        potential.createSystem(cluster, fragments="molecules")
     with pytest.raises(ValueError, match="fragmentCharges has 1 entries for 3 fragments"):
-        potential.createSystem(cluster, fragmentCharges=[1.0])
+        potential.createSystem(cluster, fragments="molecules", fragmentCharges=[1.0])
     charged = _reduced(crystal(0))
     del charged[0]
     with pytest.raises(ValueError, match="net charge"):
