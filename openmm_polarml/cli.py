@@ -3,14 +3,14 @@
 Reference data: ``polarml data build --out data/reference --subsets dft,sevenn,xtb --shards N --resume``.
 
 Data-parallel training: ``torchrun --nproc_per_node 2 -m openmm_polarml.cli train CONFIG.yaml``
-(gloo backend; the process group is initialised when ``WORLD_SIZE`` > 1).
+(DistributedDataParallel; gloo on CPU, NCCL with ``training.device: cuda``; the process group is
+initialised when ``WORLD_SIZE`` > 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +23,6 @@ def _threads(n: int | None) -> None:
 
 
 def cmd_train(args) -> int:
-    import torch
 
     from openmm_polarml.model.serialization import save_model
     from openmm_polarml.training import Trainer, load_config
@@ -35,9 +34,10 @@ def cmd_train(args) -> int:
         cfg["training"]["epochs"] = args.epochs
     if args.output_dir:
         cfg["training"]["output_dir"] = args.output_dir
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("gloo")
+    from openmm_polarml.training.distributed import init_from_environment
+    from openmm_polarml.training.trainer import resolve_device
+
+    init_from_environment(resolve_device(cfg["training"]["device"]))  # torchrun: gloo / NCCL
     trainer = Trainer(cfg)
     history = trainer.fit(resume=not args.restart)
     if trainer.rank != 0:

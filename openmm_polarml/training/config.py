@@ -43,6 +43,7 @@ DEFAULTS: dict = {
         "huber_delta": None,  # None: MSE terms; a number: Huber terms with this δ (label units)
         "dtype": "float32",
         "eval_dtype": "float64",
+        "device": "cpu",  # cpu | cuda | auto (CUDA when available); torchrun: one GPU per rank
         "delta": True,  # network fits E_ref − E_PQEq − E_D3 (fixed terms precomputed)
         "seed": 0,
         "progress": True,

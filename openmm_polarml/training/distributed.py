@@ -1,5 +1,7 @@
-"""Data-parallel helpers (torch.distributed, gloo on CPU): each rank computes its share of the
-global batch with the global normalisation, and gradients are summed across ranks."""
+"""Data parallelism with ``torch.nn.parallel.DistributedDataParallel`` (gloo on CPU, NCCL on CUDA),
+launched with ``torchrun``: each rank computes its share of the global batch with the global
+normalisation; DDP averages the gradients over ranks, so each rank's loss is scaled by the world
+size and the step equals the single-process step on the same global batch."""
 
 from __future__ import annotations
 
@@ -14,17 +16,30 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-def all_reduce_gradients(model: torch.nn.Module) -> None:
-    """Sum gradients over ranks (missing gradients count as zero)."""
-    _, world = rank_and_world()
-    if world == 1:
-        return
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        tdist.all_reduce(p.grad, op=tdist.ReduceOp.SUM)
+def backend_for(device: torch.device) -> str:
+    """The process-group backend for a device: NCCL on CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def init_from_environment(device: torch.device) -> None:
+    """Initialise the process group from ``torchrun``'s environment (``WORLD_SIZE`` > 1)."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not tdist.is_initialized():
+        tdist.init_process_group(backend_for(device))
+
+
+def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` inside ``DistributedDataParallel`` when a process group runs, else itself.
+
+    Unused parameters are allowed (a batch may route all its frames to one readout head, and
+    in delta learning the PQEq parameters do not enter the forward pass)."""
+    if rank_and_world()[1] == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index or 0] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
 
 def all_reduce_dict(values: dict, keys: list) -> dict:

@@ -102,3 +102,16 @@ def test_reference_energies_recover_a_linear_model():
     assert torch.allclose(fit[[13, 29]], true[[13, 29]], atol=1e-10)
     ridge = reference_energies(frames, energies, ridge=1e-3)
     assert torch.allclose(ridge[[13, 29]], true[[13, 29]], atol=1e-2)
+
+
+def test_training_device_resolution():
+    from openmm_polarml.training.trainer import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="must be 'cpu', 'cuda' or 'auto'"):
+        resolve_device("mps")
