@@ -73,7 +73,16 @@
     try {
         $action
     } catch (std::exception& e) {
-        PyErr_SetString(PyExc_Exception, const_cast<char*>(e.what()));
+        // raise openmm.OpenMMException (an Exception subclass), as OpenMM's own wrappers do
+        PyObject* type = PyExc_Exception;
+        PyObject* module = PyImport_ImportModule("openmm");
+        PyObject* cls = module ? PyObject_GetAttrString(module, "OpenMMException") : NULL;
+        if (cls != NULL && PyType_Check(cls))
+            type = cls;
+        PyErr_Clear();
+        PyErr_SetString(type, const_cast<char*>(e.what()));
+        Py_XDECREF(cls);
+        Py_XDECREF(module);
         return NULL;
     }
 }

@@ -11,6 +11,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..data_io import atoms_to_frame, collate
+from ..model.elements import check_elements, supported_elements
 
 
 def _load(model, dtype: str | None, head: str | None = None):
@@ -74,6 +75,7 @@ class PolarMLCalculator(Calculator):
     ):
         super().__init__(**kwargs)
         self.model = _load(model, dtype, head).eval()
+        self.elements = supported_elements(self.model)
         self.fragments = (
             self.model.config.get("fragments", "none") if fragments is None else fragments
         )
@@ -101,6 +103,7 @@ class PolarMLCalculator(Calculator):
         pbc = self.atoms.pbc
         if pbc.any() and not pbc.all():
             raise ValueError("mixed periodicity is not supported: use pbc=True or pbc=False")
+        check_elements(self.model, self.atoms.numbers, self.elements)
         stress = "stress" in properties and bool(pbc.all())
         out = self.model(self._batch(self.atoms), compute_forces=True, compute_stress=stress)
         energy = float(out["energy"][0].detach())

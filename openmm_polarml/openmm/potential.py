@@ -24,6 +24,7 @@ import numpy as np
 import openmm
 
 from .. import units
+from ..model.elements import check_elements, supported_elements
 from .fields import field_to_openmm
 from .fragments import bondless_molecules, fragment_groups, has_bonds
 from .pqeq_force import buildModelPQEqForce
@@ -40,20 +41,6 @@ FORCE_GROUPS = {"network": 1, "pqeq": 2, "d3": 3}
 DEFAULT_MODEL = "foundation"
 
 _BACKENDS = ("torch", "python")
-
-
-def supported_elements(model) -> set[int]:
-    """Atomic numbers the model's selected head was trained on: ``config["head_elements"]``
-    when the trainer recorded it, else the non-zero element reference energies of that head."""
-    if model.config.get("elements"):
-        return {int(z) for z in model.config["elements"]}
-    per_head = model.config.get("head_elements") or {}
-    if model.config.get("head") in per_head:  # recorded at training time
-        return {int(z) for z in per_head[model.config["head"]]}
-    network = model.shortrange.network
-    shift = network.shift.detach()  # [95] or [n_heads, 95] eV
-    row = shift[int(network.head_index)] if shift.dim() == 2 else shift  # [95]
-    return {int(z) for z in (row != 0).nonzero().flatten().tolist()}
 
 
 def repartition_hydrogen_mass(system: openmm.System, topology, hydrogenMass) -> None:
@@ -78,12 +65,6 @@ def repartition_hydrogen_mass(system: openmm.System, topology, hydrogenMass) -> 
             )
         system.setParticleMass(h.index, hydrogenMass)
         system.setParticleMass(heavy.index, left)
-
-
-def _symbol(z: int) -> str:
-    from ase.data import chemical_symbols
-
-    return chemical_symbols[z]
 
 
 def topology_numbers(topology, atoms=None) -> list[int]:
@@ -184,21 +165,7 @@ class PolarMLPotential:
 
     def checkElements(self, numbers) -> None:
         """Raise ``ValueError`` naming every element of ``numbers`` the model was not trained on."""
-        unknown = sorted(set(int(z) for z in numbers) - self.elements)
-        if unknown:
-            names = ", ".join(_symbol(z) for z in unknown)
-            known = " ".join(_symbol(z) for z in sorted(self.elements))
-            heads = self.model.config.get("heads") or []
-            if len(heads) > 1:
-                head = self.model.config.get("head")
-                others = ", ".join(repr(h) for h in heads if h != head)
-                hint = f"its head {head!r} was not trained on them: try head={others}"
-            else:
-                hint = "use a model trained on them"
-            raise ValueError(
-                f"the model has no parameters for element(s) {names} (it knows "
-                f"{len(self.elements)} elements: {known}); {hint}"
-            )
+        check_elements(self.model, numbers, self.elements)
 
     def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge, positions=None):
         """ML-atom fragment groups and charges (e), checked against ``totalCharge``.

@@ -95,6 +95,17 @@ class PQEq(torch.nn.Module):
             raise ValueError(f"mode must be 'converged' or 'reaxnet', got {mode!r}")
         if solver not in ("auto", "dense", "iterative"):
             raise ValueError(f"solver must be 'auto', 'dense' or 'iterative', got {solver!r}")
+        if tolerance is not None and not 0.0 < float(tolerance) < math.inf:
+            raise ValueError(
+                f"tolerance must be positive and finite (eV/e and eV/Å), got {tolerance!r}; "
+                "None picks one from the dtype"
+            )
+        if not 0.0 < float(accuracy) < 1.0:
+            raise ValueError(
+                f"accuracy (lattice-sum relative error) must lie in (0, 1), got {accuracy!r}"
+            )
+        if int(max_iterations) < 1:
+            raise ValueError(f"max_iterations must be at least 1, got {max_iterations!r}")
         self.long_range, self.mode, self.solver = long_range, mode, solver
         self.tolerance, self.accuracy, self.cutoff = tolerance, accuracy, cutoff
         self.element_parameters = parameters if parameters is not None else ElementParameters()

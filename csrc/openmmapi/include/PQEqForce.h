@@ -79,12 +79,26 @@ public:
     void setCutoffDistance(double distance) { cutoff = distance; }
     /** Target relative accuracy delta of the lattice sum (default 1e-6). */
     double getEwaldErrorTolerance() const { return ewaldTolerance; }
-    void setEwaldErrorTolerance(double tol) { ewaldTolerance = tol; }
+    void setEwaldErrorTolerance(double tol) {
+        if (!(tol > 0.0 && tol < 1.0))
+            throw OpenMM::OpenMMException("PQEqForce: the Ewald error tolerance must lie in (0, 1), got " + std::to_string(tol) + "; 1e-6 is the default");
+        ewaldTolerance = tol;
+    }
     /** Solver tolerance: max |dE/dq - mu_f| in eV/e and max |dE/dd| in eV/Angstrom (default 1e-6). */
     double getSolverTolerance() const { return solverTolerance; }
-    void setSolverTolerance(double tol) { solverTolerance = tol; }
+    /** Must be positive and finite (the solver stops when every residual falls below it). */
+    void setSolverTolerance(double tol) {
+        if (!(tol > 0.0 && tol < 1e300))
+            throw OpenMM::OpenMMException("PQEqForce: the solver tolerance must be positive and finite, got " + std::to_string(tol) + " (eV/e and eV/Angstrom); 1e-6 is the default");
+        solverTolerance = tol;
+    }
     int getSolverMaxIterations() const { return maxIterations; }
-    void setSolverMaxIterations(int n) { maxIterations = n; }
+    /** At least 1: an unconverged solve then raises instead of running without end. */
+    void setSolverMaxIterations(int n) {
+        if (n < 1)
+            throw OpenMM::OpenMMException("PQEqForce: the solver's iteration limit must be at least 1, got " + std::to_string(n) + "; an unconverged solve raises an error when it is reached");
+        maxIterations = n;
+    }
     /** Default values (kJ/mol/nm/e) of the field Context parameters PQEqFieldX/Y/Z in a new Context. */
     void setDefaultExternalField(double fieldX, double fieldY, double fieldZ) { defaultField = OpenMM::Vec3(fieldX, fieldY, fieldZ); }
     OpenMM::Vec3 getDefaultExternalField() const { return defaultField; }

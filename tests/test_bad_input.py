@@ -1,0 +1,129 @@
+"""Bad input gets a clear error that names the input, the limit and the fix (one module, by
+interface: ASE calculators, the PQEq engine, PQEqForce, OpenMM createSystem)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from tests.model.helpers import tiny_model
+
+# ---- ASE calculators --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["He", "Fe", "Xe"])
+def test_full_model_calculator_refuses_elements_its_head_never_saw(symbol):
+    from openmm_polarml.calculators import PolarMLCalculator
+
+    atoms = Atoms(symbol + "H", positions=[[0, 0, 0], [0, 0, 1.6]])
+    atoms.calc = PolarMLCalculator()  # the shipped model, head gfn2 (19 elements)
+    with pytest.raises(ValueError, match=rf"no parameters for element\(s\) {symbol}.*head="):
+        atoms.get_potential_energy()
+
+
+def test_small_demo_refuses_argon_and_names_no_head():
+    from openmm_polarml.calculators import PolarMLCalculator
+
+    atoms = Atoms("Ar2", positions=[[0, 0, 0], [0, 0, 3.5]])
+    atoms.calc = PolarMLCalculator("small_demo")
+    with pytest.raises(ValueError, match=r"element\(s\) Ar .*use a model trained on them"):
+        atoms.get_potential_energy()
+
+
+def test_atomic_numbers_beyond_the_tables_are_named():
+    from openmm_polarml.model.elements import check_elements
+
+    model = tiny_model("float64")
+    with pytest.raises(ValueError, match=r"atomic number\(s\) \[150\] are not elements"):
+        check_elements(model, [1, 150])
+
+
+def test_fragment_mode_of_the_calculator_is_checked():
+    from openmm_polarml.calculators import PolarMLCalculator
+
+    with pytest.raises(ValueError, match="fragments must be 'none' or 'molecules'"):
+        PolarMLCalculator(tiny_model("float64"), fragments="residue")
+
+
+# ---- PQEq engine ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tolerance": 0.0}, "tolerance must be positive and finite"),
+        ({"tolerance": -1.0}, "tolerance must be positive and finite"),
+        ({"tolerance": float("nan")}, "tolerance must be positive and finite"),
+        ({"accuracy": 0.0}, r"accuracy .* must lie in \(0, 1\)"),
+        ({"max_iterations": 0}, "max_iterations must be at least 1"),
+    ],
+)
+def test_engine_and_calculator_refuse_unusable_solver_settings(kwargs, message):
+    from openmm_polarml.calculators import PQEqCalculator
+    from openmm_polarml.pqeq import PQEq
+
+    with pytest.raises(ValueError, match=message):
+        PQEq(**kwargs)
+    if "tolerance" in kwargs:
+        with pytest.raises(ValueError, match=message):
+            PQEqCalculator(tolerance=kwargs["tolerance"]).get_potential_energy(
+                Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
+            )
+
+
+# ---- PQEqForce --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setter, value, message",
+    [
+        ("setSolverMaxIterations", -1, "iteration limit must be at least 1"),
+        ("setSolverMaxIterations", 0, "iteration limit must be at least 1"),
+        ("setSolverTolerance", 0.0, "solver tolerance must be positive and finite"),
+        ("setSolverTolerance", -1e-6, "solver tolerance must be positive and finite"),
+        ("setEwaldErrorTolerance", 0.0, r"Ewald error tolerance must lie in \(0, 1\)"),
+    ],
+)
+def test_pqeq_force_refuses_settings_that_cannot_converge(setter, value, message):
+    pytest.importorskip("openmm")
+    import openmm
+
+    from openmm_polarml.openmm import PQEqForce
+
+    force = PQEqForce()
+    before = {
+        "setSolverMaxIterations": force.getSolverMaxIterations,
+        "setSolverTolerance": force.getSolverTolerance,
+        "setEwaldErrorTolerance": force.getEwaldErrorTolerance,
+    }[setter]()
+    with pytest.raises(openmm.OpenMMException, match=message):
+        getattr(force, setter)(value)
+    after = {
+        "setSolverMaxIterations": force.getSolverMaxIterations,
+        "setSolverTolerance": force.getSolverTolerance,
+        "setEwaldErrorTolerance": force.getEwaldErrorTolerance,
+    }[setter]()
+    assert after == before  # the force keeps its valid setting
+
+
+# ---- OpenMM createSystem ----------------------------------------------------------------------
+
+
+def test_create_system_refuses_a_bondless_topology_under_molecules(tmp_path):
+    pytest.importorskip("openmm")
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    potential = PolarMLPotential(
+        tiny_model("float64", pqeq={"long_range": "direct"}), cacheDir=tmp_path
+    )
+    with pytest.raises(ValueError, match=r"no bonds.*createStandardBonds.*positions=.*'none'"):
+        potential.createSystem(topologyFromAtoms(water, bondScale=0), fragments="molecules")
+    system = potential.createSystem(
+        topologyFromAtoms(water, bondScale=0),
+        fragments="molecules",
+        positions=np.asarray(water.positions) * 0.1,
+    )
+    assert system.getNumParticles() == 3
