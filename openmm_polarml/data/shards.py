@@ -128,9 +128,9 @@ def write_frames(path: str | os.PathLike, frames: Sequence[Atoms]) -> str:
 
 def read_frames(path: str | os.PathLike) -> list[Atoms]:
     """Read a shard (or any extxyz[.gz]) back as a list of Atoms with ``forces`` arrays."""
-    import ase.io
+    from openmm_polarml.data_io.dataset import read_frames as read_any
 
-    frames = ase.io.read(str(path), index=":", format="extxyz")
+    frames = read_any(str(path))  # gzip decompressed in memory (ase's seeks are quadratic)
     for atoms in frames:
         calc = atoms.calc
         if calc is not None:

@@ -9,10 +9,23 @@ from openmm_polarml.data_io import keys as K
 
 
 def read_frames(path: str, index: str = ":") -> list:
-    """All frames of any file ase reads (extxyz, .traj, ase.db, ...), as ``ase.Atoms``."""
+    """All frames of any file ase reads (extxyz, .traj, ase.db, ...), as ``ase.Atoms``.
+
+    Gzip'd extxyz is decompressed in memory first: ase seeks inside the file, and every seek
+    in a ``GzipFile`` decompresses from the start (quadratic in the file's length).
+    """
     import ase.io
 
-    frames = ase.io.read(str(path), index=index)
+    name = str(path)
+    if name.endswith((".xyz.gz", ".extxyz.gz")):
+        import gzip
+        import io
+
+        with gzip.open(name, "rt") as fh:
+            text = io.StringIO(fh.read())
+        frames = ase.io.read(text, index=index, format="extxyz")
+    else:
+        frames = ase.io.read(name, index=index)
     return frames if isinstance(frames, list) else [frames]
 
 
