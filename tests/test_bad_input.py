@@ -127,3 +127,58 @@ def test_create_system_refuses_a_bondless_topology_under_molecules(tmp_path):
         positions=np.asarray(water.positions) * 0.1,
     )
     assert system.getNumParticles() == 3
+
+
+# ---- PQEqForce: positions -------------------------------------------------------------------
+
+
+def _pqeq_context(symbols, positions, box=None, exclusions=()):
+    from openmm_polarml.openmm import PQEqForce
+    from tests.openmm.omm_helpers import make_context, make_force
+
+    force = make_force(symbols, method=PQEqForce.PME if box is not None else None)
+    for i, j in exclusions:
+        force.addExclusion(i, j)
+    return make_context(force, positions, box=box)
+
+
+def test_pqeq_force_refuses_overlapping_atoms_on_every_side_of_the_box():
+    pytest.importorskip("openmm")
+    import openmm
+
+    from tests.openmm.omm_helpers import nacl_rocksalt, water_cluster
+
+    symbols, positions = water_cluster(2)
+    positions = np.array(positions)
+    positions[3] = positions[0] + [0.001, 0.0, 0.0]
+    with pytest.raises(openmm.OpenMMException, match=r"particles 0 and 3 are 0.001 nm apart"):
+        _pqeq_context(symbols, positions).getState(getEnergy=True)
+    symbols, positions, box = nacl_rocksalt(reps=2)
+    positions = np.array(positions)
+    positions[5] = positions[0] - [0.02, 0.0, 0.0]  # the image across the boundary
+    with pytest.raises(openmm.OpenMMException, match=r"particles 0 and 5 .* closer than 0.05 nm"):
+        _pqeq_context(symbols, positions, box).getState(getEnergy=True)
+
+
+def test_pqeq_force_overlap_rule_spares_excluded_and_merely_close_pairs():
+    pytest.importorskip("openmm")
+    symbols = ["Na", "Cl", "O"]
+    positions = np.array([[0.0, 0.0, 0.0], [0.001, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    energy = _pqeq_context(symbols, positions, exclusions=[(0, 1)]).getState(getEnergy=True)
+    assert np.isfinite(energy.getPotentialEnergy()._value)
+    positions[1] = [0.06, 0.0, 0.0]  # above the 0.05 nm limit: computed
+    energy = _pqeq_context(symbols, positions).getState(getEnergy=True)
+    assert np.isfinite(energy.getPotentialEnergy()._value)
+
+
+def test_pqeq_force_refuses_nan_positions():
+    pytest.importorskip("openmm")
+    import openmm
+
+    from tests.openmm.omm_helpers import water_cluster
+
+    symbols, positions = water_cluster(2)
+    positions = np.array(positions)
+    positions[2, 1] = np.nan
+    with pytest.raises(openmm.OpenMMException, match="particle 2 has a non-finite position"):
+        _pqeq_context(symbols, positions).getState(getEnergy=True)

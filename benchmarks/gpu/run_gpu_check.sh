@@ -66,7 +66,7 @@ echo "building for sm_$ARCH"
 
 # --- build (the same sources as csrc/CMakeLists.txt + csrc/platforms/cuda/CMakeLists.txt) ---
 C="csrc"
-INC="-I$C/openmmapi/include -I$C/serialization/include -I$C/platforms/reference/include -I$C/platforms/cuda/include -I$C/platforms/cuda/src -I$OPENMM_DIR/include -I$CUDA_HOME/include"
+INC="-I$C/openmmapi/include -I$C/serialization/include -I$C/platforms/reference/include -I$C/platforms/common/include -I$C/platforms/cuda/include -I$C/platforms/cuda/src -I$OPENMM_DIR/include -I$CUDA_HOME/include"
 CXX=${CXX:-g++}
 CXXFLAGS="-std=c++17 -O2 -fPIC $INC"
 set -e

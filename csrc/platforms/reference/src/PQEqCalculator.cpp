@@ -1,4 +1,5 @@
 #include "PQEqCalculator.h"
+#include "PQEqOverlap.h"
 #include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
@@ -362,6 +363,10 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
             throw OpenMMException("PQEqForce: periodic method without box vectors.");
         setupBox(box);
     }
+    checkOverlaps(positions, eqAtoms, periodic ? boxVec : NULL, [&](int i, int j) {
+        const std::vector<int>& ex = siteExclusions[i];
+        return std::binary_search(ex.begin(), ex.end(), j);
+    });
     if (!haveRef || (int) refPos.size() != N) {
         refPos = positions;
         haveRef = true;
