@@ -40,6 +40,7 @@ from openmm_polarml.analysis.probes import (
 )
 from openmm_polarml.data import probes, read_frames, write_frames
 from openmm_polarml.model.serialization import load_model
+from openmm_polarml.training.by_kind import KIND_TABLE_NOTE, format_kind_table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "openmm_polarml" / "models" / "foundation"
@@ -428,6 +429,7 @@ def main(argv=None) -> int:
     lattice = optional_json(model_dir / "lattice_constants.json")
     if lattice and not runs_of_this_model({"lattice": lattice}, model_dir):
         lattice = None  # made with another model file
+    by_kind = optional_json(model_dir / "charge_model_table.json")
     card = {
         "data": data_rows(),
         "commands": STAGES,
@@ -440,6 +442,7 @@ def main(argv=None) -> int:
         "reference_rdf": reference,
         "lattice": lattice,
         "ablation": ablation,
+        "by_kind": by_kind,
     }
     (model_dir / "card.json").write_text(json.dumps(card, indent=1))
     (model_dir / "MODEL_CARD.md").write_text(render(card, model_dir) + "\n")
@@ -476,6 +479,9 @@ def render(card: dict, model_dir: Path) -> str:
         "",
     ]
     lines += element_section(card["metrics"])
+    if card.get("by_kind"):
+        lines += ["", "### Error per kind of system, GFN2-xTB test frames (head `gfn2`)", ""]
+        lines += [KIND_TABLE_NOTE, "", format_kind_table(card["by_kind"])]
     lines += ["", "## Probes against GFN2-xTB (head `gfn2`)", "", "![probes](probes.png)", ""]
     lines += probe_section(card["ion_pairs"], card["charged_clusters"])
     if card.get("ion_water"):

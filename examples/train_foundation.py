@@ -98,6 +98,13 @@ def main() -> None:
         cfg["training"]["epochs"] = args.epochs
     trainer = Trainer(cfg)
     history = trainer.fit(resume=True)
+    if trainer.stopped_by_time:
+        print(
+            f"[foundation] stopped by training.max_minutes after {trainer.epoch} epochs "
+            f"(+{trainer.progress['batch']} batches); continue with the same command. The "
+            "installed model is unchanged until the run finishes."
+        )
+        return
     model = trainer.eval_model("float64").set_head(args.default_head)
     heads = model.config["heads"]
     model.config["head_elements"] = head_elements(trainer.splits["train"], heads)

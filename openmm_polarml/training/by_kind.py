@@ -16,7 +16,15 @@ import torch
 from openmm_polarml.training.data import frames_from_atoms
 from openmm_polarml.training.evaluate import predict_frames
 
-__all__ = ["frame_kind", "errors_by_kind", "format_kind_table"]
+__all__ = ["KIND_TABLE_NOTE", "frame_kind", "errors_by_kind", "format_kind_table"]
+
+KIND_TABLE_NOTE = (
+    "Energy MAE per atom and force MAE per component on the GFN2-xTB test frames, grouped by the "
+    "kind of system that generated them (`examples/charge_model_table.py`); each column is a "
+    "model evaluated under a charge model: `none` solves PQEq under one total-charge constraint "
+    "per structure, `molecules` under one constraint per molecule with its formal charge "
+    "(`openmm_polarml.pqeq.charge_groups`, what OpenMM applies with `fragments='molecules'`)."
+)
 
 
 def frame_kind(atoms, default: str = "other") -> str:

@@ -355,6 +355,7 @@ class Trainer:
         """
         t = self.cfg["training"]
         last = self.out / "last.pt"
+        self.stopped_by_time = False  # set when max_minutes cuts the run (resume to continue)
         if resume and last.exists():
             self.load(last)
         n_epochs = int(epochs if epochs is not None else t["epochs"])
@@ -366,6 +367,7 @@ class Trainer:
             if self.bad_epochs >= t["patience"]:
                 break
             if not self._run_epoch(deadline):
+                self.stopped_by_time = True
                 self.save("last.pt")
                 if self.rank == 0:
                     print(

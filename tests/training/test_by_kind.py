@@ -1,0 +1,41 @@
+"""Errors per kind of system: grouping by info['kind'] and field, values against a direct sum."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from openmm_polarml.training.by_kind import errors_by_kind, format_kind_table, frame_kind
+from tests.model.helpers import tiny_model
+
+
+def _frame(kind, shift, field=None):
+    atoms = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93 + shift, 0]])
+    atoms.info.update(kind=kind, energy=-1.0 - shift)
+    atoms.arrays["forces"] = np.full((3, 3), 0.1 * shift)
+    if field is not None:
+        atoms.info["external_field"] = np.array(field)
+    return atoms
+
+
+def test_frame_kind_labels():
+    assert frame_kind(_frame("g2", 0.0)) == "g2"
+    assert frame_kind(_frame("g2", 0.0, [0, 0, 0.1])) == "g2 in field"
+    assert frame_kind(_frame("g2", 0.0, [0, 0, 0])) == "g2"
+    plain = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.7]])
+    assert frame_kind(plain, "xtb_contacts") == "xtb_contacts"
+
+
+def test_errors_by_kind_equal_a_direct_evaluation():
+    model = tiny_model("float64", pqeq={"long_range": "direct"})
+    frames = {"s": [_frame("water", 0.0), _frame("water", 0.05), _frame("ion", 0.1)]}
+    table = errors_by_kind(model, frames)
+    assert sorted(table) == ["ion", "water"] and table["water"]["frames"] == 2
+    from openmm_polarml.data_io import atoms_to_frame, collate
+
+    errors = []
+    for atoms in frames["s"][:2]:
+        out = model(collate([atoms_to_frame(atoms)]), compute_forces=True)
+        errors.append(abs(float(out["energy"][0].detach()) - atoms.info["energy"]) / 3 * 1e3)
+    assert table["water"]["energy_mae_mev_per_atom"] == pytest.approx(np.mean(errors), rel=1e-10)
+    text = format_kind_table({"a": table, "b": errors_by_kind(model, frames, "molecules")})
+    assert "| water | 2 |" in text and text.count("\n") == 3
