@@ -182,3 +182,61 @@ def test_pqeq_force_refuses_nan_positions():
     positions[2, 1] = np.nan
     with pytest.raises(openmm.OpenMMException, match="particle 2 has a non-finite position"):
         _pqeq_context(symbols, positions).getState(getEnergy=True)
+
+
+# ---- smaller rows: background, unknown keywords, NaN weights, fragment indices, resume --------
+
+
+def test_calculator_takes_neutralizing_background_and_refuses_unknown_keywords():
+    from openmm_polarml.calculators import PolarMLCalculator
+    from openmm_polarml.pqeq import NonNeutralCellError
+    from tests.model.helpers import crystal
+
+    model = tiny_model("float64", pqeq={"long_range": "ewald"})
+    atoms = crystal(3)
+    atoms.info["charge"] = 1
+    atoms.calc = PolarMLCalculator(model, warm_start=False)
+    with pytest.raises(NonNeutralCellError, match="neutralizing_background=True"):
+        atoms.get_potential_energy()
+    atoms.calc = PolarMLCalculator(model, warm_start=False, neutralizing_background=True)
+    assert np.isfinite(atoms.get_potential_energy())
+    with pytest.raises(TypeError, match=r"unknown keyword\(s\) \['neutralising_background'\]"):
+        PolarMLCalculator(model, neutralising_background=True)
+
+
+def test_model_file_with_nan_weights_is_refused(tmp_path):
+    import torch
+
+    from openmm_polarml.model.serialization import ModelFormatError, load_model, save_model
+
+    model = tiny_model("float64")
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    save_model(model, tmp_path / "bad.pt")
+    with pytest.raises(ModelFormatError, match="NaN or infinity.*best.pt"):
+        load_model(tmp_path / "bad.pt")
+
+
+def test_fragment_index_outside_the_topology_is_named(tmp_path):
+    pytest.importorskip("openmm")
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    potential = PolarMLPotential(
+        tiny_model("float64", pqeq={"long_range": "direct"}), cacheDir=tmp_path
+    )
+    with pytest.raises(ValueError, match=r"particle index\(es\) \[99\].*3 atoms"):
+        potential.createSystem(topologyFromAtoms(water), fragments=[[0, 1, 99]])
+
+
+def test_resuming_into_a_folder_of_another_architecture_says_so(tmp_path):
+    from openmm_polarml.training import Trainer
+    from tests.training.helpers import emt_frames, tiny_config, write_frames
+
+    path = write_frames(tmp_path / "d.extxyz", emt_frames(4))
+    Trainer(tiny_config(path, tmp_path / "out", epochs=1)).fit()
+    wider = tiny_config(path, tmp_path / "out", epochs=2)
+    wider["model"]["network"]["hidden_irreps"] = "12x0e+4x1o"
+    with pytest.raises(ValueError, match="another model architecture.*output_dir"):
+        Trainer(wider).fit()

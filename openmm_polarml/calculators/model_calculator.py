@@ -29,6 +29,10 @@ def _load(model, dtype: str | None, head: str | None = None):
     return load_pretrained(str(model), dtype=dtype, head=head)
 
 
+#: keywords of ase's Calculator that PolarMLCalculator passes on
+_ASE_KEYWORDS = {"restart", "ignore_bad_restart_file", "label", "atoms", "directory"}
+
+
 class PolarMLCalculator(Calculator):
     """The polarizable ML model as an ASE calculator (eV, Å, e).
 
@@ -59,6 +63,9 @@ class PolarMLCalculator(Calculator):
         :mod:`openmm_polarml.pqeq.charge_groups`) or ``"none"`` (one total-charge constraint,
         ``atoms.info["charge"]``). Explicit per-atom labels in ``atoms.arrays["fragment"]``
         with ``atoms.info["fragment_charges"]`` (e) override both.
+    neutralizing_background : bool or None
+        Periodic cells with a net charge: add a uniform neutralising background (the Ewald
+        convention) instead of refusing them; None keeps the model's setting (refuse).
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "charges", "dipole"]
@@ -71,11 +78,23 @@ class PolarMLCalculator(Calculator):
         warm_start: bool = True,
         head: str | None = None,
         fragments: str | None = None,
+        neutralizing_background: bool | None = None,
         **kwargs,
     ):
+        unknown = sorted(set(kwargs) - _ASE_KEYWORDS)
+        if unknown:
+            raise TypeError(
+                f"PolarMLCalculator got unknown keyword(s) {unknown}; it takes model, dtype, "
+                "external_field, warm_start, head, fragments, neutralizing_background and ASE's "
+                f"{sorted(_ASE_KEYWORDS)}"
+            )
         super().__init__(**kwargs)
         self.model = _load(model, dtype, head).eval()
         self.elements = supported_elements(self.model)
+        if neutralizing_background is not None:
+            if self.model.pqeq is None:
+                raise ValueError("neutralizing_background needs a model with PQEq")
+            self.model.pqeq.neutralizing_background = bool(neutralizing_background)
         self.fragments = (
             self.model.config.get("fragments", "none") if fragments is None else fragments
         )

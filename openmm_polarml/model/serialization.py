@@ -165,6 +165,19 @@ def model_from_contents(config: dict, state: dict, path="<blob>") -> PolarMLMode
             f"{path}: the weights do not fit the model its configuration builds (file corrupt "
             f"or from an incompatible version): {err}"
         ) from None
+    bad = [  # the network's weights (PQEq tables mark elements without parameters with inf)
+        name
+        for name, value in state.items()
+        if name.startswith("shortrange.")
+        and torch.is_tensor(value)
+        and value.is_floating_point()
+        and not bool(value.isfinite().all())
+    ]
+    if bad:
+        raise ModelFormatError(
+            f"{path}: {len(bad)} weight tensor(s) hold NaN or infinity ({', '.join(bad[:4])}): the "
+            "file comes from a diverged training run; use an earlier checkpoint (best.pt)"
+        )
     return model
 
 

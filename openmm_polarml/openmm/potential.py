@@ -189,6 +189,12 @@ class PolarMLPotential:
         groups = fragment_groups(topology, fragments)
         if groups is None:
             return None, None
+        bad = sorted({i for g in groups for i in g if not 0 <= i < len(every)})
+        if bad:
+            raise ValueError(
+                f"fragments name particle index(es) {bad[:8]} but the Topology has {len(every)} "
+                f"atoms (indices 0..{len(every) - 1}); fix the fragment lists"
+            )
         ml = set(atoms)
         inside = [g for g in groups if ml.intersection(g)]
         for g in inside:

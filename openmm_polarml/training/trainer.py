@@ -329,7 +329,14 @@ class Trainer:
     def load(self, path: str | Path) -> None:
         """Resume from a checkpoint written by :meth:`save`."""
         blob = read_blob(path)
-        self.model.load_state_dict(blob["model_state"])
+        try:
+            self.model.load_state_dict(blob["model_state"])
+        except RuntimeError as err:
+            raise ValueError(
+                f"{path} holds a checkpoint of another model architecture than this "
+                f"configuration builds ({str(err).splitlines()[0]}); choose another "
+                "training.output_dir or delete the checkpoint to start afresh"
+            ) from None
         self.ema.load_state_dict(blob["ema_state"])
         self.optimizer.load_state_dict(blob["optimizer"])
         self.scheduler.load_state_dict(blob["scheduler"])
