@@ -49,6 +49,10 @@ V_PER_NM_TO_V_PER_ANGSTROM = 0.1
 # OpenMM field parameter unit: kJ/mol/nm/e. 1 V/Å = 1 eV/(Å e) = 96.485.../0.1 kJ/mol/nm/e
 V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E = EV_TO_KJ_PER_MOL / ANGSTROM_TO_NM
 V_PER_NM_TO_KJ_PER_MOL_NM_E = EV_TO_KJ_PER_MOL  # 1 V/nm = 1 eV/(nm e)
+# The largest homogeneous field any interface takes (V/Å): 10x the strongest field in training
+# (0.5 V/Å) and beyond dielectric breakdown of any material; stronger fields pull shells out of
+# their atoms (PQEq's polarisation catastrophe). The native force uses the same number.
+MAX_EXTERNAL_FIELD_V_PER_ANGSTROM = 5.0
 
 # --- composite: stress, dipole, polarisability ------------------------------------------------
 EV_PER_A3_TO_GPA = EV_TO_J / 1e-30 / 1e9  # 160.21766...

@@ -240,3 +240,34 @@ def test_resuming_into_a_folder_of_another_architecture_says_so(tmp_path):
     wider["model"]["network"]["hidden_irreps"] = "12x0e+4x1o"
     with pytest.raises(ValueError, match="another model architecture.*output_dir"):
         Trainer(wider).fit()
+
+
+# ---- row 6: fields beyond the limit, the same on every interface --------------------------------
+
+
+def test_fields_beyond_the_limit_are_refused_by_every_interface(tmp_path):
+    from openmm_polarml.calculators import PolarMLCalculator, PQEqCalculator
+    from openmm_polarml.pqeq import PQEqError
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    for calc in (
+        PQEqCalculator(external_field=[0.0, 0.0, 50.0]),
+        PolarMLCalculator(
+            tiny_model("float64", pqeq={"long_range": "direct"}), external_field=[0, 0, 50.0]
+        ),
+    ):
+        with pytest.raises(PQEqError, match=r"50 V/Å exceeds the limit of 5.0 V/Å"):
+            calc.get_potential_energy(water.copy())
+    pytest.importorskip("openmm")
+    import openmm
+
+    from openmm_polarml.openmm import set_external_field
+    from openmm_polarml.openmm.fields import FIELD_PARAMETERS
+    from tests.openmm.omm_helpers import make_context, make_force
+
+    ctx = make_context(make_force(["O", "H", "H"]), water.positions * 0.1)
+    with pytest.raises(ValueError, match="exceeds the limit of 5.0 V/Å"):
+        set_external_field(ctx, (0.0, 0.0, 50.0), "V/A")
+    ctx.setParameter(FIELD_PARAMETERS[2], 500.0 * 96.4853)  # 50 V/Å set around the helper
+    with pytest.raises(openmm.OpenMMException, match="exceeds the limit of 5 V/Angstrom"):
+        ctx.getState(getEnergy=True)

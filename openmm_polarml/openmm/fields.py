@@ -11,6 +11,8 @@ The helpers here take V/nm by default and convert at the boundary.
 
 from __future__ import annotations
 
+import math
+
 import openmm
 
 from .. import units
@@ -45,7 +47,16 @@ def field_to_openmm(field, unit: str = "V/nm") -> tuple[float, float, float]:
     values = [float(x) for x in field]
     if len(values) != 3:
         raise ValueError(f"field must have three components, got {len(values)}")
-    return (values[0] * scale, values[1] * scale, values[2] * scale)
+    out = (values[0] * scale, values[1] * scale, values[2] * scale)
+    strength = math.sqrt(sum(v * v for v in out)) / units.V_PER_ANGSTROM_TO_KJ_PER_MOL_NM_E
+    limit = units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM
+    if not strength <= limit:  # also NaN
+        raise ValueError(
+            f"field of {strength:.3g} V/Å ({values} {unit}) exceeds the limit of {limit} V/Å (10x "
+            "the strongest training field, beyond dielectric breakdown): shells would leave "
+            "their atoms; lower the field"
+        )
+    return out
 
 
 def set_external_field(context: openmm.Context, field, unit: str = "V/nm") -> None:

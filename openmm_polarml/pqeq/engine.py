@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .. import units
 from . import compat
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
 from .energy import (
@@ -30,6 +31,23 @@ from .solver import (
 
 #: Atoms closer than this are rejected as overlapping (Å).
 MIN_ATOM_DISTANCE = 0.5
+
+
+def check_field(field: torch.Tensor) -> None:
+    """Refuse a field (V/Å, ``[3]``) that is not finite or stronger than
+    :data:`openmm_polarml.units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM`."""
+    limit = units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM
+    if field.shape != (3,) or not bool(torch.isfinite(field).all()):
+        raise InvalidInputError(f"external_field must be three finite numbers (V/Å), got {field}")
+    strength = float(torch.linalg.vector_norm(field.detach()))
+    if strength > limit:
+        raise InvalidInputError(
+            f"external field of {strength:.3g} V/Å exceeds the limit of {limit} V/Å (10x the "
+            "strongest training field, beyond dielectric breakdown): shells would leave their "
+            "atoms; lower the field"
+        )
+
+
 #: Above this many atoms the automatic solver choice is the matrix-free one.
 DENSE_SOLVER_MAX_ATOMS = 64
 #: Cold starts displace the shells at random by about this much (Å, seeded): a symmetric crystal is
@@ -256,6 +274,7 @@ class PQEq(torch.nn.Module):
         field = None
         if external_field is not None:
             field = torch.as_tensor(external_field, dtype=dtype, device=positions.device)
+            check_field(field)
         reference = None
         if pbc and field is not None:
             reference = (

@@ -1,5 +1,5 @@
 #include "PQEqCalculator.h"
-#include "PQEqOverlap.h"
+#include "PQEqInputChecks.h"
 #include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
@@ -363,6 +363,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
             throw OpenMMException("PQEqForce: periodic method without box vectors.");
         setupBox(box);
     }
+    checkField(fieldIn);
     checkOverlaps(positions, eqAtoms, periodic ? boxVec : NULL, [&](int i, int j) {
         const std::vector<int>& ex = siteExclusions[i];
         return std::binary_search(ex.begin(), ex.end(), j);

@@ -1,7 +1,8 @@
-#ifndef POLARML_PQEQOVERLAP_H_
-#define POLARML_PQEQOVERLAP_H_
+#ifndef POLARML_PQEQINPUTCHECKS_H_
+#define POLARML_PQEQINPUTCHECKS_H_
 
-/* The overlap rule shared by every platform: two PQEq atoms (equilibrated or polarisable, not fixed
+/* Input checks shared by every platform, the same rules as the PyTorch engine.
+ * Overlaps: two PQEq atoms (equilibrated or polarisable, not fixed
  * charge sites) closer than PQEQ_MIN_ATOM_DISTANCE (0.05 nm, the 0.5 Angstrom of the PyTorch engine) are
  * refused, unless the pair is excluded. Cost O(N): atoms are binned in cells at least that wide. */
 
@@ -137,6 +138,22 @@ void checkOverlaps(const std::vector<OpenMM::Vec3>& pos, const std::vector<int>&
                         }
                     }
                 }
+    }
+}
+
+/** kJ/mol/nm/e: 5 V/Angstrom, openmm_polarml.units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM (1 V/A = 964.853... kJ/mol/nm/e) */
+static const double PQEQ_MAX_FIELD = 5.0 * 964.8533212331;
+
+/** Throw OpenMMException when the external field (kJ/mol/nm/e) is not finite or exceeds PQEQ_MAX_FIELD. */
+inline void checkField(const OpenMM::Vec3& field) {
+    double strength = std::sqrt(field.dot(field));
+    if (!(strength <= PQEQ_MAX_FIELD)) {
+        std::stringstream msg;
+        msg << "PQEqForce: the external field (" << field[0] << ", " << field[1] << ", " << field[2]
+            << " kJ/mol/nm/e, " << strength / 964.8533212331 << " V/Angstrom) exceeds the limit of 5 V/Angstrom "
+            << "(10x the strongest training field, beyond dielectric breakdown): shells would leave their atoms; "
+               "lower the Context parameters PQEqFieldX/Y/Z";
+        throw OpenMM::OpenMMException(msg.str());
     }
 }
 
