@@ -271,3 +271,23 @@ def test_fields_beyond_the_limit_are_refused_by_every_interface(tmp_path):
     ctx.setParameter(FIELD_PARAMETERS[2], 500.0 * 96.4853)  # 50 V/Å set around the helper
     with pytest.raises(openmm.OpenMMException, match="exceeds the limit of 5 V/Angstrom"):
         ctx.getState(getEnergy=True)
+
+
+def test_atoms_that_lost_their_bonds_are_refused_under_molecules(tmp_path):
+    pytest.importorskip("openmm")
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    methanol_without_bonds = Atoms(
+        "COH", positions=[[3.0, 0, 0], [4.4, 0, 0], [4.7, 0.9, 0]]
+    )  # a ligand whose bonds were dropped
+    topology = topologyFromAtoms(water + methanol_without_bonds)
+    kept = [b for b in topology.bonds() if b[0].index < 3 and b[1].index < 3]
+    topology._bonds = kept  # what a reader without templates leaves: the ligand's bonds gone
+    potential = PolarMLPotential(
+        tiny_model("float64", pqeq={"long_range": "direct"}), cacheDir=tmp_path
+    )
+    with pytest.raises(ValueError, match=r"3 atom\(s\) have no bonds.*particle 3 \(C"):
+        potential.createSystem(topology, fragments="molecules")
+    assert potential.createSystem(topology, fragments="none").getNumParticles() == 6

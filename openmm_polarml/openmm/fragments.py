@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["molecule_groups", "fragment_groups", "has_bonds", "bondless_molecules"]
+__all__ = [
+    "molecule_groups",
+    "fragment_groups",
+    "has_bonds",
+    "bondless_molecules",
+    "check_lone_atoms",
+]
 
 
 def molecule_groups(topology) -> list[list[int]]:
@@ -106,3 +112,36 @@ def bondless_molecules(topology, atoms, positions, total_charge) -> tuple[list, 
     numbers = [every[i].element.atomic_number for i in atoms]
     result = charge_groups(numbers, xyz, float(total_charge or 0.0), cell=cell)
     return [[atoms[k] for k in g] for g in result.groups], list(result.charges)
+
+
+#: elements that are atoms of their own in a molecular system: noble gases
+_LONE_ELEMENTS = frozenset({"He", "Ne", "Ar", "Kr", "Xe", "Rn"})
+
+
+def check_lone_atoms(every, groups) -> None:
+    """Refuse single-atom 'molecules' that are neither monatomic ions nor noble gases.
+
+    A Topology that lost bonds (a PDB residue without a template or CONECT records, a converter
+    that drops bonds) would make each such atom a neutral fragment of its own: no charge could
+    flow between it and its neighbours, and the energy would be silently wrong.
+    """
+    from ..pqeq.charge_groups import ION_CHARGES
+
+    lone = [
+        g[0]
+        for g in groups
+        if len(g) == 1
+        and every[g[0]].element is not None
+        and every[g[0]].element.symbol not in ION_CHARGES
+        and every[g[0]].element.symbol not in _LONE_ELEMENTS
+    ]
+    if lone:
+        atom = every[lone[0]]
+        raise ValueError(
+            f"{len(lone)} atom(s) have no bonds in the Topology, e.g. particle {lone[0]} "
+            f"({atom.element.symbol} of residue {atom.residue.name}{atom.residue.id}), so "
+            "fragments='molecules' would make each a neutral fragment of its own. Add the bonds "
+            "(Topology.createStandardBonds(), CONECT records, "
+            "openmm_polarml.openmm.topologyFromAtoms), or use fragments='none' or explicit "
+            "fragments"
+        )

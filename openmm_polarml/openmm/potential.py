@@ -26,7 +26,7 @@ import openmm
 from .. import units
 from ..model.elements import check_elements, supported_elements
 from .fields import field_to_openmm
-from .fragments import bondless_molecules, fragment_groups, has_bonds
+from .fragments import bondless_molecules, check_lone_atoms, fragment_groups, has_bonds
 from .pqeq_force import buildModelPQEqForce
 from .residue_charges import fragment_charge
 
@@ -203,6 +203,8 @@ class PolarMLPotential:
                     f"fragment of atoms {g[:6]}... lies partly outside the ML region; choose "
                     "mlAtoms as whole molecules or pass fragments= explicitly"
                 )
+        if molecules:
+            check_lone_atoms(every, inside)
         if fragmentCharges is None:
             charges = [fragment_charge([every[i] for i in g]) for g in inside]
         elif callable(fragmentCharges):
