@@ -21,7 +21,7 @@ from .potential import DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
 from .pqeq_force import attach_pqeq_force, buildModelPQEqForce, createPQEqForce
 from .reporters import PQEQ_REPORT_UNITS, PQEqReporter
 from .serialization import as_pqeq_force, install_pqeq_downcasts
-from .torch_force import attach_torch_force
+from .torch_force import attach_torch_force, register_serialization
 
 __all__ = [
     "PQEqReporter",
@@ -51,4 +51,7 @@ __all__ = [
     "attach_pqeq_force",
     "attach_torch_force",
     "attach_d3_force",
+    "register_serialization",
 ]
+
+register_serialization()  # TorchForce and vesin for XmlSerializer.deserialize in a fresh process

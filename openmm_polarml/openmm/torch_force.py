@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["attach_torch_force", "reload_torch_plugins"]
+__all__ = ["attach_torch_force", "reload_torch_plugins", "register_serialization"]
 
 
 def attach_torch_force(system, artifact: str | Path, force_group: int | None = None):
@@ -81,3 +81,41 @@ def reload_torch_plugins() -> None:
             except Exception:  # pragma: no cover - the platform stays unavailable
                 pass
     reload_torch_plugins.done = done
+
+
+#: what :func:`register_serialization` could not register (empty when everything loaded)
+SERIALIZATION_FAILURES: list[str] = []
+
+
+def register_serialization() -> list[str]:
+    """Make ``XmlSerializer.deserialize`` work for every System this package builds.
+
+    Imports torch first (its runtime libraries), the vesin TorchScript op the exported network
+    uses, and openmm-torch (its ``TorchForce`` serialization proxy and kernels); the PQEqForce
+    proxy comes with this package's plugin. Called when :mod:`openmm_polarml.openmm` is
+    imported, so ``import openmm_polarml`` is enough in a fresh process.
+
+    Returns
+    -------
+    list of str
+        What could not be registered (also kept in :data:`SERIALIZATION_FAILURES`).
+    """
+    import logging
+
+    import torch  # noqa: F401  (first: openmm-torch's kernels need its libraries)
+
+    failures = []
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # openmm-torch 1.5 imports simtk.openmm, which logs a warning
+    try:
+        for module in ("vesin_torch", "openmmtorch"):
+            try:
+                __import__(module)
+            except Exception as err:  # an optional backend: record, do not fail the import
+                failures.append(f"{module}: {err}")
+    finally:
+        root.setLevel(level)
+    reload_torch_plugins()
+    SERIALIZATION_FAILURES[:] = failures
+    return failures

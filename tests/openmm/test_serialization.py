@@ -213,3 +213,45 @@ def test_ownership_no_double_free_no_leak():
         [sys.executable, "-c", _OWNERSHIP_SCRIPT], capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path):
+    """A System with the network (TorchForce), PQEq and D3, saved by this process, runs in a new
+    process that imports only openmm_polarml, with the same energy."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import openmm
+    from ase import Atoms
+
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    system = PolarMLPotential("small_demo", cacheDir=tmp_path).createSystem(
+        topologyFromAtoms(water)
+    )
+    xml = tmp_path / "system.xml"
+    xml.write_text(openmm.XmlSerializer.serialize(system))
+    text = xml.read_text()
+    assert 'type="TorchForce"' in text and 'type="PQEqForce"' in text  # both need proxies
+    positions = np.asarray(water.positions) * 0.1
+    context = openmm.Context(
+        system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
+    )
+    context.setPositions(positions)
+    here = context.getState(getEnergy=True).getPotentialEnergy()._value
+    script = (
+        "import numpy as np, openmm_polarml, openmm\n"
+        f"s = openmm.XmlSerializer.deserialize(open({str(xml)!r}).read())\n"
+        "c = openmm.Context(s, openmm.VerletIntegrator(1e-3), "
+        "openmm.Platform.getPlatformByName('Reference'))\n"
+        f"c.setPositions(np.array({positions.tolist()}))\n"
+        "print(repr(c.getState(getEnergy=True).getPotentialEnergy()._value))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert float(out.stdout.strip().splitlines()[-1]) == here
+    assert "simtk" not in out.stderr
