@@ -232,9 +232,6 @@ class PolarMLPotential:
         return available
 
     def _network_force(self, system, numbers, box, atoms, backend, include_d3, positions):
-        from ..export.torchforce import TorchForceModule, fresh_copy
-        from ..model.shortrange import ShortRange
-
         subset = None if len(atoms) == system.getNumParticles() else list(atoms)
         group = FORCE_GROUPS["network"]
         if backend == "torch":
@@ -256,19 +253,19 @@ class PolarMLPotential:
                 return attach_torch_force(system, path, force_group=group)
             except ImportError as err:
                 LOGGER.warning("openmm-torch unavailable (%s): using the PythonForce backend", err)
-        import torch
+        from .python_backend import attach_python_force, network_module
 
-        from .python_backend import attach_python_force
-
-        shortrange = fresh_copy(self.model).shortrange
-        if not include_d3:
-            shortrange = ShortRange(shortrange.network, None)
-        index = None if subset is None else torch.as_tensor(subset)
-        module = TorchForceModule(
-            shortrange, torch.as_tensor(numbers), box is not None, False, index
-        )
-        module = module.to(self.model.shortrange.network.shift.dtype)
-        return attach_python_force(system, module, box is not None, force_group=group)
+        periodic = box is not None
+        module = network_module(self.model, numbers, periodic, include_d3, subset)
+        recipe = {
+            "config": self.model.config,
+            "state": self.model.state_dict(),
+            "numbers": [int(z) for z in numbers],
+            "periodic": periodic,
+            "include_d3": bool(include_d3),
+            "atom_indices": subset,
+        }
+        return attach_python_force(system, module, periodic, force_group=group, recipe=recipe)
 
     def addForces(
         self,

@@ -11,7 +11,46 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["NetworkEvaluation", "attach_python_force"]
+__all__ = ["NetworkEvaluation", "attach_python_force", "network_module", "rebuild_evaluation"]
+
+
+def network_module(model, numbers, periodic: bool, include_d3: bool, atom_indices=None):
+    """The eager :class:`~openmm_polarml.export.TorchForceModule` of ``model`` (a fresh copy).
+
+    Parameters
+    ----------
+    model : PolarMLModel
+        The model, on its selected head.
+    numbers : sequence of int
+        Atomic numbers of the ML atoms.
+    periodic : bool
+        Whether the module takes the box.
+    include_d3 : bool
+        Whether D3 runs inside the module.
+    atom_indices : sequence of int, optional
+        Particle indices of the ML atoms (ML/MM); None: all particles.
+    """
+    from ..export.torchforce import TorchForceModule, fresh_copy
+    from ..model.shortrange import ShortRange
+
+    shortrange = fresh_copy(model).shortrange
+    if not include_d3:
+        shortrange = ShortRange(shortrange.network, None)
+    index = None if atom_indices is None else torch.as_tensor(list(atom_indices))
+    module = TorchForceModule(shortrange, torch.as_tensor(list(numbers)), periodic, False, index)
+    return module.to(model.shortrange.network.shift.dtype)
+
+
+def rebuild_evaluation(recipe: dict) -> NetworkEvaluation:
+    """A :class:`NetworkEvaluation` from its pickled recipe (model configuration and weights, the
+    ML atoms, periodicity, whether D3 is inside): what ``XmlSerializer.deserialize`` calls."""
+    from ..model.serialization import model_from_contents
+
+    model = model_from_contents(recipe["config"], recipe["state"], "<PythonForce>").eval()
+    module = network_module(
+        model, recipe["numbers"], recipe["periodic"], recipe["include_d3"], recipe["atom_indices"]
+    )
+    return NetworkEvaluation(module, recipe["periodic"], recipe)
 
 
 class NetworkEvaluation:
@@ -23,12 +62,25 @@ class NetworkEvaluation:
         Eager module (nm/kJ/mol interface, optionally with ``atom_indices``).
     periodic : bool
         Whether the box is passed to the module.
+    recipe : dict, optional
+        What rebuilds the module in another process (see :func:`rebuild_evaluation`): with it
+        the evaluation pickles, so a System with this force survives ``XmlSerializer``. The
+        weights travel inside the XML (compiled e3nn code itself cannot be pickled).
     """
 
-    def __init__(self, module, periodic: bool):
+    def __init__(self, module, periodic: bool, recipe: dict | None = None):
         self.module = module.eval()
         self.periodic = bool(periodic)
         self.dtype = module.dtype_ref.dtype
+        self.recipe = recipe
+
+    def __reduce__(self):
+        if self.recipe is None:
+            raise TypeError(
+                "this NetworkEvaluation has no recipe and cannot be pickled: build the System "
+                "with PolarMLPotential.createSystem(backend='python')"
+            )
+        return (rebuild_evaluation, (self.recipe,))
 
     def __call__(self, state):
         import openmm.unit as u
@@ -45,7 +97,9 @@ class NetworkEvaluation:
         return float(energy.detach()), -grad.detach().double().numpy()
 
 
-def attach_python_force(system, module, periodic: bool, force_group: int | None = None):
+def attach_python_force(
+    system, module, periodic: bool, force_group: int | None = None, recipe: dict | None = None
+):
     """Add ``module`` (a :class:`TorchForceModule`) to ``system`` as an ``openmm.PythonForce``.
 
     Parameters
@@ -58,6 +112,8 @@ def attach_python_force(system, module, periodic: bool, force_group: int | None 
         Whether the force uses periodic boundary conditions.
     force_group : int, optional
         Force group of the new force.
+    recipe : dict, optional
+        See :class:`NetworkEvaluation` (makes the force serialisable).
 
     Returns
     -------
@@ -66,7 +122,7 @@ def attach_python_force(system, module, periodic: bool, force_group: int | None 
     """
     import openmm
 
-    force = openmm.PythonForce(NetworkEvaluation(module, periodic))
+    force = openmm.PythonForce(NetworkEvaluation(module, periodic, recipe))
     force.setName("PolarML network (PythonForce)")
     force.setUsesPeriodicBoundaryConditions(bool(periodic))
     if force_group is not None:

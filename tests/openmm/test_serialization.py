@@ -215,9 +215,10 @@ def test_ownership_no_double_free_no_leak():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path):
-    """A System with the network (TorchForce), PQEq and D3, saved by this process, runs in a new
-    process that imports only openmm_polarml, with the same energy."""
+@pytest.mark.parametrize("backend", ["torch", "python"])
+def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path, backend):
+    """A System with the network (TorchForce or PythonForce), PQEq and D3, saved by this process,
+    runs in a new process that imports only openmm_polarml, with the same energy."""
     import subprocess
     import sys
 
@@ -230,12 +231,13 @@ def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path)
 
     water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
     system = PolarMLPotential("small_demo", cacheDir=tmp_path).createSystem(
-        topologyFromAtoms(water)
+        topologyFromAtoms(water), backend=backend
     )
     xml = tmp_path / "system.xml"
     xml.write_text(openmm.XmlSerializer.serialize(system))
     text = xml.read_text()
-    assert 'type="TorchForce"' in text and 'type="PQEqForce"' in text  # both need proxies
+    network = "TorchForce" if backend == "torch" else "PythonForce"
+    assert f'type="{network}"' in text and 'type="PQEqForce"' in text  # both need proxies
     positions = np.asarray(water.positions) * 0.1
     context = openmm.Context(
         system, openmm.VerletIntegrator(1e-3), openmm.Platform.getPlatformByName("Reference")
