@@ -1,4 +1,5 @@
-"""Command line: ``polarml train CONFIG.yaml``, ``polarml evaluate MODEL DATA``, ``polarml export``.
+"""Command line: ``polarml train CONFIG.yaml``, ``polarml evaluate MODEL DATA``, ``polarml export``,
+``polarml md STRUCTURE`` (NVT/NPT/NVE with the full model: DCD, charges, final PDB).
 
 Reference data: ``polarml data build --out data/reference --subsets dft,sevenn,xtb --shards N --resume``.
 
@@ -66,8 +67,9 @@ def cmd_evaluate(args) -> int:
     from openmm_polarml.training.evaluate import evaluate, format_tables
     from openmm_polarml.training.plots import parity_plot
 
-    model = load_model(args.model, dtype=args.dtype)
-    subsets = {Path(p).stem: load_frames(p) for p in args.data}
+    model = load_model(args.model, dtype=args.dtype, head=args.head)
+    mode = model.config.get("fragments", "none")
+    subsets = {Path(p).stem: load_frames(p, fragments=mode) for p in args.data}
     tables, preds = evaluate(model, subsets, args.batch_size)
     print(format_tables(tables))
     if args.json:
@@ -83,7 +85,7 @@ def cmd_export(args) -> int:
     from openmm_polarml.export import export_model
     from openmm_polarml.model.serialization import load_model
 
-    model = load_model(args.model, dtype=args.dtype)
+    model = load_model(args.model, dtype=args.dtype, head=args.head)
     atoms = ase.io.read(args.structure)
     meta = export_model(model, atoms, args.output, outputs_forces=args.forces)
     print(
@@ -91,6 +93,32 @@ def cmd_export(args) -> int:
         f"cutoff {meta['cutoff_angstrom']} Å, dtype {meta['dtype']}; parity check: "
         f"|dE| = {meta['parity']['energy_kj_per_mol']:.2e} kJ/mol, "
         f"max |dF| = {meta['parity']['forces_kj_per_mol_nm']:.2e} kJ/mol/nm"
+    )
+    return 0
+
+
+def cmd_md(args) -> int:
+    from openmm_polarml.openmm.md_runner import MDSettings, run_md
+
+    settings = MDSettings(
+        steps=args.steps,
+        timestep_fs=args.timestep,
+        temperature_k=args.temperature,
+        ensemble=args.ensemble,
+        pressure_bar=args.pressure,
+        friction_per_ps=args.friction,
+        field_v_per_nm=tuple(args.field),
+        report_interval=args.report,
+        hydrogen_mass=None if args.hydrogen_mass <= 0 else args.hydrogen_mass,
+        model=args.model,
+        head=args.head,
+        platform=args.platform,
+    )
+    result = run_md(args.structure, args.out, settings)
+    print(
+        f"{result['steps']} steps done; final potential energy "
+        f"{result['final_potential_kj_per_mol']:.3f} kJ/mol; trajectory.dcd, charges.nc and "
+        f"final.pdb in {result['out_dir']}"
     )
     return 0
 
@@ -126,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--json", default=None)
     p.add_argument("--plot", default=None, help="parity plot PNG")
+    p.add_argument("--head", default=None, help="readout head (default: the model's)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("export", help="TorchScript artifact for openmm-torch's TorchForce")
     p.add_argument("model")
@@ -133,7 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.add_argument("--forces", action="store_true", help="artifact returns forces too")
     p.add_argument("--dtype", default=None, choices=["float32", "float64"])
+    p.add_argument("--head", default=None, help="readout head (default: the model's)")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("md", help="MD of a structure file (PDB, PDBx, anything ase reads)")
+    p.add_argument("structure")
+    p.add_argument("--out", default="runs/md", help="folder for trajectory, charges, final.pdb")
+    p.add_argument("--model", default="foundation", help="shipped model name or model file")
+    p.add_argument("--head", default=None, help="gfn2 (molecules, liquids) or pbe (crystals)")
+    p.add_argument("--ensemble", default="nvt", choices=["nvt", "npt", "nve"])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--timestep", type=float, default=1.0, help="fs")
+    p.add_argument("--temperature", type=float, default=300.0, help="K")
+    p.add_argument("--pressure", type=float, default=1.0, help="bar (NPT)")
+    p.add_argument("--friction", type=float, default=1.0, help="1/ps (Langevin)")
+    p.add_argument("--field", type=float, nargs=3, default=(0.0, 0.0, 0.0), help="V/nm")
+    p.add_argument("--report", type=int, default=100, help="steps between frames/progress")
+    p.add_argument("--hydrogen-mass", type=float, default=2.0, help="amu; 0 keeps 1.008")
+    p.add_argument("--platform", default="CPU")
+    p.set_defaults(func=cmd_md)
     p = sub.add_parser("data", help="reference data sets")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     p = data_sub.add_parser("build", help="build subsets in resumable seeded shards")
