@@ -67,17 +67,35 @@ def _fmt(value) -> str:
     return f'"{text}"' if (" " in text or "=" in text or not text) else text
 
 
+def _labels_outside_calculator(atoms: Atoms) -> Atoms:
+    """``atoms`` with an attached calculator's energy, forces, stress and dipole moved into
+    ``info``/``arrays`` (a copy; without a calculator ``atoms`` itself), so that writing keeps
+    the labels of frames as ase reads them."""
+    results = getattr(atoms.calc, "results", None)
+    if not results:
+        return atoms
+    copy = atoms.copy()  # no calculator
+    for key in ("energy", "stress", "dipole", "free_energy"):
+        if key in results and key not in copy.info:
+            copy.info[key] = results[key]
+    if "forces" in results and "forces" not in copy.arrays:
+        copy.arrays["forces"] = np.asarray(results["forces"], dtype=float)
+    return copy
+
+
 def frames_to_text(frames: Sequence[Atoms]) -> str:
     """Deterministic extended-XYZ text of frames (our own writer, fixed precision).
 
-    Per-atom arrays: ``species``, ``pos`` (Å, 8 decimals), ``forces`` (eV/Å, 6 decimals,
-    from ``atoms.arrays['forces']``), and any other float ``(n,)``/``(n, 3)`` arrays
+    Labels of an attached calculator (as ase reads extxyz) are written like labels in
+    ``info``/``arrays``. Per-atom arrays: ``species``, ``pos`` (Å, 8 decimals), ``forces``
+    (eV/Å, 6 decimals, from ``atoms.arrays['forces']``), and any other float ``(n,)``/``(n, 3)`` arrays
     (6 decimals). Scalars and short vectors in ``atoms.info`` go on the comment line;
     ``energy`` (eV) is written with 10 significant digits, ``stress`` (eV/Å³, ASE sign; a Voigt
     6-vector is written as the full 3×3 matrix that ASE's reader expects). Keys are sorted so the output does not depend on dict order.
     """
     out = io.StringIO()
     for atoms in frames:
+        atoms = _labels_outside_calculator(atoms)
         n = len(atoms)
         cols: list[tuple[str, np.ndarray, str]] = [("pos", atoms.positions, "%.8f")]
         props = ["species:S:1", "pos:R:3"]

@@ -76,6 +76,7 @@ class Trainer:
             # implicit derivatives of charges/dipole cost a Hessian solve: only for a dipole loss
             self.model.pqeq.differentiable_solution = t["loss_weights"].get("dipole", 0.0) > 0
         self.dropped: dict = {}
+        _require_labels(self.splits["train"])
         self.train_frames = self._targets(self.splits["train"], "train")
         self.val_frames = self._targets(self.splits["validation"], "validation")
         ft = self.cfg["finetune"]
@@ -451,6 +452,19 @@ class Trainer:
             self.save("best.pt")
         if self.epoch % int(t["checkpoint_every"]) == 0:
             self.save("last.pt")
+
+
+def _require_labels(frames: list) -> None:
+    """Refuse training frames without any energy or force label (the loss would be zero)."""
+    if not frames:
+        raise ValueError("no training frames: check data.train and data.split")
+    labelled = sum(bool(f[K.HAS_ENERGY].any() or f[K.HAS_FORCES].any()) for f in frames)
+    if labelled == 0:
+        raise ValueError(
+            f"none of the {len(frames)} training frames carries an energy or force label (ase "
+            "keys energy/forces, REF_energy, ... or an attached calculator's results): the "
+            "loss would be zero. Check how the data file was written"
+        )
 
 
 def resolve_device(name: str) -> torch.device:

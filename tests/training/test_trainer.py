@@ -115,3 +115,14 @@ def test_training_device_resolution():
             resolve_device("cuda")
     with pytest.raises(ValueError, match="must be 'cpu', 'cuda' or 'auto'"):
         resolve_device("mps")
+
+
+def test_training_frames_without_labels_are_refused(tmp_path):
+    import ase.io
+    from ase import Atoms
+
+    frames = [Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.3 + 0.1 * k]]) for k in range(6)]
+    path = tmp_path / "unlabelled.extxyz"
+    ase.io.write(str(path), frames)
+    with pytest.raises(ValueError, match="none of the 4 training frames carries an energy"):
+        Trainer(tiny_config(str(path), tmp_path / "out"))
