@@ -161,10 +161,9 @@ def run(potential, topology, positions, out: Path, args, field_v_per_nm: float, 
 
     from openmm_polarml.openmm.reporters import PQEqReporter
 
-    fragments = "molecules" if any(True for _ in topology.bonds()) else "none"
-    system = potential.createSystem(
+    system = potential.createSystem(  # the model's own charge model (as in its training)
         topology,
-        fragments=fragments,
+        positions=positions,
         externalField=(0, 0, field_v_per_nm),
         hydrogenMass=args.hydrogen_mass or None,
     )

@@ -231,10 +231,9 @@ def run_system(name: str, args) -> dict:
     if args.recheck and progress["failure"] is None and (folder / "trajectory.dcd").exists():
         recheck(folder, progress, IntegrityChecker(topology, initial, _box(topology)))
     if progress["failure"] is None and progress["steps"] < target and not args.analyse_only:
-        fragments = "molecules" if topology.getNumBonds() else "none"
-        system = potential.createSystem(
-            topology, fragments=fragments, backend=args.backend, hydrogenMass=hydrogen_mass,
-            pqeqMethod=args.pqeq_method,
+        system = potential.createSystem(  # the model's own charge model (as in its training)
+            topology, backend=args.backend, hydrogenMass=hydrogen_mass,
+            pqeqMethod=args.pqeq_method, positions=initial,
         )  # fmt: skip
         integrator = openmm.LangevinMiddleIntegrator(300.0, 1.0, dt_fs * 1e-3)  # K, 1/ps, ps
         integrator.setRandomNumberSeed(args.seed)
