@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..data_io import atoms_to_frame, collate
 from ..model.elements import check_elements, supported_elements
-
-
-def _load(model, dtype: str | None, head: str | None = None):
-    from ..model import PolarMLModel
-    from ..model.serialization import load_model, load_pretrained
-
-    if isinstance(model, PolarMLModel):  # a copy in another dtype leaves the caller's model as is
-        if dtype is None and head is None:
-            return model
-        out = copy.deepcopy(model)
-        out = out if dtype is None else out.to(getattr(torch, dtype))
-        return out if head is None else out.set_head(head)
-    if Path(str(model)).exists():
-        return load_model(model, dtype=dtype, head=head)
-    return load_pretrained(str(model), dtype=dtype, head=head)
-
+from ..model.serialization import resolve_model
 
 #: keywords of ase's Calculator that PolarMLCalculator passes on
 _ASE_KEYWORDS = {"restart", "ignore_bad_restart_file", "label", "atoms", "directory"}
@@ -89,7 +71,7 @@ class PolarMLCalculator(Calculator):
                 f"{sorted(_ASE_KEYWORDS)}"
             )
         super().__init__(**kwargs)
-        self.model = _load(model, dtype, head).eval()
+        self.model = resolve_model(model, dtype, head).eval()
         self.elements = supported_elements(self.model)
         if neutralizing_background is not None:
             if self.model.pqeq is None:

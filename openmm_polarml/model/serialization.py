@@ -244,3 +244,20 @@ def load_pretrained(
     """Load a shipped model (default ``foundation``: the small preset + PQEq + D3 with the heads
     ``pbe`` and ``gfn2``, see its MODEL_CARD.md; ``small_demo`` is the demo.traj model)."""
     return load_model(pretrained_path(name), dtype=dtype, head=head)
+
+
+def resolve_model(model, dtype: str | None = None, head: str | None = None) -> PolarMLModel:
+    """A model from what a user passes: a :class:`PolarMLModel` (used as is, or a copy in another
+    ``dtype``/``head`` so the caller's model stays unchanged), a model or checkpoint file, or
+    the name of a shipped model (``"foundation"``, ``"small_demo"``)."""
+    import copy
+
+    if isinstance(model, PolarMLModel):
+        if dtype is None and head is None:
+            return model
+        out = copy.deepcopy(model)
+        out = out if dtype is None else out.to(getattr(torch, dtype))
+        return out if head is None else out.set_head(head)
+    if Path(str(model)).exists():
+        return load_model(model, dtype=dtype, head=head)
+    return load_pretrained(str(model), dtype=dtype, head=head)

@@ -145,9 +145,9 @@ class PolarMLPotential:
     def __init__(
         self, model=None, head: str | None = None, dtype: str | None = None, cacheDir=None
     ):
-        from ..calculators.model_calculator import _load
+        from ..model.serialization import resolve_model
 
-        self.model = _load(DEFAULT_MODEL if model is None else model, dtype).eval()
+        self.model = resolve_model(DEFAULT_MODEL if model is None else model, dtype).eval()
         if head is not None:
             if hasattr(self.model, "set_head"):
                 self.model.set_head(head)

@@ -29,18 +29,23 @@ class ElementRecord:
     polarizable: bool
 
 
-def load_element_table() -> dict[int, ElementRecord]:
-    """Read the shipped ReaxNet PQEq table (H–Lr), converting Ks to eV/Å².
+def load_element_table(path: str | None = None) -> dict[int, ElementRecord]:
+    """Read the PQEq element table (the shipped ReaxNet table, H–Lr, unless ``path`` names a
+    CSV of the same format), converting Ks to eV/Å². The one parser of that format.
 
     Returns
     -------
     dict
-        Atomic number -> :class:`ElementRecord`.
+        Atomic number -> :class:`ElementRecord` (χ, η in eV; R in Å; Ks in eV/Å²).
     """
-    text = resources.files("openmm_polarml.data").joinpath("pqeq_parameters.csv").read_text()
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    if path is None:
+        text = resources.files("openmm_polarml.data").joinpath("pqeq_parameters.csv").read_text()
+    else:
+        with open(path) as fh:
+            text = fh.read()
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     table = {}
-    for row in rows:
+    for row in csv.DictReader(lines):
         number = int(row["Z"])
         table[number] = ElementRecord(
             symbol=row["symbol"],
@@ -50,7 +55,7 @@ def load_element_table() -> dict[int, ElementRecord]:
             radius=float(row["rad_A"]),
             spring=float(row["Ks_kcal_per_mol_A2"]) * units.KCAL_PER_MOL_TO_EV,
             shell_charge=float(row["shell_charge"]),
-            polarizable=row["polarizable"].strip() == "True",
+            polarizable=row["polarizable"].strip().lower() in ("true", "1", "yes"),
         )
     return table
 
