@@ -291,3 +291,18 @@ def test_atoms_that_lost_their_bonds_are_refused_under_molecules(tmp_path):
     with pytest.raises(ValueError, match=r"3 atom\(s\) have no bonds.*particle 3 \(C"):
         potential.createSystem(topology, fragments="molecules")
     assert potential.createSystem(topology, fragments="none").getNumParticles() == 6
+
+
+def test_born_charges_of_a_cell_wide_fragment_are_refused_and_per_ion_ones_computed():
+    from ase.build import bulk
+
+    from openmm_polarml.data_io import atoms_to_frame, collate
+
+    model = tiny_model("float64", pqeq={"long_range": "ewald"})
+    crystal = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    with pytest.raises(ValueError, match=r"frame 0 is periodic .*\(one fragment\)"):
+        model.born_charges(collate([atoms_to_frame(crystal)]))
+    born = model.born_charges(collate([atoms_to_frame(crystal, "molecules")]), step=1e-3)
+    trace = born.diagonal(dim1=1, dim2=2).mean(dim=1).numpy()  # [N] isotropic part
+    sodium = trace[crystal.numbers == 11]
+    assert np.ptp(sodium) < 1e-6 and abs(born.sum(0).numpy()).max() < 1e-6  # equal, sum rule

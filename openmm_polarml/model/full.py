@@ -251,6 +251,7 @@ class PolarMLModel(torch.nn.Module):
         out = torch.zeros(n, 3, 3, dtype=data[K.POSITIONS].dtype)
         if self.pqeq is None:
             return out
+        _refuse_cell_spanning_charge_transfer(data)
         fixed = self._fixed_solution_allowed(data, False, False)
         base = data.get(K.FIELD)
         if base is None:
@@ -268,3 +269,22 @@ class PolarMLModel(torch.nn.Module):
                 forces.append(-g)
             out[:, a, :] = (forces[0] - forces[1]) / (2.0 * step)
         return out
+
+
+def _refuse_cell_spanning_charge_transfer(data: dict) -> None:
+    """Born charges of a periodic frame whose charge flows freely through the whole cell (one
+    fragment) depend on which image of each atom the field couples to (the dipole Σ qᵢuᵢ is not
+    periodic): symmetry-equivalent atoms get different values. Refuse them until the
+    polarisation of periodic solids is defined without image choice (the studies issue)."""
+    groups = data.get(K.FRAGMENTS)
+    ptr = data[K.PTR].tolist()
+    for b in range(len(ptr) - 1):
+        periodic = bool(data[K.PBC][b].all())
+        one_fragment = groups is None or groups[b] is None
+        if periodic and one_fragment and ptr[b + 1] - ptr[b] > 1:
+            raise ValueError(
+                f"frame {b} is periodic and its charges equilibrate over the whole cell (one "
+                "fragment): its Born charges would depend on the image each atom is taken in "
+                "(equivalent atoms differ). Give it per-molecule or per-ion fragments (the "
+                "'molecules' charge model, atoms.arrays['fragment']), or use a finite cluster"
+            )
