@@ -162,6 +162,48 @@ def _fixed_terms_all(model, frames: list, drop_failures: bool, progress: bool) -
     return out
 
 
+#: layout of the fixed-terms cache: concatenated arrays (small enough to commit for a campaign)
+CACHE_FORMAT = 2
+
+
+def pack_fixed_terms(terms: list) -> dict:
+    """Per-frame fixed terms (None: the solve failed) as concatenated arrays: energies ``[F]``
+    and stresses ``[F, 3, 3]`` in float64, forces ``[ΣN, 3]`` in float32 (the network trains in
+    float32; the energy, a large number, keeps float64), atom counts ``[F]`` and a mask."""
+    ok = [t is not None for t in terms]
+    kept = [t for t in terms if t is not None]
+    empty = torch.zeros(0, dtype=torch.float64)
+    return {
+        "format": CACHE_FORMAT,
+        "ok": torch.tensor(ok, dtype=torch.bool),
+        "n_atoms": torch.tensor([t["forces"].shape[0] for t in kept], dtype=torch.long),
+        "energy": torch.cat([t["energy"] for t in kept]) if kept else empty,
+        "stress": torch.cat([t["stress"] for t in kept]) if kept else empty.view(0, 3, 3),
+        "forces": torch.cat([t["forces"] for t in kept]).float() if kept else empty.view(0, 3),
+    }
+
+
+def unpack_fixed_terms(stored: dict) -> list:
+    """Inverse of :func:`pack_fixed_terms` (forces back in float64)."""
+    counts = stored["n_atoms"].tolist()
+    forces = torch.split(stored["forces"].double(), counts) if counts else []
+    kept = iter(range(len(counts)))
+    out = []
+    for ok in stored["ok"].tolist():
+        if not ok:
+            out.append(None)
+            continue
+        k = next(kept)
+        out.append(
+            {
+                "energy": stored["energy"][k : k + 1],
+                "forces": forces[k],
+                "stress": stored["stress"][k : k + 1],
+            }
+        )
+    return out
+
+
 def subtract_fixed_terms(
     model,
     frames: list,
@@ -198,13 +240,14 @@ def subtract_fixed_terms(
     digest = fixed_terms_digest(model, frames) if cache is not None else None
     if cache is not None and Path(cache).exists():
         stored = torch.load(cache, weights_only=True)
-        if stored.get("digest") == digest:
-            terms = stored["terms"]
+        if stored.get("digest") == digest and stored.get("format") == CACHE_FORMAT:
+            terms = unpack_fixed_terms(stored)
     if terms is None:
-        terms = _fixed_terms_all(model, frames, drop_failures, progress)
+        packed = pack_fixed_terms(_fixed_terms_all(model, frames, drop_failures, progress))
+        terms = unpack_fixed_terms(packed)  # the same rounding with and without a cache
         if cache is not None:
             tmp = Path(str(cache) + ".tmp")
-            torch.save({"digest": digest, "terms": terms}, tmp)
+            torch.save({"digest": digest, **packed}, tmp)
             tmp.replace(cache)
     out, dropped = [], []
     for k, (frame, fixed) in enumerate(zip(frames, terms, strict=True)):
