@@ -26,6 +26,34 @@ ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = ROOT / "openmm_polarml" / "models" / "foundation"
 
 
+def probe_summary(model, mode: str) -> dict:
+    """The card's probes against GFN2-xTB under charge model ``mode``: ion-pair curve MAE (eV),
+    Na⁺/Cl⁻–water binding (eV) and the effective charge of the charged clusters (e)."""
+    from openmm_polarml.analysis.probes import (
+        charged_cluster_curve,
+        ion_pair_curves,
+        ion_water_curves,
+    )
+    from openmm_polarml.data import read_frames
+
+    references = read_frames(FOUNDATION / "probe_references.extxyz.gz")
+    saved = model.config.get("fragments", "none")
+    model.config["fragments"] = mode  # the probes solve the model's charge model
+    try:
+        pairs = ion_pair_curves(model, references)
+        water = ion_water_curves(model, references)
+        cluster = charged_cluster_curve(model, references)
+    finally:
+        model.config["fragments"] = saved
+    out = {f"ion_pair_mae_eV/{k}": v["mae_eV"] for k, v in pairs.items()}
+    for ion, curve in water.items():
+        out[f"binding_eV/{ion}"] = curve["binding_model_eV"]
+        out[f"binding_reference_eV/{ion}"] = curve["binding_reference_eV"]
+    out["effective_charge_e"] = cluster["effective_charge_model_e"]
+    out["effective_charge_reference_e"] = cluster["effective_charge_reference_e"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(FOUNDATION / "model.pt"))
@@ -37,6 +65,7 @@ def main() -> None:
     parser.add_argument("--max-per-subset", type=int, default=None, help="first N test frames")
     parser.add_argument("--out", default=str(FOUNDATION / "charge_model_table.json"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--probes", action="store_true", help="also the card's GFN2-xTB probes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -51,10 +80,14 @@ def main() -> None:
     for mode in args.modes.split(","):
         print(f"[charge-model] {args.label}: evaluating under fragments={mode!r}", flush=True)
         record[f"{args.label}/{mode}"] = errors_by_kind(model, atoms, mode)
+        if args.probes:
+            record.setdefault("probes", {})[f"{args.label}/{mode}"] = probe_summary(model, mode)
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(out)
-    print(format_kind_table(record))
+    print(format_kind_table({k: v for k, v in record.items() if k != "probes"}))
+    for label, probe in record.get("probes", {}).items():
+        print(f"{label}: {json.dumps(probe)}")
 
 
 if __name__ == "__main__":
