@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from openmm_polarml.model.serialization import load_model
-from openmm_polarml.training.by_kind import errors_by_kind, format_kind_table
+from openmm_polarml.training.by_kind import errors_by_kind, format_kind_table, format_probe_table
 from openmm_polarml.training.config import load_config
 from openmm_polarml.training.data import test_atoms_by_subset
 
@@ -86,8 +86,8 @@ def main() -> None:
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(out)
     print(format_kind_table({k: v for k, v in record.items() if k != "probes"}))
-    for label, probe in record.get("probes", {}).items():
-        print(f"{label}: {json.dumps(probe)}")
+    if record.get("probes"):
+        print(format_probe_table(record["probes"]))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from openmm_polarml.analysis.probes import (
 )
 from openmm_polarml.data import probes, read_frames, write_frames
 from openmm_polarml.model.serialization import load_model
-from openmm_polarml.training.by_kind import KIND_TABLE_NOTE, format_kind_table
+from openmm_polarml.training.by_kind import KIND_TABLE_NOTE, format_kind_table, format_probe_table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "openmm_polarml" / "models" / "foundation"
@@ -481,7 +481,11 @@ def render(card: dict, model_dir: Path) -> str:
     lines += element_section(card["metrics"])
     if card.get("by_kind"):
         lines += ["", "### Error per kind of system, GFN2-xTB test frames (head `gfn2`)", ""]
-        lines += [KIND_TABLE_NOTE, "", format_kind_table(card["by_kind"])]
+        tables = {k: v for k, v in card["by_kind"].items() if k != "probes"}
+        lines += [KIND_TABLE_NOTE, "", format_kind_table(tables)]
+        if card["by_kind"].get("probes"):
+            lines += ["", "Probes under each charge model (eV; effective charge e):", ""]
+            lines += [format_probe_table(card["by_kind"]["probes"])]
     lines += ["", "## Probes against GFN2-xTB (head `gfn2`)", "", "![probes](probes.png)", ""]
     lines += probe_section(card["ion_pairs"], card["charged_clusters"])
     if card.get("ion_water"):

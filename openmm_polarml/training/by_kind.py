@@ -16,7 +16,13 @@ import torch
 from openmm_polarml.training.data import frames_from_atoms
 from openmm_polarml.training.evaluate import predict_frames
 
-__all__ = ["KIND_TABLE_NOTE", "frame_kind", "errors_by_kind", "format_kind_table"]
+__all__ = [
+    "KIND_TABLE_NOTE",
+    "frame_kind",
+    "errors_by_kind",
+    "format_kind_table",
+    "format_probe_table",
+]
 
 KIND_TABLE_NOTE = (
     "Energy MAE per atom and force MAE per component on the GFN2-xTB test frames, grouped by the "
@@ -108,4 +114,25 @@ def format_kind_table(tables: dict) -> str:
                 f"{row['energy_mae_mev_per_atom']:.1f} / {'–' if force is None else f'{force:.0f}'}"
             )
         lines.append(f"| {kind} | {frames} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_probe_table(probes: dict) -> str:
+    """A Markdown table of probe summaries (``{column label: {quantity: value}}``), the GFN2-xTB
+    reference beside each quantity that has one (``binding_eV/Na`` → ``binding_reference_eV/Na``,
+    ``effective_charge_e`` → ``effective_charge_reference_e``)."""
+    labels = list(probes)
+    keys = sorted({k for p in probes.values() for k in p if "reference" not in k})
+    lines = [
+        "| probe | GFN2-xTB | " + " | ".join(labels) + " |",
+        "|---|---:|" + "---:|" * len(labels),
+    ]
+    for key in keys:
+        unit = key.partition("/")[0].rsplit("_", 1)[-1]  # eV, e
+        ref_key = key.replace(f"_{unit}", f"_reference_{unit}", 1)
+        ref = next((p[ref_key] for p in probes.values() if ref_key in p), None)
+        cells = [f"{p[key]:.2f}" if key in p else "–" for p in probes.values()]
+        lines.append(
+            f"| {key} | {'–' if ref is None else f'{ref:.2f}'} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)

@@ -39,3 +39,17 @@ def test_errors_by_kind_equal_a_direct_evaluation():
     assert table["water"]["energy_mae_mev_per_atom"] == pytest.approx(np.mean(errors), rel=1e-10)
     text = format_kind_table({"a": table, "b": errors_by_kind(model, frames, "molecules")})
     assert "| water | 2 |" in text and text.count("\n") == 3
+
+
+def test_probe_table_puts_the_reference_beside_each_quantity():
+    from openmm_polarml.training.by_kind import format_probe_table
+
+    probes = {
+        "a": {"binding_eV/Na": -0.5, "binding_reference_eV/Na": -1.33, "effective_charge_e": 0.3,
+              "effective_charge_reference_e": 0.56, "ion_pair_mae_eV/KCl": 0.16},
+        "b": {"binding_eV/Na": -0.6, "effective_charge_e": 1.0},
+    }  # fmt: skip
+    text = format_probe_table(probes).splitlines()
+    assert text[2] == "| binding_eV/Na | -1.33 | -0.50 | -0.60 |"
+    assert text[3] == "| effective_charge_e | 0.56 | 0.30 | 1.00 |"
+    assert text[4] == "| ion_pair_mae_eV/KCl | – | 0.16 | – |"
