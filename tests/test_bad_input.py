@@ -306,3 +306,17 @@ def test_born_charges_of_a_cell_wide_fragment_are_refused_and_per_ion_ones_compu
     trace = born.diagonal(dim1=1, dim2=2).mean(dim=1).numpy()  # [N] isotropic part
     sodium = trace[crystal.numbers == 11]
     assert np.ptp(sodium) < 1e-6 and abs(born.sum(0).numpy()).max() < 1e-6  # equal, sum rule
+
+
+def test_last_solver_iterations_survive_a_charge_query():
+    pytest.importorskip("openmm")
+    from tests.openmm.omm_helpers import make_context, make_force, water_cluster
+
+    symbols, positions = water_cluster(3)
+    force = make_force(symbols)
+    context = make_context(force, positions)
+    context.getState(getEnergy=True)
+    solved = force.getLastSolverIterations(context)
+    assert solved > 0
+    force.getCharges(context)  # re-solves from the converged state: no new iterations
+    assert force.getLastSolverIterations(context) == solved

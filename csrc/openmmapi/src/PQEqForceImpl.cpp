@@ -89,8 +89,11 @@ void PQEqForceImpl::initialize(ContextImpl& context) {
 }
 
 double PQEqForceImpl::calcForcesAndEnergy(ContextImpl& context, bool includeForces, bool includeEnergy, int groups) {
-    if ((groups & (1 << owner.getForceGroup())) != 0)
-        return kernel.getAs<CalcPQEqForceKernel>().execute(context, includeForces, includeEnergy);
+    if ((groups & (1 << owner.getForceGroup())) != 0) {
+        double energy = kernel.getAs<CalcPQEqForceKernel>().execute(context, includeForces, includeEnergy);
+        lastIterations = kernel.getAs<CalcPQEqForceKernel>().getLastSolverIterations(context);
+        return energy;
+    }
     return 0.0;
 }
 
@@ -135,7 +138,7 @@ vector<Vec3> PQEqForceImpl::getShellDisplacements(ContextImpl& context) {
 }
 
 int PQEqForceImpl::getLastSolverIterations(ContextImpl& context) {
-    return kernel.getAs<CalcPQEqForceKernel>().getLastSolverIterations(context);
+    return lastIterations;   // a refresh (getCharges, getDipole, ...) does not overwrite it
 }
 
 Vec3 PQEqForceImpl::getDipole(ContextImpl& context) {

@@ -32,6 +32,7 @@ private:
     void refresh(OpenMM::ContextImpl& context);
     const PQEqForce& owner;
     OpenMM::Kernel kernel;
+    int lastIterations = 0;   // of the last force/energy evaluation (not of a refresh for getCharges etc.)
 };
 
 } // namespace PolarML
