@@ -35,8 +35,7 @@ def cmd_train(args) -> int:
         cfg["training"]["epochs"] = args.epochs
     if args.output_dir:
         cfg["training"]["output_dir"] = args.output_dir
-    from openmm_polarml.training.distributed import init_from_environment
-    from openmm_polarml.training.trainer import resolve_device
+    from openmm_polarml.training.distributed import init_from_environment, resolve_device
 
     init_from_environment(resolve_device(cfg["training"]["device"]))  # torchrun: gloo / NCCL
     trainer = Trainer(cfg)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .. import units
 from . import compat
+from .checks import check_field, check_overlaps
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
 from .energy import (
     AtomTerms,
@@ -18,7 +18,7 @@ from .energy import (
     pqeq_energy,
     solver_objective,
 )
-from .errors import InvalidInputError, NonNeutralCellError, OverlappingAtomsError
+from .errors import InvalidInputError, NonNeutralCellError
 from .implicit import differentiable_solution
 from .parameters import ElementParameters
 from .preconditioners import LongWaveChargePreconditioner, cached_preconditioner
@@ -30,24 +30,6 @@ from .solver import (
 )
 
 #: Atoms closer than this are rejected as overlapping (Å).
-MIN_ATOM_DISTANCE = 0.5
-
-
-def check_field(field: torch.Tensor) -> None:
-    """Refuse a field (V/Å, ``[3]``) that is not finite or stronger than
-    :data:`openmm_polarml.units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM`."""
-    limit = units.MAX_EXTERNAL_FIELD_V_PER_ANGSTROM
-    if field.shape != (3,) or not bool(torch.isfinite(field).all()):
-        raise InvalidInputError(f"external_field must be three finite numbers (V/Å), got {field}")
-    strength = float(torch.linalg.vector_norm(field.detach()))
-    if strength > limit:
-        raise InvalidInputError(
-            f"external field of {strength:.3g} V/Å exceeds the limit of {limit} V/Å (10x the "
-            "strongest training field, beyond dielectric breakdown): shells would leave their "
-            "atoms; lower the field"
-        )
-
-
 #: Above this many atoms the automatic solver choice is the matrix-free one.
 DENSE_SOLVER_MAX_ATOMS = 64
 #: Cold starts displace the shells at random by about this much (Å, seeded): a symmetric crystal is
@@ -158,29 +140,6 @@ class PQEq(torch.nn.Module):
         elif self.long_range in ("ewald", "pme"):
             raise InvalidInputError(
                 f"long_range={self.long_range!r} needs pbc=True and a cell; use 'direct' for clusters"
-            )
-
-    @staticmethod
-    def _check_overlaps(coulomb: SiteCoulomb, positions, cell):
-        """Reject atom pairs closer than :data:`MIN_ATOM_DISTANCE`, from the operator's own cutoff
-        pair list when it reaches that far (Ewald/PME/taper), else from a fresh search."""
-        from ..neighbors import neighbor_pairs
-
-        pairs = coulomb.pairs
-        # a cutoff list (Ewald/PME/taper) is short; direct's all-pairs list would cost N² memory
-        if MIN_ATOM_DISTANCE <= coulomb.pair_reach < math.inf:
-            i, j, s = pairs.atom_i, pairs.atom_j, pairs.atom_shifts
-        else:
-            i, j, s = neighbor_pairs(positions, cell, cell is not None, MIN_ATOM_DISTANCE)
-        vec = positions[j] - positions[i]  # [P, 3]
-        if cell is not None and s.numel():
-            vec = vec + s @ cell
-        close = (vec * vec).sum(-1) < MIN_ATOM_DISTANCE**2  # [P]
-        if bool(close.any()):
-            k = int(torch.nonzero(close)[0])
-            raise OverlappingAtomsError(
-                f"atoms {int(i[k])} and {int(j[k])} are closer than {MIN_ATOM_DISTANCE} Å: "
-                "remove duplicates or fix the coordinates"
             )
 
     def _fragments(self, n, total_charge, fragments, fragment_charges, device, dtype, pbc):
@@ -305,7 +264,7 @@ class PQEq(torch.nn.Module):
             solve_args = self._float64_problem(
                 positions, cell, terms, params["alpha"], has_shell, field, reference, frags
             )
-        self._check_overlaps(solve_args[4], solve_args[0], solve_args[1])
+        check_overlaps(solve_args[4], solve_args[0], solve_args[1])
         solution, objective = self._solve(
             *solve_args, initial_charges, initial_shells, self._tolerance(dtype), solver_cache
         )

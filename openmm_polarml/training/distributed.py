@@ -50,3 +50,44 @@ def all_reduce_dict(values: dict, keys: list) -> dict:
     vec = torch.tensor([values.get(k, 0.0) for k in keys], dtype=torch.float64)
     tdist.all_reduce(vec, op=tdist.ReduceOp.SUM)
     return {k: float(v) for k, v in zip(keys, vec, strict=True) if k in values or float(v) != 0.0}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``training.device``: ``'cpu'``, ``'cuda'`` (``'cuda:N'``) or ``'auto'`` (CUDA when
+    available); under ``torchrun`` on CUDA each rank takes GPU ``LOCAL_RANK``."""
+    import os
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("training.device is 'cuda' but torch sees no CUDA device; use 'cpu'")
+        if device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    elif device.type != "cpu":
+        raise ValueError(f"training.device must be 'cpu', 'cuda' or 'auto', got {name!r}")
+    return device
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    """The batch's tensors (and per-frame fragment lists) on ``device``."""
+    if device.type == "cpu":
+        return batch
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            out[key] = value.to(device)
+        elif isinstance(value, list):
+            out[key] = [_list_to(v, device) for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _list_to(value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, list):
+        return [_list_to(v, device) for v in value]
+    return value

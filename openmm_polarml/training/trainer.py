@@ -66,7 +66,7 @@ class Trainer:
         )
         self.model = self._build_model()
         self.model.config["fragments"] = self.fragments
-        self.device = resolve_device(t["device"])
+        self.device = dist.resolve_device(t["device"])
         self._check_routing()
         self.joint = self.model.pqeq is not None and any(
             p.requires_grad for p in self.model.pqeq.parameters()
@@ -221,7 +221,7 @@ class Trainer:
         # under DDP every rank must run forward and backward; a rank without frames runs the
         # first frame with weight 0 (it adds nothing to the averaged gradient)
         weight = float(self.world) if mine else 0.0
-        batch = to_device(collate(mine or frames[:1], self.dtype), self.device)
+        batch = dist.to_device(collate(mine or frames[:1], self.dtype), self.device)
         terms = loss_terms(self.predict(self.ddp, batch, True), batch, counts, t["huber_delta"])
         loss = total_loss(terms, t["loss_weights"])
         (loss * weight).backward()  # DDP averages over ranks: × world gives the global sum
@@ -287,7 +287,7 @@ class Trainer:
         mae_sums: dict = {}
         bs = t["batch_size"]
         for start in range(0, len(frames), bs):
-            batch = to_device(collate(frames[start : start + bs], dtype), self.device)
+            batch = dist.to_device(collate(frames[start : start + bs], dtype), self.device)
             pred = self.predict(model, batch, False)
             terms = loss_terms(pred, batch, counts, t["huber_delta"])
             for k, v in terms.items():
@@ -465,47 +465,6 @@ def _require_labels(frames: list) -> None:
             "keys energy/forces, REF_energy, ... or an attached calculator's results): the "
             "loss would be zero. Check how the data file was written"
         )
-
-
-def resolve_device(name: str) -> torch.device:
-    """``training.device``: ``'cpu'``, ``'cuda'`` (``'cuda:N'``) or ``'auto'`` (CUDA when
-    available); under ``torchrun`` on CUDA each rank takes GPU ``LOCAL_RANK``."""
-    import os
-
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("training.device is 'cuda' but torch sees no CUDA device; use 'cpu'")
-        if device.index is None:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    elif device.type != "cpu":
-        raise ValueError(f"training.device must be 'cpu', 'cuda' or 'auto', got {name!r}")
-    return device
-
-
-def to_device(batch: dict, device: torch.device) -> dict:
-    """The batch's tensors (and per-frame fragment lists) on ``device``."""
-    if device.type == "cpu":
-        return batch
-    out = {}
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor):
-            out[key] = value.to(device)
-        elif isinstance(value, list):
-            out[key] = [_list_to(v, device) for v in value]
-        else:
-            out[key] = value
-    return out
-
-
-def _list_to(value, device):
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, list):
-        return [_list_to(v, device) for v in value]
-    return value
 
 
 def new_progress() -> dict:

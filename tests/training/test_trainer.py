@@ -105,7 +105,7 @@ def test_reference_energies_recover_a_linear_model():
 
 
 def test_training_device_resolution():
-    from openmm_polarml.training.trainer import resolve_device
+    from openmm_polarml.training.distributed import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
