@@ -348,7 +348,7 @@ def stability_section(stability) -> list[str]:
         "A system passes once it has run 20 ps intact; re-running "
         "`python examples/stability_runs.py --ps 20` continues every system from its checkpoint. "
         "RDF peaks of runs much shorter than the target are noise, not a structural result. "
-        "Molecules (and ions) keep their own charges in MD (`fragments='molecules'`). PQEq "
+        "These runs kept molecules (and ions) at their own charges in MD (`fragments='molecules'`); since 2026-12-07 `createSystem` solves the model's own charge model by default, for this model one total-charge constraint as in its training, and the runs are owed again under it. PQEq "
         "`ewald` (explicit k-vectors) and `pme` are the same lattice sum to the error tolerance "
         "1e-6; PME is the faster default since the liquid electrolyte runs. The "
         "experimental peaks are the liquid's; the table below compares the model with its "

@@ -34,7 +34,10 @@ def cache_directory() -> Path:
 def model_fingerprint(model) -> str:
     """SHA-256 over a model's configuration and state dict (names, dtypes, shapes, values)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(model.config, sort_keys=True, default=str).encode())
+    config = dict(model.config)
+    if config.get("fragments", "none") == "none":  # the implicit charge model of earlier models
+        config.pop("fragments", None)
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     for name, tensor in sorted(model.state_dict().items()):
         array = tensor.detach().cpu().contiguous().numpy()
         digest.update(f"{name}:{array.dtype}:{array.shape}".encode())
