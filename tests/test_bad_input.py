@@ -110,15 +110,20 @@ def test_pqeq_force_refuses_settings_that_cannot_converge(setter, value, message
 # ---- OpenMM createSystem ----------------------------------------------------------------------
 
 
-def test_create_system_refuses_a_bondless_topology_under_molecules(tmp_path):
+def _water_and_potential(tmp_path):
+    """One water (Å) and a PolarMLPotential of a tiny cluster model."""
     pytest.importorskip("openmm")
     from openmm_polarml.openmm import PolarMLPotential
-    from openmm_polarml.openmm.topology import topologyFromAtoms
 
     water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
-    potential = PolarMLPotential(
-        tiny_model("float64", pqeq={"long_range": "direct"}), cacheDir=tmp_path
-    )
+    model = tiny_model("float64", pqeq={"long_range": "direct"})
+    return water, PolarMLPotential(model, cacheDir=tmp_path)
+
+
+def test_create_system_refuses_a_bondless_topology_under_molecules(tmp_path):
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water, potential = _water_and_potential(tmp_path)
     with pytest.raises(ValueError, match=r"no bonds.*createStandardBonds.*positions=.*'none'"):
         potential.createSystem(topologyFromAtoms(water, bondScale=0), fragments="molecules")
     system = potential.createSystem(
@@ -218,14 +223,9 @@ def test_model_file_with_nan_weights_is_refused(tmp_path):
 
 
 def test_fragment_index_outside_the_topology_is_named(tmp_path):
-    pytest.importorskip("openmm")
-    from openmm_polarml.openmm import PolarMLPotential
     from openmm_polarml.openmm.topology import topologyFromAtoms
 
-    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
-    potential = PolarMLPotential(
-        tiny_model("float64", pqeq={"long_range": "direct"}), cacheDir=tmp_path
-    )
+    water, potential = _water_and_potential(tmp_path)
     with pytest.raises(ValueError, match=r"particle index\(es\) \[99\].*3 atoms"):
         potential.createSystem(topologyFromAtoms(water), fragments=[[0, 1, 99]])
 
