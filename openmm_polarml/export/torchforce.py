@@ -163,6 +163,12 @@ def pqeq_metadata(model: PolarMLModel, elements) -> dict | None:
     pq = model.pqeq
     elements = sorted(set(int(z) for z in elements))
     params = pq.element_parameters.per_atom(torch.tensor(elements))
+    offsets = model.head_chi_offsets() if hasattr(model, "head_chi_offsets") else None
+    if offsets is not None:  # the selected head's electronegativity offsets
+        params = {
+            **params,
+            "chi": params["chi"] + offsets[torch.tensor(elements)].to(params["chi"]),
+        }
     return {
         "settings": {
             "long_range": getattr(pq, "long_range", None),

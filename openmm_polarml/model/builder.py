@@ -29,6 +29,10 @@ DEFAULTS = {
     # "none" (one total-charge constraint per structure) or "molecules" (molecules with formal
     # charges, openmm_polarml.pqeq.charge_groups); the same in training, ASE and OpenMM
     "fragments": "none",
+    # per-head electronegativity offsets [heads, 95] (eV) on top of the shared PQEq χ: trainable
+    # with the PQEq parameters (finetune.pqeq_trainable: ["pqeq_chi_offset"]), used by every
+    # interface (the native force gets the selected head's χ)
+    "pqeq_head_chi": False,
 }
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

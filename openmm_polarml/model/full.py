@@ -53,6 +53,14 @@ class PolarMLModel(torch.nn.Module):
         self.shortrange = shortrange
         self.pqeq = pqeq
         self.config = dict(config)
+        #: per-head electronegativity offsets ``[H, 95]`` (eV) added to the shared PQEq χ, with
+        #: ``config["pqeq_head_chi"]`` (the levels of theory differ in ionisation energies and
+        #: electron affinities); absent otherwise, so earlier model files load unchanged
+        if pqeq is not None and config.get("pqeq_head_chi"):
+            n_heads = len(config.get("heads") or ["default"])
+            self.pqeq_chi_offset = torch.nn.Parameter(torch.zeros(n_heads, 95))
+        else:
+            self.pqeq_chi_offset = None
         #: Start each frame's charge/shell solve from the previous call's solution (MD).
         self.pqeq_warm_start = False
         self.warm_start = WarmStart()
@@ -122,7 +130,26 @@ class PolarMLModel(torch.nn.Module):
                 "dipole": pos.new_zeros(n_frames, 3),
             }
         warm = self.warm_start if self.pqeq_warm_start else None
-        return pqeq_frames(self.pqeq, pos, cell, data, fixed_solution, warm)
+        return pqeq_frames(
+            self.pqeq, pos, cell, data, fixed_solution, warm, self._frame_chi_offsets(data)
+        )
+
+    def _frame_chi_offsets(self, data: dict) -> torch.Tensor | None:
+        """``[B, 95]`` per-head χ offsets (eV) of each frame (its head, else the selected one)."""
+        if self.pqeq_chi_offset is None:
+            return None
+        heads = self._frame_heads(data)
+        if heads is None:
+            n_frames = data[K.CELL].shape[0]
+            index = int(self.shortrange.network.head_index)
+            heads = torch.full((n_frames,), index, dtype=torch.long)
+        return self.pqeq_chi_offset[heads.to(self.pqeq_chi_offset.device)]
+
+    def head_chi_offsets(self) -> torch.Tensor | None:
+        """``[95]`` χ offsets (eV) of the selected head, or None (what the native force adds)."""
+        if self.pqeq_chi_offset is None:
+            return None
+        return self.pqeq_chi_offset[int(self.shortrange.network.head_index)].detach()
 
     def d3_energies(
         self, pos: torch.Tensor, cell: torch.Tensor, data: dict, fast: bool = True

@@ -151,6 +151,7 @@ def pqeq_frames(
     data: dict,
     fixed_solution: bool,
     warm_start: WarmStart | None = None,
+    chi_offsets: torch.Tensor | None = None,
 ) -> dict:
     """Per-frame PQEq energies of a batch.
 
@@ -168,6 +169,8 @@ def pqeq_frames(
         Use the graph-free fixed-solution path (first derivatives w.r.t. positions only).
     warm_start : WarmStart or None
         Previous solutions to start from (updated in place).
+    chi_offsets : torch.Tensor or None
+        ``[B, 95]`` electronegativity offsets (eV) of each frame's head, per element.
 
     Returns
     -------
@@ -183,6 +186,8 @@ def pqeq_frames(
         periodic = bool(data[K.PBC][b].all())
         args = (numbers, cell[b] if periodic else None, periodic)
         kwargs = _frame_inputs(data, b)
+        if chi_offsets is not None:
+            kwargs["chi_shift"] = chi_offsets[b][numbers]  # [n] eV
         if warm_start is not None:
             q0, d0 = warm_start.guess(b, numbers, positions[sl])
             kwargs.update(initial_charges=q0, initial_shells=d0)

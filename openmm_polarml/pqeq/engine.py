@@ -184,6 +184,7 @@ class PQEq(torch.nn.Module):
         solver_cache: dict | None = None,
         compute_forces: bool = True,
         compute_stress: bool = False,
+        chi_shift: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Solve for charges and shells and return the PQEq energy and its derivatives.
 
@@ -215,6 +216,9 @@ class PQEq(torch.nn.Module):
             are valid starting points; the solve still runs to the tolerance).
         compute_forces, compute_stress : bool
             Return ``forces`` (eV/Å) and ``stress`` (eV/Å³, Voigt-free 3×3).
+        chi_shift : torch.Tensor or None
+            ``[N]`` offsets (eV) added to each atom's element χ (per-head offsets of a
+            multi-head model; differentiable).
 
         Returns
         -------
@@ -243,6 +247,8 @@ class PQEq(torch.nn.Module):
             n, total_charge, fragments, fragment_charges, positions.device, dtype, pbc
         )
         params = {k: v.to(dtype) for k, v in self.element_parameters.per_atom(numbers).items()}
+        if chi_shift is not None:  # per-atom electronegativity offsets (eV), e.g. per head
+            params["chi"] = params["chi"] + chi_shift.to(dtype)
         terms = AtomTerms(params["chi"], params["eta"], params["spring"], params["shell_charge"])
         has_shell = terms.spring > 0
         plain = self._plain_forces(compute_forces, compute_stress, positions, cell, field, params)

@@ -135,6 +135,8 @@ def fixed_terms_digest(model, frames: list) -> str:
         for name, value in sorted(model.pqeq.state_dict().items()):
             h.update(name.encode())
             h.update(value.detach().double().cpu().numpy().tobytes())
+    if getattr(model, "pqeq_chi_offset", None) is not None:  # per-head χ offsets
+        h.update(model.pqeq_chi_offset.detach().double().cpu().numpy().tobytes())
     for frame in frames:
         for key in (K.POSITIONS, K.NUMBERS, K.CELL, K.PBC, K.TOTAL_CHARGE, K.FIELD):
             h.update(frame[key].detach().cpu().numpy().tobytes())

@@ -86,7 +86,9 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
     ft : dict
         ``checkpoint`` (path), ``trainable`` (glob patterns of parameter names, default the two
         readout linears), ``refit_pqeq`` (make the PQEq element parameters trainable),
-        ``pqeq_trainable`` (which of them; default :data:`PQEQ_TRAINABLE`).
+        ``pqeq_trainable`` (which of them; default :data:`PQEQ_TRAINABLE`), ``pqeq_head_chi``
+        (add per-head χ offsets, starting at zero; train them with the pattern
+        ``"pqeq_chi_offset"`` in ``trainable``), ``fragments`` (the charge model).
     dtype : str
         Training dtype.
     """
@@ -97,6 +99,12 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         if not config.get("pqeq"):
             raise ValueError("refit_pqeq needs a model with a PQEq term")
         config["pqeq"] = {**config["pqeq"], "trainable": True}
+    if ft.get("pqeq_head_chi") and not config.get("pqeq_head_chi"):  # add per-head χ offsets
+        if not config.get("pqeq"):
+            raise ValueError("pqeq_head_chi needs a model with a PQEq term")
+        config["pqeq_head_chi"] = True
+        n_heads = len(config.get("heads") or ["default"])
+        state = {**state, "pqeq_chi_offset": torch.zeros(n_heads, 95)}  # start at no offset
     from openmm_polarml.model.serialization import model_from_contents
 
     model = model_from_contents(config, state, ft["checkpoint"])

@@ -68,8 +68,10 @@ class Trainer:
         self.model.config["fragments"] = self.fragments
         self.device = dist.resolve_device(t["device"])
         self._check_routing()
-        self.joint = self.model.pqeq is not None and any(
-            p.requires_grad for p in self.model.pqeq.parameters()
+        offsets = getattr(self.model, "pqeq_chi_offset", None)
+        self.joint = self.model.pqeq is not None and (
+            any(p.requires_grad for p in self.model.pqeq.parameters())
+            or (offsets is not None and offsets.requires_grad)
         )
         self.delta = bool(t["delta"]) and not self.joint
         if self.model.pqeq is not None:
