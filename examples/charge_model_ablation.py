@@ -3,6 +3,7 @@ for the same wall time, then compare the per-kind error tables.
 
     python examples/charge_model_ablation.py --arm molecules --minutes 45   # resumes when rerun
     python examples/charge_model_ablation.py --arm none --minutes 45
+    python examples/charge_model_ablation.py --arm molecules --head-chi --minutes 120  # next
     python examples/charge_model_table.py --model runs/charge_model/molecules/best.pt \\
         --label ft_molecules --modes molecules --out runs/charge_model/table.json
 
@@ -44,15 +45,21 @@ def split_files(folder: Path) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-def arm_config(arm: str, files: dict, out: Path, minutes: float, epochs: int) -> dict:
+def arm_config(
+    arm: str, files: dict, out: Path, minutes: float, epochs: int, head_chi: bool = False
+) -> dict:
+    """The fine-tuning configuration of one arm; ``head_chi`` adds trainable per-head χ offsets
+    (joint mode: PQEq is solved in every step, with the offsets' gradient)."""
+    trainable = ["shortrange.network.*"] + (["pqeq_chi_offset"] if head_chi else [])
     return resolve(
         {
             "finetune": {
                 "checkpoint": str(FOUNDATION / "model.pt"),
-                "trainable": ["shortrange.network.*"],
+                "trainable": trainable,
                 "refit_pqeq": False,
                 "refit_shifts": True,
                 "fragments": arm,
+                "pqeq_head_chi": head_chi,
             },
             "data": {"train": files["train"], "validation": files["validation"]},
             "training": {
@@ -61,6 +68,7 @@ def arm_config(arm: str, files: dict, out: Path, minutes: float, epochs: int) ->
                 "max_minutes": minutes,
                 "batch_size": 8,
                 "lr": 5e-4,
+                "pqeq_lr": 2e-3 if head_chi else None,  # eV-scale offsets move faster
                 "scheduler": "cosine",
                 "ema_decay": 0.99,
                 "patience": 10,
@@ -82,13 +90,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=45.0, help="wall time of this run")
     parser.add_argument("--epochs", type=int, default=2, help="length of the LR schedule")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--head-chi", action="store_true", help="train per-head χ offsets too")
     parser.add_argument("--out", default=str(ROOT / "runs" / "charge_model"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     files = split_files(folder)
-    cfg = arm_config(args.arm, files, folder / args.arm, args.minutes, args.epochs)
+    name = args.arm + ("_chi" if args.head_chi else "")
+    cfg = arm_config(args.arm, files, folder / name, args.minutes, args.epochs, args.head_chi)
     history = Trainer(cfg).fit(resume=True)
     for record in history:
         mae = record["validation"].get("mae", {})

@@ -106,8 +106,8 @@ class Trainer:
         """Trainable parameters; the PQEq element parameters at ``training.pqeq_lr`` when set."""
         t = self.cfg["training"]
         trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        pqeq = [p for n, p in trainable if n.startswith("pqeq.")]
-        rest = [p for n, p in trainable if not n.startswith("pqeq.")]
+        pqeq = [p for n, p in trainable if n.startswith("pqeq")]  # table and per-head χ offsets
+        rest = [p for n, p in trainable if not n.startswith("pqeq")]
         if not pqeq or t["pqeq_lr"] is None:
             return [{"params": rest + pqeq}]
         return [{"params": rest}, {"params": pqeq, "lr": float(t["pqeq_lr"])}]
