@@ -89,6 +89,11 @@ def main() -> None:
         "electrolytes, 19 elements; pbe: crystals, 89 elements)",
     )
     parser.add_argument("--evaluate-only", action="store_true", help="no training; new metrics")
+    parser.add_argument(
+        "--validate-start",
+        action="store_true",
+        help="print the validation loss and MAE per head/group of the starting weights as JSON",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.evaluate_only:
@@ -97,6 +102,10 @@ def main() -> None:
     if args.epochs is not None:
         cfg["training"]["epochs"] = args.epochs
     trainer = Trainer(cfg)
+    if args.validate_start:  # the reference point of a campaign's learning curve
+        val = trainer.validation_loss()
+        print(json.dumps({"loss": val["loss"], "mae": val["mae"]}))
+        return
     history = trainer.fit(resume=True)
     if trainer.stopped_by_time:
         print(
