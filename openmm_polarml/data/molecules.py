@@ -198,22 +198,14 @@ def stretched(rng):
     return atoms, 0, f"stretched({label},{atoms[a].symbol}-{atoms[b].symbol}x{factor:.2f})"
 
 
-def _fragments(atoms: Atoms) -> np.ndarray:
-    """Connected-component label [n] of each atom (bonds: 1.2× natural cutoffs)."""
-    from ase.neighborlist import natural_cutoffs, neighbor_list
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    i, j = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=1.2))
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(atoms), len(atoms)))
-    return connected_components(graph, directed=False)[1]
-
-
 def dimer(rng):
     names = sorted(s22.names)
     name = names[int(rng.integers(len(names)))]
     atoms = s22[name].copy()
-    second = _fragments(atoms) != _fragments(atoms)[0]  # [n] atoms not bonded to atom 0
+    from openmm_polarml.pqeq.charge_groups import molecule_labels  # the charge model's bond rule
+
+    labels = molecule_labels(atoms)  # s22 holds no ion metals: plain 1.2x covalent bonds
+    second = labels != labels[0]  # [n] atoms not bonded to atom 0
     shift = atoms.positions[second].mean(axis=0) - atoms.positions[~second].mean(axis=0)
     factor = rng.uniform(0.9, 1.6)
     atoms.positions[second] += (factor - 1.0) * shift

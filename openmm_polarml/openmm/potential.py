@@ -259,7 +259,7 @@ class PolarMLPotential:
         module = network_module(self.model, numbers, periodic, include_d3, subset)
         recipe = {
             "config": self.model.config,
-            "state": self.model.state_dict(),
+            "state": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "numbers": [int(z) for z in numbers],
             "periodic": periodic,
             "include_d3": bool(include_d3),
