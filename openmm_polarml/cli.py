@@ -132,11 +132,15 @@ def cmd_data(args) -> int:
 def cmd_compare_teacher(args) -> int:
     from openmm_polarml.data.compare import compare_teacher
 
-    compare_teacher(args.out, args.n, args.seed)
+    for teacher in args.teacher:
+        print(f"[polarml] {teacher} against the real DFT labels")
+        compare_teacher(args.out, args.n, args.seed, teacher)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from openmm_polarml.data.label_worker import SEVENN_CHECKPOINTS  # numpy only
+
     parser = argparse.ArgumentParser(prog="polarml", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,8 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sdists", default="runs/sdists", help="where the source sdists are kept")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_data)
-    p = data_sub.add_parser("compare-teacher", help="SevenNet-0 against the real DFT labels")
+    p = data_sub.add_parser("compare-teacher", help="SevenNet checkpoints against real DFT labels")
     p.add_argument("--out", default="data/reference")
+    p.add_argument(
+        "--teacher", nargs="+", default=["sevenn"],
+        choices=list(SEVENN_CHECKPOINTS),
+        help="SevenNet checkpoints to compare (sevenn = SevenNet-0)",
+    )  # fmt: skip
     p.add_argument("--n", type=int, default=300, help="dft frames sampled")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_compare_teacher)

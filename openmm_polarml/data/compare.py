@@ -109,19 +109,22 @@ def format_rows(rows: dict) -> str:
     return "\n".join(lines)
 
 
-def compare_teacher(out: str | Path, n: int = 300, seed: int = 0) -> dict:
-    """Label ``n`` sampled ``dft`` frames with SevenNet-0; write and return the comparison."""
+def compare_teacher(out: str | Path, n: int = 300, seed: int = 0, teacher: str = "sevenn") -> dict:
+    """Label ``n`` sampled ``dft`` frames with one SevenNet checkpoint (``teacher``, a key of
+    :data:`~openmm_polarml.data.label_worker.SEVENN_CHECKPOINTS`); write and return the
+    comparison (``<out>/sevenn/teacher_vs_dft.json`` for SevenNet-0, else
+    ``<out>/sevenn/<teacher>_vs_dft.json``)."""
     from openmm_polarml.data import teachers
 
     reference = sample_dft(out, n, seed)
     from ase import Atoms
 
     bare = [Atoms(a.numbers, positions=a.positions, cell=a.cell, pbc=a.pbc) for a in reference]
-    output = teachers.run_worker("sevenn", bare)
+    output = teachers.run_worker(teacher, bare)
     kept = [(ref, res) for ref, res in zip(reference, output["results"], strict=True) if res["ok"]]
     rows = disagreement([r for r, _ in kept], [res for _, res in kept])
     record = {
-        "teacher": "sevenn",
+        "teacher": teacher,
         "versions": output["versions"],
         "settings": output["settings"],
         "sampled": len(reference),
@@ -129,7 +132,8 @@ def compare_teacher(out: str | Path, n: int = 300, seed: int = 0) -> dict:
         "seed": seed,
         "rows": rows,
     }
-    path = Path(out) / "sevenn" / "teacher_vs_dft.json"
+    name = "teacher" if teacher == "sevenn" else teacher
+    path = Path(out) / "sevenn" / f"{name}_vs_dft.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     _shards._write_json(path, record)
     print(format_rows(rows))

@@ -5,7 +5,8 @@ the label environment pins a different torch/e3nn set (``tools/label_env.sh``).
 
     .venv-labels/bin/python openmm_polarml/data/label_worker.py TEACHER IN.extxyz OUT.json
 
-``TEACHER`` is ``sevenn`` (SevenNet-0, periodic crystals) or ``gfn2`` (GFN2-xTB through tblite:
+``TEACHER`` is ``sevenn`` (SevenNet-0, periodic crystals; the other shipped SevenNet checkpoints
+are :data:`SEVENN_CHECKPOINTS`) or ``gfn2`` (GFN2-xTB through tblite:
 molecules, clusters, periodic boxes; ``info["charge"]`` in e and ``info["external_field"]`` in
 V/Å are honoured). ``OUT.json`` holds, per input frame in order, either ``{"ok": false,
 "error": ...}`` or energy (eV), forces (eV/Å), stress (eV/Å³, ASE sign, periodic only), dipole
@@ -28,14 +29,25 @@ def _versions(names) -> dict:
     return {n: md.version(n) for n in names}
 
 
-def label_sevenn(frames) -> tuple[list, dict]:
-    """SevenNet-0 (``7net-0``) energy, forces, stress of periodic frames."""
+#: the PBE checkpoints the sevenn 0.13.0 wheel ships: teacher name -> (checkpoint, modality)
+SEVENN_CHECKPOINTS = {
+    "sevenn": ("7net-0", None),  # SevenNet-0 (11 Jul 2024), the teacher of the pbe head so far
+    "sevenn-0-22may2024": ("7net-0_22May2024", None),
+    "sevenn-l3i5": ("7net-l3i5", None),
+    "sevenn-mf-0-pbe": ("7net-mf-0", "PBE"),  # SevenNet-MF-0, its PBE (MPtrj) head
+}
+
+
+def label_sevenn(frames, teacher: str = "sevenn") -> tuple[list, dict]:
+    """Energy, forces, stress of periodic frames by one SevenNet checkpoint
+    (:data:`SEVENN_CHECKPOINTS`)."""
     import torch
 
     torch.set_num_threads(int(os.environ.get("POLARML_LABEL_THREADS", "1")))
     from sevenn.calculator import SevenNetCalculator
 
-    calc = SevenNetCalculator("7net-0", device="cpu")
+    model, modal = SEVENN_CHECKPOINTS[teacher]
+    calc = SevenNetCalculator(model, device="cpu", **({"modal": modal} if modal else {}))
     out = []
     for index, atoms in enumerate(frames):
         try:
@@ -48,7 +60,7 @@ def label_sevenn(frames) -> tuple[list, dict]:
             result = {"ok": False, "error": f"{type(err).__name__}: {err}"}
         result["input"] = index
         out.append(result)
-    settings = {"model": "7net-0", "device": "cpu", "dtype": "float32"}
+    settings = {"model": model, "modal": modal, "device": "cpu", "dtype": "float32"}
     return out, {"settings": settings, "versions": _versions(["sevenn", "torch", "ase"])}
 
 
@@ -150,12 +162,12 @@ def main(argv: list[str]) -> int:
     teacher, source, target = argv
     frames = ase.io.read(source, index=":", format="extxyz")
     start = time.perf_counter()
-    if teacher == "sevenn":
-        results, info = label_sevenn(frames)
+    if teacher in SEVENN_CHECKPOINTS:
+        results, info = label_sevenn(frames, teacher)
     elif teacher == "gfn2":
         results, info = label_gfn2(frames)
     else:
-        raise SystemExit(f"unknown teacher {teacher!r} (sevenn, gfn2)")
+        raise SystemExit(f"unknown teacher {teacher!r} ({', '.join(SEVENN_CHECKPOINTS)}, gfn2)")
     info["seconds"] = time.perf_counter() - start
     tmp = target + ".tmp"
     with open(tmp, "w") as fh:

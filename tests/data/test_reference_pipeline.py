@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from ase.build import bulk
 
 from openmm_polarml.data import read_frames, run_shards, sha256_file
@@ -90,3 +91,14 @@ def test_committed_sevenn_subset_has_no_unreliable_teacher_seeds():
         assert sha256_file(folder / f"{name}.extxyz.gz") == rec["sha256"]
         origins |= {a.info["seed_origin"] for a in read_frames(folder / f"{name}.extxyz.gz")}
     assert origins and not origins & TEACHER_EXCLUDED_ORIGINS
+
+
+def test_label_worker_names_every_teacher_it_knows(tmp_path):
+    from openmm_polarml.data import label_worker
+
+    assert {"sevenn", "sevenn-l3i5", "sevenn-mf-0-pbe"} <= set(label_worker.SEVENN_CHECKPOINTS)
+    source = tmp_path / "in.extxyz"
+    source.write_text('1\nProperties=species:S:1:pos:R:3 pbc="F F F"\nH 0 0 0\n')
+    with pytest.raises(SystemExit, match="sevenn-l3i5"):
+        label_worker.main(["sevenn-typo", str(source), str(tmp_path / "out.json")])
+    assert not (tmp_path / "out.json").exists()
