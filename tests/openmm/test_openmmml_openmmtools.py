@@ -100,3 +100,20 @@ def test_openmmtools_thermodynamic_state_and_replica_exchange(model_file, tmp_pa
     energies, _, _ = reporter.read_energies()
     assert energies.shape[0] == 3 and np.isfinite(energies).all()
     reporter.close()
+
+
+def test_openmmml_periodic_mechanical_embedding_removes_mm_ml_lattice_sum(tmp_path):
+    """The model is long-ranged (PQEq sums images): openmm-ml >= 1.8's mechanical embedding
+    subtracts the MM charges' ML–ML PME energy (a ``CustomCVForce``) in a periodic System."""
+    openmmml = pytest.importorskip("openmmml")
+    if not hasattr(openmmml.mlpotential.MLPotentialImpl, "getMLLongRange"):
+        pytest.skip("openmm-ml < 1.8 does not ask the potential")
+    path = tmp_path / "tiny_ewald.pt"
+    save_model(tiny_model("float64", pqeq={"long_range": "ewald", "tolerance": 1e-10}), path)
+    molecules = [("HOH", [0.2, 0.2, 0.2]), ("NA", [0.65, 0.3, 0.2]), ("CL", [0.3, 0.75, 0.5])]
+    top, pos = build(molecules + [("HOH", [0.7, 0.8, 0.9])], box=1.3)
+    theirs = openmmml.MLPotential("polarml", modelPath=path, cacheDir=tmp_path)
+    mixed = theirs.createMixedSystem(top, mm_system(top, periodic=True), [0, 1, 2])
+    names = [type(f).__name__ for f in mixed.getForces()]
+    assert {"CustomCVForce", "PythonForce", "PQEqForce"} <= set(names)
+    assert np.isfinite(energy(context(mixed, pos)))
