@@ -1,7 +1,7 @@
 """Quickstart (README command 1): NaCl(aq) in OpenMM with the shipped model, then a field on.
 
 1. Builds a periodic box of 1 M NaCl in water with ``openmm.app.Modeller`` (≥ 600 atoms) and a
-   System with ``PolarMLPotential().createSystem(topology)`` (network + D3 as TorchForce, PQEq
+   System with ``PolarMLPotential().createSystem(topology)`` (network + D3 as PythonForce, PQEq
    charges/shells as the native ``PQEqForce``), minimises it and probes a short NVT run.
 2. If the shipped model cannot hold water together (O–H bonds break or the run heats up), says
    so and runs the largest honest system it can instead: a periodic NaF crystal (rocksalt, the

@@ -1,11 +1,12 @@
 """Parallel tempering (openmmtools) of the main job's NaF crystal with the shipped model.
 
-The same System as ``main_job.py`` (exported network + D3 as a ``TorchForce`` + native
-``PQEqForce``) is simulated at a few temperatures with openmmtools'
-``ParallelTemperingSampler``: Langevin dynamics between exchange attempts, Metropolis swaps
-between neighbouring temperatures, everything stored in a NetCDF file. openmmtools copies systems
-through XML; this works with openmm 8.5.2 + openmmtorch 1.5 (with openmm 8.6 deserialising a
-TorchForce segfaults, see ``../shared/docs/stack.md``).
+The main job's crystal, as a System of ``PolarMLPotential().createSystem`` with the default
+backend (network + D3 as an ``openmm.PythonForce``, native ``PQEqForce``), is simulated at a few
+temperatures with openmmtools' ``ParallelTemperingSampler``: Langevin dynamics between exchange
+attempts, Metropolis swaps between neighbouring temperatures, everything stored in a NetCDF file.
+openmmtools copies systems through XML, which the PythonForce backend survives on every openmm;
+a ``TorchForce`` System does not on openmm >= 8.6 (deserialising it segfaults with openmmtorch
+1.5, see ``docs/backends.md``).
 
 Run: ``python examples/replica_exchange_md.py [--out runs/replica_exchange] [--iterations 5]``
 (2-4 minutes on one CPU core with the defaults: 3 replicas x 5 iterations x 50 steps).
@@ -127,15 +128,16 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(args.threads)
-    from main_job import build_system, export_artifact, rocksalt_crystal
+    from main_job import rocksalt_crystal
+
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     atoms = rocksalt_crystal(args.salt, args.repeat)
-    artifact = out / f"model_{args.salt}.pt"
-    export_artifact(atoms, artifact)
-    system, _ = build_system(atoms, artifact)
+    system = PolarMLPotential().createSystem(topologyFromAtoms(atoms))  # PythonForce network
     print(
         f"parallel tempering: {args.salt} {len(atoms)} atoms, {args.replicas} replicas "
         f"{args.t_min:.0f}-{args.t_max:.0f} K, {args.iterations} iterations x "

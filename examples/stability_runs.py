@@ -438,7 +438,7 @@ def parse_args(argv=None):
     p.add_argument("--ps", type=float, default=20.0, help="target simulated time (ps)")
     p.add_argument("--model", default="foundation", help="shipped model name or model file")
     p.add_argument("--head", default=None, help="head (default: gfn2 liquids, pbe crystals)")
-    p.add_argument("--backend", default="torch", choices=("torch", "python"))
+    p.add_argument("--backend", default="python", choices=("python", "torch"))
     p.add_argument(
         "--dt-fs", type=float, default=None,
         help="time step (fs); default 1 with H (0.5 with --hydrogen-mass 0), 2 without",

@@ -5,7 +5,8 @@ Importing this package loads the compiled ``PQEqForce`` plugin into OpenMM (:mod
 Start from :class:`PolarMLPotential` (:mod:`.potential`): ``createSystem(topology)``.
 
 Modules (data flow): :mod:`.elements` (PQEq element table) and :mod:`.fragments` → :mod:`.pqeq_force`
-(``PQEqForce`` builders); :mod:`.torch_force` (the exported network as openmm-torch ``TorchForce``)
+(``PQEqForce`` builders); :mod:`.python_backend` (the network as ``openmm.PythonForce``, the
+default), :mod:`.torch_force` (the exported network as openmm-torch ``TorchForce``, optional)
 and :mod:`.d3_force` (D3 through the native kernel as ``openmm.PythonForce``); :mod:`.fields`
 (runtime external fields as Context parameters, V/nm at the boundary).
 """
@@ -17,7 +18,7 @@ from .field_protocols import FieldDipoleRecorder, FieldProtocol, pe_loop
 from .fields import FIELD_PARAMETERS, field_to_openmm, get_external_field, set_external_field
 from .fragments import fragment_groups, molecule_groups
 from .plugin import PLUGIN_LOAD_FAILURES, PQEqForce, plugin_directory
-from .potential import DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
+from .potential import DEFAULT_BACKEND, DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
 from .pqeq_force import attach_pqeq_force, buildModelPQEqForce, createPQEqForce
 from .reporters import PQEQ_REPORT_UNITS, PQEqReporter
 from .serialization import as_pqeq_force, install_pqeq_downcasts
@@ -35,6 +36,7 @@ __all__ = [
     "PolarMLPotential",
     "FORCE_GROUPS",
     "DEFAULT_MODEL",
+    "DEFAULT_BACKEND",
     "buildModelPQEqForce",
     "PQEqForce",
     "PLUGIN_LOAD_FAILURES",

@@ -26,6 +26,8 @@ import copy
 
 import openmm
 
+from .potential import DEFAULT_BACKEND
+
 __all__ = ["createMixedSystem"]
 
 _BONDED = {
@@ -173,7 +175,7 @@ def createMixedSystem(
     totalCharge: float | None = None,
     fragments=None,
     fragmentCharges=None,
-    backend: str = "torch",
+    backend: str = DEFAULT_BACKEND,
     pqeqMethod: str | None = None,
     externalField=(0.0, 0.0, 0.0),
     ewaldErrorTolerance: float = 1e-6,

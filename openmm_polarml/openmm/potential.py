@@ -3,9 +3,9 @@
 The System holds, in documented force groups (:data:`FORCE_GROUPS`):
 
 - group 1, ``network``: the equivariant network (and D3 when it travels with the network) as an
-  openmm-torch ``TorchForce`` (TorchScript artifact exported for this atom list, cached on disk,
-  :mod:`.artifacts`) or as an ``openmm.PythonForce`` running the same eager module
-  (:mod:`.python_backend`);
+  ``openmm.PythonForce`` running the eager module (:mod:`.python_backend`; the default, as in
+  openmm-ml) or as an openmm-torch ``TorchForce`` (TorchScript artifact exported for this atom
+  list, cached on disk, :mod:`.artifacts`; ``backend="torch"``);
 - group 2, ``pqeq``: the native ``PQEqForce`` with the model's element parameters: charges
   equilibrated per fragment, shells relaxed, the homogeneous field as Context parameters;
 - group 3, ``d3``: D3(BJ) through the native kernel (``openmm.PythonForce``) when it is built
@@ -30,7 +30,7 @@ from .fragments import bondless_molecules, check_lone_atoms, fragment_groups, ha
 from .pqeq_force import buildModelPQEqForce
 from .residue_charges import fragment_charge
 
-__all__ = ["PolarMLPotential", "FORCE_GROUPS", "DEFAULT_MODEL"]
+__all__ = ["PolarMLPotential", "FORCE_GROUPS", "DEFAULT_MODEL", "DEFAULT_BACKEND"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ FORCE_GROUPS = {"network": 1, "pqeq": 2, "d3": 3}
 #: the shipped model loaded when none is named
 DEFAULT_MODEL = "foundation"
 
-_BACKENDS = ("torch", "python")
+#: the network force used when none is named: ``openmm.PythonForce``, as openmm-ml 1.8 uses
+DEFAULT_BACKEND = "python"
+
+_BACKENDS = ("python", "torch")
 
 
 def repartition_hydrogen_mass(system: openmm.System, topology, hydrogenMass) -> None:
@@ -236,6 +239,9 @@ class PolarMLPotential:
         group = FORCE_GROUPS["network"]
         if backend == "torch":
             try:
+                from .torch_force import warn_if_not_xml_copyable
+
+                warn_if_not_xml_copyable()
                 from .artifacts import cached_export
                 from .torch_force import attach_torch_force
 
@@ -272,7 +278,7 @@ class PolarMLPotential:
         topology,
         system,
         atoms=None,
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         d3Backend: str = "auto",
         totalCharge: float | None = 0.0,
         fragments=None,
@@ -406,7 +412,7 @@ class PolarMLPotential:
         fragments=None,
         fragmentCharges=None,
         externalField=(0.0, 0.0, 0.0),
-        backend: str = "torch",
+        backend: str = DEFAULT_BACKEND,
         removeCMMotion: bool = True,
         d3Backend: str = "auto",
         pqeqMethod: str | None = None,
@@ -438,8 +444,13 @@ class PolarMLPotential:
             :func:`~openmm_polarml.openmm.set_external_field` (Context parameters
             ``PQEqFieldX/Y/Z`` in kJ/mol/nm/e).
         backend : str
-            ``'torch'``: openmm-torch ``TorchForce`` (falls back to ``'python'`` with a logged
-            message when openmm-torch cannot load); ``'python'``: ``openmm.PythonForce``.
+            ``'python'`` (default, :data:`DEFAULT_BACKEND`): ``openmm.PythonForce`` running the
+            eager network, as openmm-ml does; the System survives XML (the force pickles the
+            model's configuration and weights). ``'torch'``: openmm-torch ``TorchForce`` of a
+            TorchScript export (falls back to ``'python'`` with a logged message when openmm-torch
+            cannot load; with openmm >= 8.6 and openmmtorch 1.5 such a System cannot be
+            deserialised from XML, so openmmtools and openmm-ml cannot copy it: a warning says
+            so, see ``docs/backends.md``).
         removeCMMotion : bool
             Add a ``CMMotionRemover``.
         d3Backend : str

@@ -6,6 +6,12 @@ System hand back a bare ``openmm.Force``, on which the PQEq API (``getCharges``,
 is missing. :func:`install_pqeq_downcasts` wraps those entry points once, at plugin import, so
 that they return a ``PQEqForce`` for ``PQEqForce`` objects and leave every other type unchanged.
 
+The same wrappers (and ``XmlSerializer.deserializeSystem`` / ``_cloneSystem``) refuse, with a
+``RuntimeError``, to deserialise a ``TorchForce`` where that would crash the process (openmm >= 8.6
+with openmmtorch 1.5: a segfault in ``TorchForceProxy::deserialize``, see
+:func:`~openmm_polarml.openmm.torch_force.torch_force_xml_blocker`); ``copy.deepcopy(system)``,
+pickling and openmmtools' copies go through them (and ``System.__copy__``, wrapped alike).
+
 Ownership: ``XmlSerializer._deserializeForce`` / ``_cloneForce`` return a new C++ object owned by
 the Python proxy. The downcast proxy takes that ownership over (``thisown``) and the base proxy
 gives it up, so the object is deleted exactly once. ``System.getForce`` returns a reference owned
@@ -19,8 +25,9 @@ import functools
 import openmm
 
 from .plugin import PQEqForce
+from .torch_force import torch_force_xml_blocker
 
-__all__ = ["install_pqeq_downcasts", "as_pqeq_force"]
+__all__ = ["install_pqeq_downcasts", "as_pqeq_force", "refuse_crashing_torch_force"]
 
 _MARK = "_polarml_pqeq_downcast"
 
@@ -42,13 +49,68 @@ def as_pqeq_force(force):
     return cast
 
 
+@functools.cache
+def _blocker() -> str | None:
+    return torch_force_xml_blocker()
+
+
+def _is_torch_force(force) -> bool:
+    try:
+        import openmmtorch
+    except Exception:  # no openmm-torch: no TorchForce can exist
+        return False
+    return bool(openmmtorch.TorchForce.isinstance(force))
+
+
+def _holds_torch_force(source) -> bool:
+    """Whether ``source`` (XML text, a System or a Force) holds a ``TorchForce``."""
+    if isinstance(source, str):
+        return 'type="TorchForce"' in source
+    if isinstance(source, openmm.System):
+        return any(_is_torch_force(source.getForce(i)) for i in range(source.getNumForces()))
+    if isinstance(source, openmm.Force):
+        return _is_torch_force(source)
+    return False
+
+
+def refuse_crashing_torch_force(source) -> None:
+    """Raise ``RuntimeError`` when deserialising ``source`` (XML, System or Force) would crash
+    the process on a ``TorchForce`` (openmm >= 8.6 with openmmtorch 1.5); else do nothing."""
+    blocker = _blocker()
+    if blocker is not None and _holds_torch_force(source):
+        raise RuntimeError(f"refusing to deserialise or copy a TorchForce: {blocker}")
+
+
 def _owning(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        if args:
+            refuse_crashing_torch_force(args[0])
         return as_pqeq_force(function(*args, **kwargs))
 
     setattr(wrapper, _MARK, True)
     return staticmethod(wrapper)
+
+
+def _guarded(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if args:
+            refuse_crashing_torch_force(args[0])
+        return function(*args, **kwargs)
+
+    setattr(wrapper, _MARK, True)
+    return staticmethod(wrapper)
+
+
+def _guarded_method(function):
+    @functools.wraps(function)
+    def method(self, *args):
+        refuse_crashing_torch_force(self)
+        return function(self, *args)
+
+    setattr(method, _MARK, True)
+    return method
 
 
 def _get_force(function):
@@ -61,7 +123,8 @@ def _get_force(function):
 
 
 def install_pqeq_downcasts() -> None:
-    """Wrap ``XmlSerializer`` (deserialize, clone) and ``System.getForce`` to return ``PQEqForce``.
+    """Wrap ``XmlSerializer`` (deserialize, clone) and ``System.getForce`` to return ``PQEqForce``
+    and to refuse a crashing ``TorchForce`` deserialisation (:func:`refuse_crashing_torch_force`).
 
     Idempotent: a second call changes nothing. ``XmlSerializer.deserialize``/``clone`` and
     ``System.getForces``, ``copy.deepcopy(system)`` and ``XmlSerializer.clone(system)`` go through
@@ -72,6 +135,13 @@ def install_pqeq_downcasts() -> None:
         original = serializer.__dict__[name].__func__
         if not getattr(original, _MARK, False):
             setattr(serializer, name, _owning(original))
+    for name in ("deserializeSystem", "_cloneSystem"):
+        original = serializer.__dict__[name].__func__
+        if not getattr(original, _MARK, False):
+            setattr(serializer, name, _guarded(original))
     original = openmm.System.__dict__["getForce"]
     if not getattr(original, _MARK, False):
         openmm.System.getForce = _get_force(original)
+    original = openmm.System.__dict__["__copy__"]  # copy.copy/deepcopy: C++, not XmlSerializer
+    if not getattr(original, _MARK, False):
+        openmm.System.__copy__ = _guarded_method(original)

@@ -1,10 +1,60 @@
-"""Attach an exported TorchScript artifact to an OpenMM System through openmm-torch's TorchForce."""
+"""Attach an exported TorchScript artifact to an OpenMM System through openmm-torch's TorchForce.
+
+The optional backend (``createSystem(backend="torch")``); the default is ``openmm.PythonForce``
+(:mod:`.python_backend`). With openmm >= 8.6 and openmmtorch 1.5, deserialising a ``TorchForce``
+from XML crashes the process (upstream, in ``TorchForceProxy::deserialize``), so such a System
+cannot be copied by openmmtools or openmm-ml: :func:`torch_force_xml_blocker` says so.
+"""
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
-__all__ = ["attach_torch_force", "reload_torch_plugins", "register_serialization"]
+__all__ = [
+    "attach_torch_force",
+    "reload_torch_plugins",
+    "register_serialization",
+    "torch_force_xml_blocker",
+    "warn_if_not_xml_copyable",
+]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+
+
+def torch_force_xml_blocker() -> str | None:
+    """Why a System holding a ``TorchForce`` cannot be deserialised from XML here, or None.
+
+    openmm >= 8.6 with openmmtorch <= 1.5 (the newest release) segfaults inside
+    ``TorchForceProxy::deserialize``; openmm 8.5.2 works. Serialising and running the force work
+    on both.
+    """
+    from importlib import metadata
+
+    import openmm
+
+    try:
+        torch_version = metadata.version("openmmtorch")
+    except metadata.PackageNotFoundError:
+        return None  # no TorchForce can be built: the torch backend falls back to PythonForce
+    if _version(openmm.__version__) < (8, 6) or _version(torch_version) > (1, 5):
+        return None
+    return (
+        f"openmm {openmm.__version__} with openmmtorch {torch_version}: deserialising a "
+        "TorchForce from XML segfaults (upstream, in TorchForceProxy::deserialize; openmm 8.5.2 "
+        "works), so XmlSerializer.deserialize, copy.deepcopy, openmmtools and openmm-ml cannot "
+        "copy a System that holds one; use backend='python' (the default)"
+    )
+
+
+def warn_if_not_xml_copyable() -> None:
+    """Warn (``RuntimeWarning``) when a ``TorchForce`` System could not be copied through XML."""
+    blocker = torch_force_xml_blocker()
+    if blocker is not None:
+        warnings.warn(f"backend='torch': {blocker}", RuntimeWarning, stacklevel=3)
 
 
 def attach_torch_force(system, artifact: str | Path, force_group: int | None = None):

@@ -156,14 +156,17 @@ def test_python_backend_equals_torch_backend(potential, case):
 
 
 def test_artifact_cache_reuses_exports(potential, tmp_path):
+    """The torch backend exports once per atom list (the cache in ``cacheDir``)."""
     pytest.importorskip("openmmtorch")
     atoms = crystal(0)
-    potential.createSystem(topologyFromAtoms(_reduced(atoms)), fragments="none")
+    potential.createSystem(topologyFromAtoms(_reduced(atoms)), fragments="none", backend="torch")
     first = sorted(tmp_path.glob("*.pt"))
-    potential.createSystem(topologyFromAtoms(_reduced(crystal(5))), fragments="none")
+    potential.createSystem(
+        topologyFromAtoms(_reduced(crystal(5))), fragments="none", backend="torch"
+    )
     assert sorted(tmp_path.glob("*.pt")) == first  # same atom list, same artifact
     assert not list(tmp_path.glob("*.tmp"))
-    potential.createSystem(topologyFromAtoms(water_ion_cluster()), totalCharge=1)
+    potential.createSystem(topologyFromAtoms(water_ion_cluster()), totalCharge=1, backend="torch")
     assert len(list(tmp_path.glob("*.pt"))) == len(first) + 1
 
 

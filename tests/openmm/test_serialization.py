@@ -11,6 +11,7 @@ import numpy as np
 import openmm as mm
 import openmm.app as app
 import pytest
+from ase import Atoms
 
 import openmm_polarml.openmm as po
 from openmm_polarml.openmm.serialization import install_pqeq_downcasts
@@ -215,23 +216,30 @@ def test_ownership_no_double_free_no_leak():
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.mark.parametrize("backend", ["torch", "python"])
+def _torch_blocker():
+    from openmm_polarml.openmm.torch_force import torch_force_xml_blocker
+
+    return torch_force_xml_blocker()
+
+
+@pytest.mark.parametrize("backend", [None, "python", "torch"])
 def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path, backend):
-    """A System with the network (TorchForce or PythonForce), PQEq and D3, saved by this process,
-    runs in a new process that imports only openmm_polarml, with the same energy."""
-    import subprocess
-    import sys
-
-    import numpy as np
+    """A System with the network (PythonForce by default, or TorchForce), PQEq and D3, saved by
+    this process, runs in a new process that imports only openmm_polarml, with the same energy."""
     import openmm
-    from ase import Atoms
 
-    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm import DEFAULT_BACKEND, PolarMLPotential
     from openmm_polarml.openmm.topology import topologyFromAtoms
 
+    assert DEFAULT_BACKEND == "python"  # the backend openmm-ml 1.8 uses (openmm.PythonForce)
+    if backend == "torch":
+        pytest.importorskip("openmmtorch")
+        if _torch_blocker() is not None:
+            pytest.skip(f"upstream crash: {_torch_blocker()}")
     water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    kwargs = {} if backend is None else {"backend": backend}
     system = PolarMLPotential("small_demo", cacheDir=tmp_path).createSystem(
-        topologyFromAtoms(water), backend=backend
+        topologyFromAtoms(water), **kwargs
     )
     xml = tmp_path / "system.xml"
     xml.write_text(openmm.XmlSerializer.serialize(system))
@@ -257,3 +265,67 @@ def test_system_reloads_in_a_fresh_process_after_importing_the_package(tmp_path,
     )
     assert float(out.stdout.strip().splitlines()[-1]) == here
     assert "simtk" not in out.stderr
+
+
+_TORCH_COPY_SCRIPT = r"""
+import copy, pickle, sys
+import torch, openmm, openmmtorch
+import openmm_polarml
+
+class Square(torch.nn.Module):
+    def forward(self, positions):
+        return (positions**2).sum()
+
+torch.jit.script(Square()).save(sys.argv[1])
+force = openmmtorch.TorchForce(sys.argv[1])
+system = openmm.System()
+system.addParticle(1.0)
+system.addForce(force)
+xml = openmm.XmlSerializer.serialize(system)
+calls = {
+    "deserialize": lambda: openmm.XmlSerializer.deserialize(xml),
+    "clone": lambda: openmm.XmlSerializer.clone(system),
+    "deepcopy": lambda: copy.deepcopy(system),
+    "pickle": lambda: pickle.loads(pickle.dumps(system)),
+    "force": lambda: openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(force)),
+    "force clone": lambda: openmm.XmlSerializer.clone(force),
+}
+for label, call in calls.items():
+    try:
+        call()
+        print(label, "copied")
+    except RuntimeError as err:
+        assert "TorchForceProxy::deserialize" in str(err), err
+        print(label, "refused")
+"""
+
+
+def test_torch_force_copies_refuse_instead_of_crashing(tmp_path):
+    """Where deserialising a TorchForce segfaults (openmm >= 8.6, openmmtorch 1.5), every copy
+    path raises a RuntimeError naming the upstream crash; elsewhere every copy works."""
+    pytest.importorskip("openmmtorch")
+    script = tmp_path / "copies.py"  # a file: torch.jit.script reads the module's source
+    script.write_text(_TORCH_COPY_SCRIPT)
+    run = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "square.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr  # a segfault is -11
+    lines = run.stdout.strip().splitlines()
+    expected = "refused" if _torch_blocker() is not None else "copied"
+    assert len(lines) == 6 and all(line.endswith(expected) for line in lines), lines
+
+
+def test_torch_backend_warns_when_not_xml_copyable(tmp_path):
+    pytest.importorskip("openmmtorch")
+    if _torch_blocker() is None:
+        pytest.skip("TorchForce deserialises with this openmm/openmmtorch")
+    from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.topology import topologyFromAtoms
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    potential = PolarMLPotential("small_demo", cacheDir=tmp_path)
+    with pytest.warns(RuntimeWarning, match="TorchForceProxy::deserialize"):
+        potential.createSystem(topologyFromAtoms(water), backend="torch")
