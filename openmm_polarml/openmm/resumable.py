@@ -13,6 +13,7 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["ResumableRun", "run_resumable", "load_progress"]
@@ -34,6 +35,9 @@ class ResumableRun:
         Steps between frames, CSV lines, progress lines and checkpoints.
     label : str
         Prefix of the progress lines.
+    advance : callable, optional
+        ``advance(n_steps)`` that moves the simulation on (default ``simulation.step``; e.g. a
+        ``Metadynamics.step`` bound to the simulation, whose bias files live in its own folder).
     """
 
     simulation: object
@@ -41,6 +45,7 @@ class ResumableRun:
     total_steps: int
     report_interval: int
     label: str = "md"
+    advance: Callable[[int], None] | None = None
 
 
 def load_progress(folder: str | Path) -> dict:
@@ -131,7 +136,7 @@ def run_resumable(run: ResumableRun) -> dict:
         while progress["steps"] < run.total_steps:
             chunk = min(run.report_interval, run.total_steps - progress["steps"])
             start = time.perf_counter()
-            sim.step(chunk)
+            (run.advance or sim.step)(chunk)
             progress["wall_s"] += time.perf_counter() - start
             progress["steps"] = sim.currentStep
             state = sim.context.getState(getPositions=True, getEnergy=True)
