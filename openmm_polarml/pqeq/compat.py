@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .energy import charge_hessian
 from .solver import DenseChargePreconditioner, Fragments, Objective, SolverResult
 
 PUBLISHED_PASSES = 2
@@ -25,8 +26,6 @@ def reaxnet_two_pass(
     clamp: float = PUBLISHED_SHELL_CLAMP,
 ):
     """Run the published fixed-point loop from d = 0 and return its (q, d)."""
-    from .engine import charge_hessian
-
     n = positions.shape[0]
     exact_charges = DenseChargePreconditioner(
         charge_hessian(positions, cell, terms, coulomb), fragments

@@ -12,6 +12,7 @@ from .checks import check_field, check_overlaps
 from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
 from .energy import (
     AtomTerms,
+    charge_hessian,
     dipole,
     field_positions,
     fixed_solution_forces,
@@ -491,17 +492,3 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
-
-
-def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
-    """Dense ∂²E/∂q² = diag(η) + A_cc ``[N, N]`` (eV/e²) at the current core positions."""
-    n = positions.shape[0]
-    sites = torch.cat([positions, positions])  # shells irrelevant: unit charges on cores only
-    columns = []
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        unit = torch.zeros(2 * n, stop - start, dtype=positions.dtype, device=positions.device)
-        unit[torch.arange(start, stop), torch.arange(stop - start)] = 1.0
-        columns.append(coulomb.potential(sites, unit, cell)[:n])  # [N, B]
-    matrix = torch.cat(columns, dim=1)
-    return 0.5 * (matrix + matrix.T) + torch.diag(terms.eta)
