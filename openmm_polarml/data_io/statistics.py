@@ -67,7 +67,7 @@ def dataset_statistics(frames: list, r_max: float = 5.0) -> dict:
         ``avg_num_neighbors`` (within ``r_max``), ``energy_per_atom_mean`` (eV).
     """
     from openmm_polarml.data_io.dataset import collate
-    from openmm_polarml.nn.neighbors import batched_neighbor_list
+    from openmm_polarml.neighbors import batched_neighbor_list
 
     batch = collate(frames)
     forces = batch[K.FORCES][batch[K.HAS_FORCES][batch[K.BATCH]]]

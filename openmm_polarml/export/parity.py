@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml import units
+from openmm_polarml.model.builder import fresh_copy
 
 DEFAULT_TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5}
 FLOAT32_CALIBRATION_FACTOR = 2.0  # artifact error allowed, in units of the eager float32 error
@@ -107,8 +108,6 @@ def check_parity(
 
 def _float32_calibrated(model, atoms, energy, forces, eager32, include_d3: bool) -> dict:
     """Errors of the artifact and of the eager float32 model against the eager float64 model."""
-    from openmm_polarml.export.torchforce import fresh_copy
-
     e64, f64 = eager_reference(fresh_copy(model).to(torch.float64), atoms, include_d3)
     de_art, df_art = _deviation(energy, forces, e64, f64)
     de_eager, df_eager = _deviation(eager32[0], eager32[1], e64, f64)

@@ -16,8 +16,10 @@ import torch
 
 from openmm_polarml import units
 from openmm_polarml.export.parity import check_parity
+from openmm_polarml.model.builder import fresh_copy
 from openmm_polarml.model.full import PolarMLModel
 from openmm_polarml.model.shortrange import ShortRange
+from openmm_polarml.pqeq.metadata import pqeq_metadata
 
 METADATA_FILE = "metadata.json"
 
@@ -107,15 +109,6 @@ def script_module(module: torch.nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.script(e3nn_compile(module))
 
 
-def fresh_copy(model: PolarMLModel) -> PolarMLModel:
-    """An independent copy of a model, rebuilt from its configuration and state dict."""
-    from openmm_polarml.model.builder import build_model
-
-    new = build_model(model.config)
-    new.load_state_dict(model.state_dict())
-    return new
-
-
 def _metadata(
     model: PolarMLModel,
     numbers: torch.Tensor,
@@ -154,42 +147,6 @@ def _metadata(
     }
     meta["pqeq"] = pqeq_metadata(model, elements)
     return meta
-
-
-def pqeq_metadata(model: PolarMLModel, elements) -> dict | None:
-    """The model's PQEq settings and element parameters (eV, Å) for ``elements`` (Z), or None."""
-    if model.pqeq is None:
-        return None
-    pq = model.pqeq
-    elements = sorted(set(int(z) for z in elements))
-    params = pq.element_parameters.per_atom(torch.tensor(elements))
-    offsets = model.head_chi_offsets() if hasattr(model, "head_chi_offsets") else None
-    if offsets is not None:  # the selected head's electronegativity offsets
-        params = {
-            **params,
-            "chi": params["chi"] + offsets[torch.tensor(elements)].to(params["chi"]),
-        }
-    return {
-        "settings": {
-            "long_range": getattr(pq, "long_range", None),
-            "mode": getattr(pq, "mode", None),
-            "tolerance": getattr(pq, "tolerance", None),
-            "accuracy": getattr(pq, "accuracy", None),
-            "cutoff": getattr(pq, "cutoff", None),
-        },
-        "units": {
-            "chi": "eV",
-            "eta": "eV",
-            "radius": "angstrom",
-            "spring": "eV/angstrom^2",
-            "shell_charge": "e",
-            "alpha": "1/angstrom^2",
-        },
-        "elements": {
-            str(z): {k: float(v[i].detach()) for k, v in params.items()}
-            for i, z in enumerate(elements)
-        },
-    }
 
 
 def export_model(

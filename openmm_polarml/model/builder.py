@@ -127,3 +127,10 @@ def build_model(config: dict | None = None) -> PolarMLModel:
         torch.set_default_dtype(old_dtype)
         torch.random.set_rng_state(rng)
     return model.to(dtype)
+
+
+def fresh_copy(model: PolarMLModel) -> PolarMLModel:
+    """An independent copy of a model, rebuilt from its configuration and state dict."""
+    new = build_model(model.config)
+    new.load_state_dict(model.state_dict())
+    return new

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml.model.d3_native import native_available
-from openmm_polarml.nn.neighbors import SkinNeighborList, edge_vectors
+from openmm_polarml.neighbors import SkinNeighborList, edge_vectors
 
 __all__ = ["D3BJ", "load_d3_tables", "native_available", "placeholder_tables"]
 

@@ -11,8 +11,8 @@ import math
 import torch
 from e3nn import o3
 
+from openmm_polarml.neighbors import batched_neighbor_list, edge_vectors
 from openmm_polarml.nn.interaction import InteractionLayer
-from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
 from openmm_polarml.nn.radial import BesselBasis, PolynomialCutoff
 
 MAX_Z = 94  # H .. Pu

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import units
 from .fields import FIELD_PARAMETERS, field_to_openmm, get_external_field
+from .reporters import find_pqeq_force
 
 __all__ = ["FieldProtocol", "FieldDipoleRecorder", "pe_loop"]
 
@@ -169,9 +170,7 @@ class FieldDipoleRecorder:
 
     def report(self, simulation, state):
         if self.force is None:
-            from .reporters import _find_pqeq_force
-
-            self.force = _find_pqeq_force(simulation.system)
+            self.force = find_pqeq_force(simulation.system)
         context = simulation.context
         self.time.append(_time_ps(context))
         self.field.append(get_external_field(context))

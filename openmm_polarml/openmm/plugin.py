@@ -13,30 +13,18 @@ import warnings
 
 import openmm
 
+from .bindings import REBUILD_HINT, PQEqForce, pqeqplugin
+from .serialization import install_pqeq_downcasts
+
 __all__ = ["PQEqForce", "PLUGIN_LOAD_FAILURES", "plugin_directory"]
 
 PLUGIN_LOAD_FAILURES: list[str] = []
-
-REBUILD_HINT = (
-    "rebuild the native plugin against the installed openmm: "
-    "`pip install --no-build-isolation --no-deps -e .` in the openmm_polarml checkout "
-    "(openmm and the plugin must come from the same openmm version)"
-)
-
-try:
-    from . import pqeqplugin as _pqeqplugin
-    from .pqeqplugin import PQEqForce
-except ImportError as exc:  # pragma: no cover - only without a build
-    raise ImportError(
-        f"openmm_polarml.openmm: the compiled PQEqForce bindings are missing or broken ({exc}); "
-        + REBUILD_HINT
-    ) from exc
 
 
 def plugin_directory() -> str:
     """Directory holding the kernel plugins (Reference/CPU, CUDA when built)."""
     return os.path.join(
-        os.path.dirname(os.path.abspath(_pqeqplugin._pqeqplugin.__file__)), "lib", "plugins"
+        os.path.dirname(os.path.abspath(pqeqplugin._pqeqplugin.__file__)), "lib", "plugins"
     )
 
 
@@ -64,12 +52,4 @@ def _load_plugins() -> None:
 
 
 _load_plugins()
-
-
-def _install_downcasts() -> None:
-    from .serialization import install_pqeq_downcasts
-
-    install_pqeq_downcasts()
-
-
-_install_downcasts()
+install_pqeq_downcasts()

@@ -25,6 +25,7 @@ import openmm
 
 from .. import units
 from ..model.elements import check_elements, supported_elements
+from ..pqeq.metadata import pqeq_metadata
 from .fields import field_to_openmm
 from .fragments import bondless_molecules, check_lone_atoms, fragment_groups, has_bonds
 from .pqeq_force import buildModelPQEqForce
@@ -359,7 +360,6 @@ class PolarMLPotential:
         fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
         exclusions=(), checkNeutral=True, positions=None,
     ):  # fmt: skip
-        from ..export.torchforce import pqeq_metadata
 
         n_particles = system.getNumParticles()
         fixed = {i: (0.0, 0.0) for i in range(n_particles)}

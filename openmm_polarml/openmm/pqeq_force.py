@@ -11,6 +11,7 @@ from pathlib import Path
 import openmm
 
 from .. import units
+from ..pqeq.parameters import shell_site_charge
 from .elements import ION_CHARGES, load_element_table
 from .fragments import fragment_groups
 from .plugin import PQEqForce
@@ -159,7 +160,7 @@ def add_model_particle(force, element: dict) -> int:
         element["eta"] * energy,  # kJ/mol/e²
         element["radius"] * units.ANGSTROM_TO_NM,  # nm
         element["spring"] * energy / units.ANGSTROM_TO_NM**2,  # kJ/mol/nm²
-        -element["shell_charge"],  # the shell carries −Z_i
+        shell_site_charge(element["shell_charge"]),  # e
         element["spring"] > 0.0,
     )
 
@@ -188,7 +189,7 @@ def buildModelPQEqForce(
     ----------
     pqeq : dict
         The model's PQEq settings and element parameters
-        (:func:`openmm_polarml.export.torchforce.pqeq_metadata`, or an artifact's ``pqeq``).
+        (:func:`openmm_polarml.pqeq.metadata.pqeq_metadata`, or an artifact's ``pqeq``).
     numbers : sequence of int
         Atomic number of every particle (ignored for fixed-charge particles).
     periodic : bool

@@ -68,7 +68,8 @@ _DIMS = {
 _PERIODIC_ONLY = ("volume", "polarization", "polarization_si")
 
 
-def _find_pqeq_force(system):
+def find_pqeq_force(system):
+    """The one ``PQEqForce`` of ``system``; ``ValueError`` when there is none or more than one."""
     forces = [f for f in system.getForces() if isinstance(f, PQEqForce)]
     if len(forces) != 1:
         raise ValueError(f"the System must hold exactly one PQEqForce, found {len(forces)}")
@@ -123,7 +124,7 @@ class PQEqReporter:
         context = simulation.context
         if self._nc is None:
             if self._force is None:
-                self._force = _find_pqeq_force(simulation.system)
+                self._force = find_pqeq_force(simulation.system)
             periodic = simulation.system.usesPeriodicBoundaryConditions()
             self._open(self._force.getNumParticles(), periodic)
         force = self._force

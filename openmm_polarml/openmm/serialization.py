@@ -24,7 +24,7 @@ import functools
 
 import openmm
 
-from .plugin import PQEqForce
+from .bindings import PQEqForce
 from .torch_force import torch_force_xml_blocker
 
 __all__ = ["install_pqeq_downcasts", "as_pqeq_force", "refuse_crashing_torch_force"]

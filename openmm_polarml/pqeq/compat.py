@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .solver import DenseChargePreconditioner, Fragments, Objective, SolverResult
+from .problem import PQEqProblem
+from .solver import DenseChargePreconditioner, Objective, SolverResult
 
 PUBLISHED_PASSES = 2
 PUBLISHED_SHELL_CLAMP = 0.25  # Å
@@ -16,21 +17,17 @@ PUBLISHED_SHELL_CLAMP = 0.25  # Å
 
 def reaxnet_two_pass(
     objective: Objective,
-    positions,
-    terms,
-    coulomb,
-    cell,
-    fragments: Fragments,
+    problem: PQEqProblem,
     passes: int = PUBLISHED_PASSES,
     clamp: float = PUBLISHED_SHELL_CLAMP,
-):
-    """Run the published fixed-point loop from d = 0 and return its (q, d)."""
-    from .engine import charge_hessian
+) -> SolverResult:
+    """Run the published fixed-point loop from d = 0 and return its (q, d).
 
+    ``objective`` is ``problem.objective()`` (the solver's, already built); ``problem`` is detached.
+    """
+    positions, terms, fragments = problem.positions, problem.terms, problem.fragments
     n = positions.shape[0]
-    exact_charges = DenseChargePreconditioner(
-        charge_hessian(positions, cell, terms, coulomb), fragments
-    )
+    exact_charges = DenseChargePreconditioner(problem.charge_hessian(), fragments)
     q = fragments.feasible(torch.zeros(n, dtype=positions.dtype))
     d = torch.zeros_like(positions)
     has_shell = (terms.spring > 0)[:, None]

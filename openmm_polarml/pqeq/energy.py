@@ -120,3 +120,17 @@ def _energy_from_potential(q, d, site_charges, potential, terms: AtomTerms, fiel
     if field is not None:
         energy = energy - torch.dot(field, dipole(q, d, u, terms))
     return energy
+
+
+def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
+    """Dense ∂²E/∂q² = diag(η) + A_cc ``[N, N]`` (eV/e²) at the current core positions."""
+    n = positions.shape[0]
+    sites = torch.cat([positions, positions])  # shells irrelevant: unit charges on cores only
+    columns = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        unit = torch.zeros(2 * n, stop - start, dtype=positions.dtype, device=positions.device)
+        unit[torch.arange(start, stop), torch.arange(stop - start)] = 1.0
+        columns.append(coulomb.potential(sites, unit, cell)[:n])  # [N, B]
+    matrix = torch.cat(columns, dim=1)
+    return 0.5 * (matrix + matrix.T) + torch.diag(terms.eta)

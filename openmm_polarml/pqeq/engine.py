@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
 from . import compat
 from .checks import check_field, check_overlaps
-from .electrostatics.coulomb import LONG_RANGE_METHODS, SiteCoulomb
+from .electrostatics.coulomb import LONG_RANGE_METHODS
 from .energy import (
     AtomTerms,
     dipole,
-    field_positions,
     fixed_solution_forces,
-    pqeq_energy,
-    solver_objective,
 )
 from .errors import InvalidInputError, NonNeutralCellError
 from .implicit import differentiable_solution
 from .parameters import ElementParameters
 from .preconditioners import LongWaveChargePreconditioner, cached_preconditioner
+from .problem import CoulombSpec, PQEqProblem
 from .solver import (
     DenseChargePreconditioner,
     DiagonalChargePreconditioner,
@@ -250,49 +249,28 @@ class PQEq(torch.nn.Module):
         if chi_shift is not None:  # per-atom electronegativity offsets (eV), e.g. per head
             params["chi"] = params["chi"] + chi_shift.to(dtype)
         terms = AtomTerms(params["chi"], params["eta"], params["spring"], params["shell_charge"])
-        has_shell = terms.spring > 0
         plain = self._plain_forces(compute_forces, compute_stress, positions, cell, field, params)
+        spec = CoulombSpec(self.long_range, self.accuracy, self.cutoff)
         coulomb = None
         if dtype == torch.float64 or not plain:  # the operator of the final (graph) evaluation
-            coulomb = SiteCoulomb(
-                self.long_range,
-                positions.detach(),
-                params["alpha"].detach(),
-                has_shell,
-                cell.detach() if pbc else None,
-                self.accuracy,
-                self.cutoff,
+            cell_now = cell.detach() if pbc else None
+            coulomb = spec.build(
+                positions.detach(), params["alpha"].detach(), terms.spring > 0, cell_now
             )
-        if dtype == torch.float64:
-            solve_args = (positions.detach(), cell.detach() if pbc else None, terms)
-            solve_args += (params["alpha"].detach(), coulomb, field, reference, frags)
-        else:  # float32 sums stall near 1e-4 eV/e beyond ~2,000 atoms: solve in float64
-            solve_args = self._float64_problem(
-                positions, cell, terms, params["alpha"], has_shell, field, reference, frags
-            )
-        check_overlaps(solve_args[4], solve_args[0], solve_args[1])
+        problem = PQEqProblem(
+            positions, cell, terms, params["alpha"], frags, coulomb, spec, field, reference
+        )
+        # float32 sums stall near 1e-4 eV/e beyond ~2,000 atoms: solve in float64
+        solve = problem.for_solver() if dtype == torch.float64 else problem.to(torch.float64)
+        check_overlaps(solve.coulomb, solve.positions, solve.cell)
         solution, objective = self._solve(
-            *solve_args, initial_charges, initial_shells, self._tolerance(dtype), solver_cache
+            solve, initial_charges, initial_shells, self._tolerance(dtype), solver_cache
         )
         if plain:
-            return self._fixed_solution_outputs(objective, solve_args, solution, dtype)
+            return self._fixed_solution_outputs(objective, solve, solution, dtype)
         q, d = solution.q.detach().to(dtype), solution.d.detach().to(dtype)
         solution.mu = solution.mu.to(dtype)
-        return self._outputs(
-            positions,
-            cell,
-            terms,
-            params["alpha"],
-            coulomb,
-            field,
-            reference,
-            q,
-            d,
-            solution,
-            frags,
-            compute_forces,
-            compute_stress,
-        )
+        return self._outputs(problem, q, d, solution, compute_forces, compute_stress)
 
     def _plain_forces(self, compute_forces, compute_stress, positions, cell, field, params) -> bool:
         """Forces without an autograd graph: wanted and nothing downstream differentiates."""
@@ -301,12 +279,12 @@ class PQEq(torch.nn.Module):
         inputs = [positions, *params.values(), *(t for t in (cell, field) if t is not None)]
         return not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs))
 
-    def _fixed_solution_outputs(self, objective, solve_args, solution, dtype) -> dict:
+    def _fixed_solution_outputs(self, objective, problem, solution, dtype) -> dict:
         """Energy, forces, charges, shells, dipole from the solver's evaluator (float64 solve)."""
-        positions, cell, terms, _, _, field, reference, _ = solve_args
+        terms = problem.terms
         q, d = solution.q.detach(), solution.d.detach()
-        u = field_positions(positions, cell, reference) if cell is not None else positions
-        energy, forces = fixed_solution_forces(objective, q, d, terms, field, u)
+        u = problem.field_positions()
+        energy, forces = fixed_solution_forces(objective, q, d, terms, problem.field, u)
         return {
             "energy": energy.to(dtype),
             "charges": q.to(dtype),
@@ -317,13 +295,13 @@ class PQEq(torch.nn.Module):
             "forces": forces.to(dtype),
         }
 
-    def _differentiate_solution(self, positions, terms, alpha, field) -> bool:
+    def _differentiate_solution(self, problem) -> bool:
         """Charges/shells/dipole carry implicit derivatives when any input is differentiated."""
         if not (self.differentiable_solution and torch.is_grad_enabled()):
             return False
-        inputs = [positions, alpha, *vars(terms).values()]
-        if field is not None:
-            inputs.append(field)
+        inputs = [problem.positions, problem.alpha, *vars(problem.terms).values()]
+        if problem.field is not None:
+            inputs.append(problem.field)
         return any(t.requires_grad for t in inputs)
 
     def _tolerance(self, dtype) -> float:
@@ -331,40 +309,10 @@ class PQEq(torch.nn.Module):
             return self.tolerance
         return DEFAULT_TOLERANCE_FLOAT64 if dtype == torch.float64 else DEFAULT_TOLERANCE_FLOAT32
 
-    def _float64_problem(self, positions, cell, terms, alpha, has_shell, field, reference, frags):
-        """The solver's inputs promoted to float64 (a fresh operator at the same settings)."""
-        f64 = torch.float64
-        pos = positions.detach().to(f64)
-        cell64 = None if cell is None else cell.detach().to(f64)
-        terms64 = AtomTerms(*(t.detach().to(f64) for t in vars(terms).values()))
-        alpha64 = alpha.detach().to(f64)
-        coulomb = SiteCoulomb(
-            self.long_range, pos, alpha64, has_shell, cell64, self.accuracy, self.cutoff
-        )
-        field64 = None if field is None else field.detach().to(f64)
-        ref64 = None if reference is None else reference.to(f64)
-        frags64 = Fragments(frags.index, frags.charges.to(f64))
-        return pos, cell64, terms64, alpha64, coulomb, field64, ref64, frags64
-
-    def _solve(
-        self,
-        positions,
-        cell,
-        terms,
-        alpha,
-        coulomb,
-        field,
-        reference,
-        frags,
-        q0,
-        d0,
-        tolerance,
-        cache=None,
-    ):
-        detached = AtomTerms(*(t.detach() for t in vars(terms).values()))
-
-        objective = solver_objective(positions, cell, detached, coulomb, field, reference)
-
+    def _solve(self, problem, q0, d0, tolerance, cache=None):
+        """Minimise E over (q, d) for the solver's (detached) ``problem``: (solution, objective)."""
+        objective = problem.objective()
+        positions, frags, terms = problem.positions, problem.fragments, problem.terms
         n = positions.shape[0]
         # the solver makes any guess feasible; zeros become the uniform fragment charges
         q0 = (
@@ -383,31 +331,30 @@ class PQEq(torch.nn.Module):
             self.solver == "auto" and n <= DENSE_SOLVER_MAX_ATOMS
         )
         if self.mode == "reaxnet":
-            solution = compat.reaxnet_two_pass(objective, positions, detached, coulomb, cell, frags)
+            solution = compat.reaxnet_two_pass(objective, problem)
             return solution, objective
+        cell, coulomb = problem.cell, problem.coulomb
         no_cell = positions.new_zeros(0) if cell is None else cell
         if use_dense:
             pre = cached_preconditioner(
                 "dense",
-                lambda: DenseChargePreconditioner(
-                    charge_hessian(positions, cell, detached, coulomb), frags
-                ),
+                lambda: DenseChargePreconditioner(problem.charge_hessian(), frags),
                 positions,
-                (no_cell, detached.eta, alpha, frags.index, coulomb.beta),
+                (no_cell, terms.eta, problem.alpha, frags.index, coulomb.beta),
                 cache,
             )
         elif coulomb.settings is not None:  # Ewald/PME: long-wavelength Coulomb modes
             pre = cached_preconditioner(
                 "long_wave",
                 lambda: LongWaveChargePreconditioner(
-                    positions, cell, detached.eta, frags, coulomb.beta
+                    positions, cell, terms.eta, frags, coulomb.beta
                 ),
                 positions,
-                (cell, detached.eta, frags.index, coulomb.beta),
+                (cell, terms.eta, frags.index, coulomb.beta),
                 cache,
             )
         else:
-            pre = DiagonalChargePreconditioner(detached.eta, frags)
+            pre = DiagonalChargePreconditioner(terms.eta, frags)
         # curvature pairs of the previous solve, valid while the preconditioner is the same one
         stored = None if cache is None else cache.get("memory")
         memory = stored[1] if stored is not None and stored[0] is pre else None
@@ -417,8 +364,8 @@ class PQEq(torch.nn.Module):
             d0,
             frags,
             pre,
-            detached.spring,
-            detached.spring > 0,
+            terms.spring,
+            terms.spring > 0,
             tolerance,
             self.max_iterations,
             memory=memory,
@@ -427,23 +374,10 @@ class PQEq(torch.nn.Module):
             cache["memory"] = (pre, solution.memory)
         return solution, objective
 
-    def _outputs(
-        self,
-        positions,
-        cell,
-        terms,
-        alpha,
-        coulomb,
-        field,
-        reference,
-        q,
-        d,
-        solution,
-        frags,
-        compute_forces,
-        compute_stress,
-    ):
-        coulomb.set_widths(alpha)  # re-attach the parameter graph for the final energy
+    def _outputs(self, problem, q, d, solution, compute_forces, compute_stress):
+        """Energy with its graph, forces/stress by autograd, charges/shells/dipole at (q, d)."""
+        positions, cell, reference = problem.positions, problem.cell, problem.reference
+        problem.coulomb.set_widths(problem.alpha)  # re-attach the parameter graph for the energy
         # differentiable forces/stress only when the caller differentiates through positions
         higher_order = torch.is_grad_enabled() and positions.requires_grad
         pos = positions
@@ -460,29 +394,24 @@ class PQEq(torch.nn.Module):
                 ref_e = reference @ deform if reference is not None else None
             else:
                 pos_e, cell_e, ref_e = pos, cell, reference
-            energy = pqeq_energy(q, d, pos_e, cell_e, terms, coulomb, field, ref_e)
+            strained = replace(problem, positions=pos_e, cell=cell_e, reference=ref_e)
+            energy = strained.energy(q, d)
             wrt = [t for t in (pos if compute_forces else None, strain) if t is not None]
             grads = (
                 torch.autograd.grad(energy, wrt, retain_graph=True, create_graph=higher_order)
                 if wrt
                 else []
             )
-        if self._differentiate_solution(positions, terms, alpha, field):
-            q, d = differentiable_solution(
-                q, d, positions, cell, terms, coulomb, field, reference, frags
-            )
-            u = field_positions(positions, cell, reference) if cell is not None else positions
+        if self._differentiate_solution(problem):
+            q, d = differentiable_solution(q, d, problem)
+            u = problem.field_positions()
         else:
-            u = (
-                field_positions(positions.detach(), cell, reference)
-                if cell is not None
-                else positions.detach()
-            )
+            u = problem.field_positions(positions.detach())
         out = {
             "energy": energy,
             "charges": q,
             "shell_displacements": d,
-            "dipole": dipole(q, d, u, terms),
+            "dipole": dipole(q, d, u, problem.terms),
             "chemical_potential": solution.mu,
             "iterations": torch.tensor(solution.iterations),
         }
@@ -491,17 +420,3 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
-
-
-def charge_hessian(positions, cell, terms: AtomTerms, coulomb: SiteCoulomb, block: int = 64):
-    """Dense ∂²E/∂q² = diag(η) + A_cc ``[N, N]`` (eV/e²) at the current core positions."""
-    n = positions.shape[0]
-    sites = torch.cat([positions, positions])  # shells irrelevant: unit charges on cores only
-    columns = []
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        unit = torch.zeros(2 * n, stop - start, dtype=positions.dtype, device=positions.device)
-        unit[torch.arange(start, stop), torch.arange(stop - start)] = 1.0
-        columns.append(coulomb.potential(sites, unit, cell)[:n])  # [N, B]
-    matrix = torch.cat(columns, dim=1)
-    return 0.5 * (matrix + matrix.T) + torch.diag(terms.eta)

@@ -17,10 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from .electrostatics.coulomb import SiteCoulomb
-from .energy import AtomTerms, pqeq_energy
 from .errors import ConvergenceError, PolarizationCatastropheError
-from .solver import Fragments
+from .problem import PQEqProblem
 
 
 def projected_conjugate_gradient(
@@ -83,25 +81,18 @@ class _ImplicitStep(torch.autograd.Function):
 
 
 def differentiable_solution(
-    q: torch.Tensor,
-    d: torch.Tensor,
-    positions: torch.Tensor,
-    cell: torch.Tensor | None,
-    terms: AtomTerms,
-    coulomb: SiteCoulomb,
-    field: torch.Tensor | None,
-    reference: torch.Tensor | None,
-    fragments: Fragments,
+    q: torch.Tensor, d: torch.Tensor, problem: PQEqProblem
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Charges ``[N]`` (e) and shells ``[N, 3]`` (Å) equal to the converged q, d, differentiable
-    with respect to every graph input of the energy (parameters, positions, cell, field)."""
+    with respect to every graph input of ``problem``'s energy (parameters, positions, cell, field)."""
     n = q.shape[0]
-    has_shell = (terms.spring > 0).detach()
+    fragments = problem.fragments
+    has_shell = problem.has_shell.detach()
     mask3 = has_shell[:, None].to(q.dtype)
     with torch.enable_grad():
         q_var = q.detach().requires_grad_(True)
         d_var = d.detach().requires_grad_(True)
-        energy = pqeq_energy(q_var, d_var, positions, cell, terms, coulomb, field, reference)
+        energy = problem.energy(q_var, d_var)
         grad_q, grad_d = torch.autograd.grad(energy, (q_var, d_var), create_graph=True)
 
     def project(v: torch.Tensor) -> torch.Tensor:

@@ -25,8 +25,25 @@ class ElementRecord:
     eta: float
     radius: float
     spring: float
-    shell_charge: float
+    shell_charge: float  # the shell site's charge, −Z_i (see shell_site_charge)
     polarizable: bool
+
+
+def shell_site_charge(z: float) -> float:
+    """The charge (e) the shell site carries for the model's shell parameter Z_i (e): −Z_i.
+
+    The one statement of the sign convention. The element table's ``shell_charge`` column and the
+    native ``PQEqForce``'s ``shellCharge`` are the shell site's charge; the engine's ``shell_charge``
+    (:class:`~.energy.AtomTerms`, :class:`ElementParameters`, artifact metadata) is Z_i, with the
+    core carrying q_i + Z_i. :func:`shell_parameter` is the inverse.
+    """
+    return -z
+
+
+def shell_parameter(site_charge: float) -> float:
+    """The model's shell parameter Z_i (e) for the charge the shell site carries (e): the inverse
+    of :func:`shell_site_charge`."""
+    return -site_charge
 
 
 def load_element_table(path: str | None = None) -> dict[int, ElementRecord]:
@@ -88,7 +105,14 @@ class ElementParameters(torch.nn.Module):
             known[z] = True
             pol = rec.polarizable and rec.spring > 0.0
             values[:, z] = torch.tensor(
-                [rec.chi, rec.eta, rec.radius, rec.spring, -rec.shell_charge if pol else 0.0, pol],
+                [
+                    rec.chi,
+                    rec.eta,
+                    rec.radius,
+                    rec.spring,
+                    shell_parameter(rec.shell_charge) if pol else 0.0,
+                    pol,
+                ],
                 dtype=torch.float64,
             )
         self.symbols = {z: rec.symbol for z, rec in table.items()}

@@ -11,7 +11,7 @@ from ase.build import bulk
 
 from openmm_polarml.data_io import atoms_to_frame, collate
 from openmm_polarml.model import build_model
-from openmm_polarml.nn.neighbors import batched_neighbor_list, edge_vectors
+from openmm_polarml.neighbors import batched_neighbor_list, edge_vectors
 
 #: D3 functional for tests when tad-dftd3 (the source of the D3 tables) is installed
 D3 = "pbe" if importlib.util.find_spec("tad_dftd3") else None

@@ -112,7 +112,7 @@ def pme_convolve(influence: torch.Tensor, rho_hat: torch.Tensor) -> torch.Tensor
 class KernelTables:
     """Cubic Hermite tables (in s = r²) of the Ewald real-space kernel [erf(αr) − erf(βr)]/r for
     each distinct pair exponent, on [0, s_max] (Å²): the tables of the OpenMM plugin
-    (csrc/platforms/reference/include/PQEqKernelTable.h), value error ~1e-13 relative. The C side
+    (csrc/platforms/common/include/PQEqKernelTable.h), value error ~1e-13 relative. The C side
     takes only the value from the table (it replaces two erfc calls) and forms the slope from it
     and two Gaussians, which keeps the slope at the same accuracy.
 

@@ -4,28 +4,21 @@
 /* Host-side description of a PQEq problem for the CUDA kernels: sites, Gaussian classes, exclusions,
  * fragments (PQEqSystemModel, from a PQEqForce) and everything that depends on the periodic box
  * (PQEqBoxModel: cutoff, Ewald beta, class groups, k-vectors, PME mesh and influence function).
- * The rules are those of docs/conventions.md and of the Reference platform (PQEqCalculator.cpp);
- * this file repeats them in a form the device code can take as flat arrays. Plain C++ (no CUDA). */
+ * The per-particle set-up is the Reference platform's (PQEqParticleLayout, platforms/common); this file
+ * adds what the device code needs as flat arrays (CSR exclusions) and the box-dependent tables, by the
+ * rules of docs/conventions.md. Plain C++ (no CUDA). */
 
 #include "PQEqForce.h"
+#include "PQEqParticleLayout.h"
 #include "openmm/Vec3.h"
 #include <vector>
 
 namespace PolarML {
 
-struct PQEqSystemModel {
-    int N = 0, P = 0, nq = 0, nS = 0, method = 0, maxIterations = 1000;
-    double cutoffUser = -1, ewaldTolerance = 1e-6, solverTolerance = 1e-6, ke = 0;
-    bool periodic = false;
-    std::vector<char> fixed;
-    std::vector<double> chi, eta, alpha, Ks, Z, fixedQ;   // per atom; alpha = inf for point charges
-    std::vector<int> eqAtoms, polAtoms, eqIndex, polIndex, eqFragment;
-    std::vector<double> fragCharge;
-    std::vector<std::vector<int> > fragMembers;          // positions in eqAtoms
-    std::vector<int> siteAtom, siteClass;
-    std::vector<int> exclStart, exclList;                  // CSR, sorted partner sites (both directions)
-    int numClasses = 0;
-    std::vector<double> classAlpha, pairAlpha;           // pairAlpha[c1*C+c2] (1/nm)
+/** The shared layout (parameters, sites, classes, fragments, exclusions) plus flat exclusions. */
+struct PQEqSystemModel : PQEqParticleLayout {
+    double ke = 0;
+    std::vector<int> exclStart, exclList;                  // CSR of siteExclusions (sorted, both directions)
     void setup(const PQEqForce& force);
     /** Same particle layout (polarisable atoms, fixed atoms) as another model: warm start is valid. */
     bool sameLayout(const PQEqSystemModel& other) const;

@@ -16,117 +16,11 @@ using namespace PolarML::pqeq_detail;
 
 void PQEqSystemModel::setup(const PQEqForce& force) {
     ke = coulombConstantKJ();
-    N = force.getNumParticles();
-    method = force.getNonbondedMethod();
-    periodic = force.usesPeriodicBoundaryConditions();
-    cutoffUser = force.getCutoffDistance();
-    ewaldTolerance = force.getEwaldErrorTolerance();
-    solverTolerance = force.getSolverTolerance();
-    maxIterations = force.getSolverMaxIterations();
-    fixed.assign(N, 0);
-    chi.assign(N, 0);
-    eta.assign(N, 0);
-    alpha.assign(N, INF);
-    Ks.assign(N, 0);
-    Z.assign(N, 0);
-    fixedQ.assign(N, 0);
-    eqAtoms.clear();
-    polAtoms.clear();
-    eqIndex.assign(N, -1);
-    polIndex.assign(N, -1);
-    for (int i = 0; i < N; i++) {
-        double radius;
-        if (force.isFixedChargeParticle(i)) {
-            fixed[i] = 1;
-            force.getFixedChargeParticleParameters(i, fixedQ[i], radius);
-        }
-        else {
-            double zs;
-            bool pol;
-            force.getParticleParameters(i, chi[i], eta[i], radius, Ks[i], zs, pol);
-            if (pol && Ks[i] > 0 && zs != 0) {
-                Z[i] = -zs;
-                polIndex[i] = (int) polAtoms.size();
-                polAtoms.push_back(i);
-            }
-            else
-                Ks[i] = 0;
-            eqIndex[i] = (int) eqAtoms.size();
-            eqAtoms.push_back(i);
-        }
-        alpha[i] = (radius > 0 ? PQEQ_LAMBDA / (2.0 * radius * radius) : INF);
-    }
-    nq = (int) eqAtoms.size();
-    P = (int) polAtoms.size();
-    nS = N + P;
-    fragMembers.clear();
-    fragCharge.clear();
-    eqFragment.assign(nq, 0);
-    if (force.getNumFragments() == 0) {
-        if (nq > 0) {
-            fragMembers.push_back(vector<int>());
-            for (int k = 0; k < nq; k++)
-                fragMembers[0].push_back(k);
-            fragCharge.push_back(force.getTotalCharge());
-        }
-    }
-    else {
-        for (int f = 0; f < force.getNumFragments(); f++) {
-            vector<int> atoms;
-            double qf;
-            force.getFragmentParameters(f, atoms, qf);
-            vector<int> members;
-            for (int a : atoms) {
-                members.push_back(eqIndex[a]);
-                eqFragment[eqIndex[a]] = f;
-            }
-            fragMembers.push_back(members);
-            fragCharge.push_back(qf);
-        }
-    }
-    siteAtom.resize(nS);
-    for (int i = 0; i < N; i++)
-        siteAtom[i] = i;
-    for (int k = 0; k < P; k++)
-        siteAtom[N + k] = polAtoms[k];
-    map<double, int> classOf;
-    classAlpha.clear();
-    siteClass.resize(nS);
-    for (int s = 0; s < nS; s++) {
-        double a = alpha[siteAtom[s]];
-        if (classOf.find(a) == classOf.end()) {
-            classOf[a] = (int) classAlpha.size();
-            classAlpha.push_back(a);
-        }
-        siteClass[s] = classOf[a];
-    }
-    numClasses = (int) classAlpha.size();
-    pairAlpha.resize(numClasses * numClasses);
-    for (int c1 = 0; c1 < numClasses; c1++)
-        for (int c2 = 0; c2 < numClasses; c2++)
-            pairAlpha[c1 * numClasses + c2] = pairExponent(classAlpha[c1], classAlpha[c2]);
-    vector<vector<int> > excl(nS);
-    for (int k = 0; k < P; k++) {
-        excl[polAtoms[k]].push_back(N + k);
-        excl[N + k].push_back(polAtoms[k]);
-    }
-    for (int e = 0; e < force.getNumExclusions(); e++) {
-        int a, b;
-        force.getExclusionParticles(e, a, b);
-        int sa[2] = {a, polIndex[a] >= 0 ? N + polIndex[a] : -1};
-        int sb[2] = {b, polIndex[b] >= 0 ? N + polIndex[b] : -1};
-        for (int x : sa)
-            for (int y : sb)
-                if (x >= 0 && y >= 0) {
-                    excl[x].push_back(y);
-                    excl[y].push_back(x);
-                }
-    }
+    setupLayout(force);
     exclStart.assign(nS + 1, 0);
     exclList.clear();
     for (int s = 0; s < nS; s++) {
-        sort(excl[s].begin(), excl[s].end());
-        exclList.insert(exclList.end(), excl[s].begin(), excl[s].end());
+        exclList.insert(exclList.end(), siteExclusions[s].begin(), siteExclusions[s].end());
         exclStart[s + 1] = (int) exclList.size();
     }
 }

@@ -5,7 +5,7 @@
  * (OpenMM units: kJ/mol, nm, e) and its constrained minimiser. Used by the Reference kernel (which
  * also serves the CPU platform) and as the host-side oracle of the other platforms.
  *
- * Translation units: PQEqCalculator.cpp (parameters, box set-up, energy, warm starts),
+ * Translation units: PQEqCalculator.cpp (parameters via PQEqParticleLayout, box set-up, energy, warm starts),
  * PQEqSolver.cpp (preconditioned L-BFGS), PQEqPreconditioner.cpp (dense fragment blocks, diagonal),
  * PQEqLongWaves.cpp (long-wavelength charge modes of periodic fragments),
  * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
@@ -13,6 +13,7 @@
 
 #include "PQEqForce.h"
 #include "PQEqKernelTable.h"
+#include "PQEqParticleLayout.h"
 #include "openmm/Vec3.h"
 #include <complex>
 #include <deque>
@@ -21,7 +22,7 @@
 
 namespace PolarML {
 
-class PQEqCalculator {
+class PQEqCalculator : private PQEqParticleLayout {
 public:
     PQEqCalculator();
     /** Copy parameters from a force. keepState: keep the warm-start charges/shells when possible. */
@@ -103,18 +104,11 @@ private:
     void searchDirection(const std::vector<double>& gp, const std::vector<double>& pg, std::vector<double>& p) const;
     [[noreturn]] void throwCatastrophe(const std::string& what);
 
-    // parameters
-    int N, P, nq, nS, method, maxIterations;
-    double cutoffUser, ewaldTolerance, solverTolerance, ke;
-    bool periodic;
-    std::vector<char> fixed;
-    std::vector<double> chi, eta, alpha, Ks, Z, fixedQ;
-    std::vector<int> eqAtoms, polAtoms, siteAtom, siteClass, siteGroup;
-    std::vector<double> fragCharge;
-    std::vector<std::vector<int> > fragMembers;   // positions in eqAtoms
-    std::vector<std::vector<int> > siteExclusions; // sorted, partner sites (both directions)
-    int numClasses, numGroups;
-    std::vector<double> classAlpha, pairAlpha;     // pairAlpha[c1*C+c2] (1/nm), inf for point charges
+    // parameters: N, P, nq, nS, chi, eta, alpha, Ks, Z, fragments, classes, siteExclusions, ...
+    // come from PQEqParticleLayout (platforms/common), shared with the CUDA host model
+    double ke;
+    std::vector<int> siteGroup;
+    int numGroups;
     std::vector<int> classGroup;
     // geometry
     OpenMM::Vec3 boxVec[3], recip[3];

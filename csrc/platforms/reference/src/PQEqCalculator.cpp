@@ -20,123 +20,14 @@ double PQEqCalculator::coulombConstant() {
     return coulombConstantKJ();
 }
 
-PQEqCalculator::PQEqCalculator() : N(0), P(0), nq(0), nS(0), method(0), maxIterations(1000), cutoffUser(-1),
-        ewaldTolerance(1e-6), solverTolerance(1e-6), ke(coulombConstant()), periodic(false), numClasses(0),
-        numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
+PQEqCalculator::PQEqCalculator() : ke(coulombConstant()), numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
         lastIterations(0), numEvaluations(0), listSkin(0.05), ccValid(false), coreGradPending(false),
         coreSplinesValid(false), lastPredictionOrder(0), profile(getenv("POLARML_PQEQ_PROFILE") != NULL), timeReal(0), timeRecip(0) {}
 
 void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     int oldN = N, oldP = P;
     vector<int> oldPol = polAtoms;
-    N = force.getNumParticles();
-    method = force.getNonbondedMethod();
-    periodic = force.usesPeriodicBoundaryConditions();
-    cutoffUser = force.getCutoffDistance();
-    ewaldTolerance = force.getEwaldErrorTolerance();
-    solverTolerance = force.getSolverTolerance();
-    maxIterations = force.getSolverMaxIterations();
-    fixed.assign(N, 0);
-    chi.assign(N, 0);
-    eta.assign(N, 0);
-    alpha.assign(N, INF);
-    Ks.assign(N, 0);
-    Z.assign(N, 0);
-    fixedQ.assign(N, 0);
-    eqAtoms.clear();
-    polAtoms.clear();
-    vector<int> eqIndex(N, -1);
-    for (int i = 0; i < N; i++) {
-        double radius;
-        if (force.isFixedChargeParticle(i)) {
-            fixed[i] = 1;
-            force.getFixedChargeParticleParameters(i, fixedQ[i], radius);
-        }
-        else {
-            double zs;
-            bool pol;
-            force.getParticleParameters(i, chi[i], eta[i], radius, Ks[i], zs, pol);
-            if (pol && Ks[i] > 0 && zs != 0) {
-                Z[i] = -zs;
-                polAtoms.push_back(i);
-            }
-            else
-                Ks[i] = 0;
-            eqIndex[i] = (int) eqAtoms.size();
-            eqAtoms.push_back(i);
-        }
-        alpha[i] = (radius > 0 ? PQEQ_LAMBDA / (2.0 * radius * radius) : INF);
-    }
-    nq = (int) eqAtoms.size();
-    P = (int) polAtoms.size();
-    nS = N + P;
-    // fragments
-    fragMembers.clear();
-    fragCharge.clear();
-    if (force.getNumFragments() == 0) {
-        if (nq > 0) {
-            fragMembers.push_back(vector<int>());
-            for (int k = 0; k < nq; k++)
-                fragMembers[0].push_back(k);
-            fragCharge.push_back(force.getTotalCharge());
-        }
-    }
-    else {
-        for (int f = 0; f < force.getNumFragments(); f++) {
-            vector<int> atoms;
-            double qf;
-            force.getFragmentParameters(f, atoms, qf);
-            vector<int> members;
-            for (int a : atoms)
-                members.push_back(eqIndex[a]);
-            fragMembers.push_back(members);
-            fragCharge.push_back(qf);
-        }
-    }
-    // sites and classes (one class per distinct Gaussian exponent)
-    siteAtom.resize(nS);
-    for (int i = 0; i < N; i++)
-        siteAtom[i] = i;
-    for (int k = 0; k < P; k++)
-        siteAtom[N + k] = polAtoms[k];
-    map<double, int> classOf;
-    classAlpha.clear();
-    siteClass.resize(nS);
-    for (int s = 0; s < nS; s++) {
-        double a = alpha[siteAtom[s]];
-        if (classOf.find(a) == classOf.end()) {
-            classOf[a] = (int) classAlpha.size();
-            classAlpha.push_back(a);
-        }
-        siteClass[s] = classOf[a];
-    }
-    numClasses = (int) classAlpha.size();
-    pairAlpha.resize(numClasses * numClasses);
-    for (int c1 = 0; c1 < numClasses; c1++)
-        for (int c2 = 0; c2 < numClasses; c2++)
-            pairAlpha[c1 * numClasses + c2] = pairExponent(classAlpha[c1], classAlpha[c2]);
-    // exclusions
-    siteExclusions.assign(nS, vector<int>());
-    vector<int> shellOf(N, -1);
-    for (int k = 0; k < P; k++)
-        shellOf[polAtoms[k]] = N + k;
-    for (int k = 0; k < P; k++) {
-        siteExclusions[polAtoms[k]].push_back(N + k);
-        siteExclusions[N + k].push_back(polAtoms[k]);
-    }
-    for (int e = 0; e < force.getNumExclusions(); e++) {
-        int a, b;
-        force.getExclusionParticles(e, a, b);
-        int sa[2] = {a, shellOf[a]}, sb[2] = {b, shellOf[b]};
-        for (int x : sa)
-            for (int y : sb)
-                if (x >= 0 && y >= 0) {
-                    siteExclusions[x].push_back(y);
-                    siteExclusions[y].push_back(x);
-                }
-    }
-    for (auto& v : siteExclusions)
-        sort(v.begin(), v.end());
+    setupLayout(force);
     boxValid = false;
     preconditionerValid = false;
     curvatureMemory.clear();
