@@ -43,8 +43,8 @@ def zundel(oo: float, delta: float = -0.6):
     half = oo / 2
     positions = [
         (-half, 0, 0), (delta / 2, 0.0, 0.0),
-        (-half - 0.33, 0.78, 0.0), (-half - 0.33, -0.78, 0.0),
-        (half, 0, 0), (half + 0.33, 0.0, 0.78), (half + 0.33, 0.0, -0.78),
+        (-half - 0.33, 0.91, 0.0), (-half - 0.33, -0.91, 0.0),
+        (half, 0, 0), (half + 0.33, 0.0, 0.91), (half + 0.33, 0.0, -0.91),
     ]  # fmt: skip
     atoms = Atoms("OH3OH2", positions=positions)
     atoms.info["charge"] = 1.0
@@ -89,7 +89,7 @@ def metadynamics(args, out: Path) -> dict:
     import openmm.unit as u
 
     from openmm_polarml.openmm import PolarMLPotential
-    from openmm_polarml.openmm.resumable import ResumableRun, run_resumable
+    from openmm_polarml.openmm.resumable import ResumableRun, load_progress, run_resumable
     from openmm_polarml.openmm.topology import topologyFromAtoms
     from openmm_polarml.units import ANGSTROM_TO_NM
 
@@ -116,15 +116,44 @@ def metadynamics(args, out: Path) -> dict:
     sim = app.Simulation(topology, system, integrator, openmm.Platform.getPlatformByName("CPU"),
                          {"Threads": "1"})  # fmt: skip
     sim.context.setPositions(positions)
-    sim.context.setVelocitiesToTemperature(300, args.seed)
+    if load_progress(out / "md")["frames"] == 0:  # a fresh start: relax, then thermalise
+        sim.minimizeEnergy(maxIterations=500)
+        sim.context.setVelocitiesToTemperature(300, args.seed)
     steps = int(round(args.ps * 1000 / 0.5))
     run = ResumableRun(sim, out / "md", steps, 1000, "H5O2+ metadynamics",
                        advance=lambda n: meta.step(sim, n))  # fmt: skip
     progress = run_resumable(run)
+    failure = check_complex(out / "md", topology)
+    if failure:
+        return {"failure": failure, "simulated_ps": progress["steps"] * 0.5e-3}
     grid = np.linspace(-1.0, 1.0, 201)  # Å
     free = np.asarray(meta.getFreeEnergy().value_in_unit(u.kilojoule_per_mole))
     return {"delta_A": grid.tolist(), "free_energy_kj_mol": (free - free.min()).tolist(),
             "simulated_ps": progress["steps"] * 0.5e-3, "ns_per_day": progress.get("ns_per_day")}  # fmt: skip
+
+
+def check_complex(folder: Path, topology) -> str | None:
+    """Why the MD is not a proton-transfer trajectory (None when it is): every hydrogen within
+    1.3 Å of an oxygen in every frame, and δ inside the bias range (±1 Å)."""
+    import mdtraj
+
+    traj = mdtraj.load_dcd(str(folder / "trajectory.dcd"),
+                           top=mdtraj.Topology.from_openmm(topology))  # fmt: skip
+    x = traj.xyz * 10.0  # Å, [frames, atoms, 3]
+    hydrogens = [a.index for a in traj.topology.atoms if a.element.symbol == "H"]
+    to_o = np.minimum(np.linalg.norm(x[:, hydrogens] - x[:, [O1]], axis=-1),
+                      np.linalg.norm(x[:, hydrogens] - x[:, [O2]], axis=-1))  # fmt: skip
+    if to_o.max() > 1.3:
+        frame = int(np.argmax(to_o.max(axis=1) > 1.3))  # the first frame that breaks
+        atom = hydrogens[int(np.argmax(to_o[frame]))]
+        return (f"hydrogen {atom} left the complex ({to_o[frame].max():.1f} Å from both O) "
+                f"at frame {frame}")  # fmt: skip
+    delta = np.linalg.norm(x[:, SHARED] - x[:, O1], axis=-1) - np.linalg.norm(
+        x[:, SHARED] - x[:, O2], axis=-1
+    )
+    if np.abs(delta).max() > 1.0:
+        return f"δ left the bias range (|δ| up to {np.abs(delta).max():.2f} Å)"
+    return None
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -140,7 +169,7 @@ def plot(summary: dict, path: Path) -> None:
         e = np.array(summary[key]) * EV_TO_KJ_PER_MOL
         ax.plot(DELTAS_A, e - e.min(), "o-", label=label)
     md = summary.get("metadynamics")
-    if md:
+    if md and "failure" not in md:
         ax.plot(md["delta_A"], md["free_energy_kj_mol"], "-", label=f"model F(δ), 300 K ({md['simulated_ps']:.0f} ps)")  # fmt: skip
     ax.set(xlabel="δ = d(O₁H*) − d(O₂H*) / Å", ylabel="kJ/mol", ylim=(-2, 60),
            title=f"H₅O₂⁺ proton transfer, O–O {summary['oo_A']} Å")  # fmt: skip
@@ -184,6 +213,9 @@ def main(argv=None) -> int:
         summary[key.replace("_eV", "_barrier_kj_mol")] = profile_barrier(DELTAS_A, e - e.min())
     if args.ps > 0:
         summary["metadynamics"] = md = metadynamics(args, out)
+    if args.ps > 0 and "failure" in md:
+        print(f"[proton transfer] metadynamics failed: {md['failure']}")
+    elif args.ps > 0:
         window = np.abs(np.array(md["delta_A"])) <= 0.8
         summary["metadynamics_barrier_kj_mol"] = profile_barrier(
             np.array(md["delta_A"])[window], np.array(md["free_energy_kj_mol"])[window]
