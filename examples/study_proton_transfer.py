@@ -51,9 +51,10 @@ def zundel(oo: float, delta: float = -0.6):
     return atoms
 
 
-def relaxed_scan(calc, oo: float) -> list[float]:
+def relaxed_scan(calc, oo: float, structures: list | None = None) -> list[float]:
     """Energies (eV) of the relaxed scan over :data:`DELTAS_A`: each point relaxed from the
-    staggered start with H* placed at its δ (no walking, so no conformer hysteresis)."""
+    staggered start with H* placed at its δ (no walking, so no conformer hysteresis); the
+    relaxed structures are appended to ``structures`` when given."""
     from ase.constraints import FixInternals
     from ase.optimize import BFGS
 
@@ -68,6 +69,8 @@ def relaxed_scan(calc, oo: float) -> list[float]:
         if not BFGS(atoms, logfile=None).run(fmax=0.01, steps=400):
             raise RuntimeError(f"relaxation at delta {delta:+.2f} A not converged")
         energies.append(float(atoms.get_potential_energy()))
+        if structures is not None:
+            structures.append(atoms.copy())
     return energies
 
 
@@ -82,8 +85,9 @@ def gfn2_scan(oo: float, out: Path) -> list[float]:
     return json.loads(target.read_text())
 
 
-def metadynamics(args, out: Path) -> dict:
-    """Well-tempered metadynamics of δ with the model; F(δ) in kJ/mol on a grid (resumable)."""
+def metadynamics(args, out: Path, start) -> dict:
+    """Well-tempered metadynamics of δ with the model from ``start`` (ase.Atoms, the model's
+    relaxed structure at δ = −0.4 Å); F(δ) in kJ/mol on a grid (resumable)."""
     import openmm
     import openmm.app as app
     import openmm.unit as u
@@ -93,7 +97,7 @@ def metadynamics(args, out: Path) -> dict:
     from openmm_polarml.openmm.topology import topologyFromAtoms
     from openmm_polarml.units import ANGSTROM_TO_NM
 
-    atoms = zundel(args.oo)  # H* starts on O1 (δ = −0.6 Å)
+    atoms = start
     topology = topologyFromAtoms(atoms)
     positions = atoms.positions * ANGSTROM_TO_NM
     system = PolarMLPotential(args.model, head="gfn2").createSystem(
@@ -116,8 +120,7 @@ def metadynamics(args, out: Path) -> dict:
     sim = app.Simulation(topology, system, integrator, openmm.Platform.getPlatformByName("CPU"),
                          {"Threads": "1"})  # fmt: skip
     sim.context.setPositions(positions)
-    if load_progress(out / "md")["frames"] == 0:  # a fresh start: relax, then thermalise
-        sim.minimizeEnergy(maxIterations=500)
+    if load_progress(out / "md")["frames"] == 0:  # a fresh start from the relaxed structure
         sim.context.setVelocitiesToTemperature(300, args.seed)
     steps = int(round(args.ps * 1000 / 0.5))
     run = ResumableRun(sim, out / "md", steps, 1000, "H5O2+ metadynamics",
@@ -205,14 +208,18 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gfn2 = gfn2_scan(args.oo, out)
-    model = relaxed_scan(PolarMLCalculator(args.model, head="gfn2", dtype="float64"), args.oo)
+    structures: list = []
+    calc = PolarMLCalculator(args.model, head="gfn2", dtype="float64")
+    model = relaxed_scan(calc, args.oo, structures)
     summary = {"oo_A": args.oo, "delta_A": DELTAS_A.tolist(), "gfn2_scan_eV": gfn2,
                "model_scan_eV": model, "model": args.model, "head": "gfn2"}  # fmt: skip
     for key in ("gfn2_scan_eV", "model_scan_eV"):
         e = np.array(summary[key]) * EV_TO_KJ_PER_MOL
         summary[key.replace("_eV", "_barrier_kj_mol")] = profile_barrier(DELTAS_A, e - e.min())
     if args.ps > 0:
-        summary["metadynamics"] = md = metadynamics(args, out)
+        start = structures[int(np.argmin(np.abs(DELTAS_A + 0.4)))]
+        start.set_constraint()
+        summary["metadynamics"] = md = metadynamics(args, out, start)
     if args.ps > 0 and "failure" in md:
         print(f"[proton transfer] metadynamics failed: {md['failure']}")
     elif args.ps > 0:
