@@ -126,7 +126,7 @@ def metadynamics(args, out: Path, start) -> dict:
     run = ResumableRun(sim, out / "md", steps, 1000, "H5O2+ metadynamics",
                        advance=lambda n: meta.step(sim, n))  # fmt: skip
     progress = run_resumable(run)
-    failure = check_complex(out / "md", topology)
+    failure = check_complex(out / "md", topology, args.oo)
     if failure:
         return {"failure": failure, "simulated_ps": progress["steps"] * 0.5e-3}
     grid = np.linspace(-1.0, 1.0, 201)  # Å
@@ -135,9 +135,10 @@ def metadynamics(args, out: Path, start) -> dict:
             "simulated_ps": progress["steps"] * 0.5e-3, "ns_per_day": progress.get("ns_per_day")}  # fmt: skip
 
 
-def check_complex(folder: Path, topology) -> str | None:
-    """Why the MD is not a proton-transfer trajectory (None when it is): every hydrogen within
-    1.3 Å of an oxygen in every frame, and δ inside the bias range (±1 Å)."""
+def check_complex(folder: Path, topology, oo: float) -> str | None:
+    """Why the MD is not a proton-transfer trajectory (None when it is): every other hydrogen
+    within 1.3 Å of an oxygen, the shared one within O–O/2 + 0.3 Å (it passes the midpoint),
+    and δ inside the bias range (±1 Å), in every frame."""
     import mdtraj
 
     traj = mdtraj.load_dcd(str(folder / "trajectory.dcd"),
@@ -146,10 +147,12 @@ def check_complex(folder: Path, topology) -> str | None:
     hydrogens = [a.index for a in traj.topology.atoms if a.element.symbol == "H"]
     to_o = np.minimum(np.linalg.norm(x[:, hydrogens] - x[:, [O1]], axis=-1),
                       np.linalg.norm(x[:, hydrogens] - x[:, [O2]], axis=-1))  # fmt: skip
-    if to_o.max() > 1.3:
-        frame = int(np.argmax(to_o.max(axis=1) > 1.3))  # the first frame that breaks
-        atom = hydrogens[int(np.argmax(to_o[frame]))]
-        return (f"hydrogen {atom} left the complex ({to_o[frame].max():.1f} Å from both O) "
+    limit = np.array([oo / 2 + 0.3 if h == SHARED else 1.3 for h in hydrogens])
+    broken = to_o > limit  # [frames, hydrogens]
+    if broken.any():
+        frame = int(np.argmax(broken.any(axis=1)))  # the first frame that breaks
+        k = int(np.argmax(broken[frame]))
+        return (f"hydrogen {hydrogens[k]} left the complex ({to_o[frame, k]:.2f} Å from both O) "
                 f"at frame {frame}")  # fmt: skip
     delta = np.linalg.norm(x[:, SHARED] - x[:, O1], axis=-1) - np.linalg.norm(
         x[:, SHARED] - x[:, O2], axis=-1
