@@ -31,8 +31,12 @@ public:
     int getLastSolverIterations(OpenMM::ContextImpl& context);
 private:
     OpenMM::CudaContext& cu;
+    /** Host copy of the positions through the input checks of every platform (PQEqInputChecks.h). */
+    void checkInput(OpenMM::ContextImpl& context, const OpenMM::Vec3* box, const OpenMM::Vec3& field);
+    static const long long CHECK_INTERVAL = 100;   // evaluations between two input checks
     std::unique_ptr<PQEqCudaEngine> engine;
     bool periodic;
+    long long evaluationsSinceCheck = 0;
 };
 
 class CudaPQEqKernelFactory : public OpenMM::KernelFactory {

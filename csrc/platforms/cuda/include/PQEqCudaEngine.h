@@ -38,6 +38,11 @@ public:
     virtual void getShellDisplacements(std::vector<OpenMM::Vec3>& d) = 0;
     virtual OpenMM::Vec3 getDipole() = 0;
     virtual int getLastIterations() const = 0;
+    /** The input checks of every platform (PQEqInputChecks.h): finite positions, no two equilibrated atoms
+     *  closer than 0.05 nm unless excluded, and a field below the limit; throws OpenMMException.
+     *  positions: host copy (nm), original order; box: three vectors or NULL. */
+    virtual void checkInput(const std::vector<OpenMM::Vec3>& positions, const OpenMM::Vec3* box,
+                            const OpenMM::Vec3& field) const = 0;
 };
 
 } // namespace PolarML

@@ -1,5 +1,6 @@
 #include "CudaPQEqKernels.h"
 #include "openmm/OpenMMException.h"
+#include <cmath>
 #include "openmm/common/ContextSelector.h"
 #include "openmm/cuda/CudaContext.h"
 #include "openmm/cuda/CudaPlatform.h"
@@ -47,12 +48,26 @@ double CudaCalcPQEqForceKernel::execute(ContextImpl& context, bool includeForces
         context.getPeriodicBoxVectors(box[0], box[1], box[2]);
     Vec3 field(context.getParameter(PQEqForce::FieldX()), context.getParameter(PQEqForce::FieldY()),
                context.getParameter(PQEqForce::FieldZ()));
+    // the input checks of every platform need host positions: on the first evaluation, every
+    // CHECK_INTERVAL evaluations after it, and whenever the result is not finite
+    if (evaluationsSinceCheck++ % CHECK_INTERVAL == 0)
+        checkInput(context, box, field);
     double energy = engine->compute(periodic ? box : NULL, field);
+    if (!std::isfinite(energy)) {
+        checkInput(context, box, field);
+        throw OpenMMException("PQEqForce (CUDA): the energy is not finite; check the positions and the solver settings");
+    }
     if (includeForces)
         engine->addForcesToFixedPoint((long long*) cu.getLongForceBuffer().getDevicePointer(), atomIndex, numAtoms,
                                       cu.getPaddedNumAtoms());
     syncDevice();
     return energy;
+}
+
+void CudaCalcPQEqForceKernel::checkInput(ContextImpl& context, const Vec3* box, const Vec3& field) {
+    vector<Vec3> positions;
+    context.getPositions(positions);
+    engine->checkInput(positions, periodic ? box : NULL, field);
 }
 
 void CudaCalcPQEqForceKernel::copyParametersToContext(ContextImpl& context, const PQEqForce& force) {

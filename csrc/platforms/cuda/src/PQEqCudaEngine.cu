@@ -6,6 +6,7 @@
 #include "PQEqCudaEngine.h"
 #include "PQEqCudaKernels.cuh"
 #include "PQEqCudaModel.h"
+#include "PQEqInputChecks.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <cmath>
@@ -82,6 +83,7 @@ public:
     void getShellDisplacements(vector<Vec3>& d) override;
     Vec3 getDipole() override { return Vec3(dipole[0], dipole[1], dipole[2]); }
     int getLastIterations() const override { return lastIterations; }
+    void checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const override;
 private:
     void uploadBox();
     void resetState();
@@ -95,6 +97,7 @@ private:
     PQEqBoxModel boxModel;
     KP<T> kp;
     bool haveState, haveRef;
+    vector<Vec3> hostPositions;   // positions given by setPositions, checked at the next compute()
     int lastIterations;
     double dipole[3], scalars[S_COUNT];
     // device data
@@ -219,9 +222,18 @@ template <class T> void Engine<T>::resetState() {
     haveState = false;
 }
 
+template <class T> void Engine<T>::checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const {
+    checkField(field);
+    checkOverlaps(positions, model.eqAtoms, model.periodic ? box : NULL, [&](int i, int j) {
+        const vector<int>& ex = model.siteExclusions[i];
+        return std::binary_search(ex.begin(), ex.end(), j);
+    });
+}
+
 template <class T> void Engine<T>::setPositions(const vector<Vec3>& positions) {
     if ((int) positions.size() != model.N)
         throw OpenMMException("PQEqForce (CUDA): wrong number of positions");
+    hostPositions = positions;
     vector<double> flat(3 * model.N);
     for (int i = 0; i < model.N; i++)
         for (int c = 0; c < 3; c++)
@@ -385,6 +397,10 @@ template <class T> double Engine<T>::compute(const Vec3* box, const Vec3& field)
     const PQEqSystemModel& m = model;
     if (m.periodic && box == NULL)
         throw OpenMMException("PQEqForce: periodic method without box vectors.");
+    if (!hostPositions.empty()) {   // host positions: checked here, where the box is known
+        checkInput(hostPositions, box, field);
+        hostPositions.clear();
+    }
     if (boxModel.setup(m, m.periodic ? box : NULL))
         uploadBox();
     for (int c = 0; c < 3; c++)

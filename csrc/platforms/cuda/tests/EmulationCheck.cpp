@@ -139,6 +139,32 @@ static int check(Case& c, bool doublePrecision) {
     return (ok && ok2) ? 0 : 1;
 }
 
+/** The engine refuses what Reference refuses (PQEqInputChecks.h): two atoms 0.01 nm apart, a NaN position. */
+static int checkInputRules(bool doublePrecision) {
+    int failures = 0;
+    for (int bad = 0; bad < 2; bad++) {
+        Case c = water(PQEqForce::Ewald, 3);
+        if (bad == 0)
+            c.pos[3] = c.pos[0] + Vec3(0.01, 0.0, 0.0);   // an O of another water onto the first O
+        else
+            c.pos[1][0] = NAN;
+        unique_ptr<PQEqCudaEngine> eng(PQEqCudaEngine::create(doublePrecision, nullptr));
+        eng->setup(c.force, false);
+        eng->setPositions(c.pos);
+        bool refused = false;
+        try {
+            eng->compute(c.box, c.field);
+        }
+        catch (const OpenMMException& e) {
+            refused = string(e.what()).find(bad == 0 ? "closer than" : "non-finite") != string::npos;
+        }
+        printf("%-28s %-6s %s\n", bad == 0 ? "input check: overlap" : "input check: NaN position",
+               doublePrecision ? "double" : "float", refused ? "ok (refused)" : "FAIL (accepted)");
+        failures += refused ? 0 : 1;
+    }
+    return failures;
+}
+
 int main() {
     int failures = 0;
     try {
@@ -151,6 +177,7 @@ int main() {
                 Case c = nacl(method, 0.01, 7);
                 failures += check(c, prec == 1);
             }
+            failures += checkInputRules(prec == 1);
         }
     }
     catch (const OpenMMException& e) {
