@@ -12,8 +12,8 @@ import json
 import os
 import struct
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ResumableRun", "run_resumable", "load_progress"]
