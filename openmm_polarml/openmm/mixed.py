@@ -26,7 +26,7 @@ import copy
 
 import openmm
 
-from .potential import DEFAULT_BACKEND
+from .defaults import DEFAULT_BACKEND
 
 __all__ = ["createMixedSystem"]
 

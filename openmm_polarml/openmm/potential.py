@@ -26,8 +26,10 @@ import openmm
 from .. import units
 from ..model.elements import check_elements, supported_elements
 from ..pqeq.metadata import pqeq_metadata
+from .defaults import DEFAULT_BACKEND, DEFAULT_MODEL, FORCE_GROUPS
 from .fields import field_to_openmm
 from .fragments import bondless_molecules, check_lone_atoms, fragment_groups, has_bonds
+from .mixed import createMixedSystem as build_mixed_system
 from .pqeq_force import buildModelPQEqForce
 from .residue_charges import fragment_charge
 
@@ -35,14 +37,6 @@ __all__ = ["PolarMLPotential", "FORCE_GROUPS", "DEFAULT_MODEL", "DEFAULT_BACKEND
 
 LOGGER = logging.getLogger(__name__)
 
-#: force group of each term of a System built by :class:`PolarMLPotential`
-FORCE_GROUPS = {"network": 1, "pqeq": 2, "d3": 3}
-
-#: the shipped model loaded when none is named
-DEFAULT_MODEL = "foundation"
-
-#: the network force used when none is named: ``openmm.PythonForce``, as openmm-ml 1.8 uses
-DEFAULT_BACKEND = "python"
 
 _BACKENDS = ("python", "torch")
 
@@ -502,6 +496,4 @@ class PolarMLPotential:
         See :func:`openmm_polarml.openmm.mixed.createMixedSystem` for the options (electrostatic
         or mechanical embedding, MM site radii, ML region charge).
         """
-        from .mixed import createMixedSystem
-
-        return createMixedSystem(self, topology, mmSystem, mlAtoms, **kwargs)
+        return build_mixed_system(self, topology, mmSystem, mlAtoms, **kwargs)
