@@ -81,3 +81,18 @@ def assert_close(actual, expected, rtol: float, atol: float = 0.0, what: str = "
     assert bool((err <= bound).all()), (
         f"{what}: max deviation {float(err.max()):.3e} (bound rtol={rtol:g}, atol={atol:g})"
     )
+
+
+def equation_of_state(start, calculator_factory: Callable, scales) -> tuple[float, float, float]:
+    """Independent E–V reference: ``(V0 Å³, E0 eV, B eV/Å³)`` of ASE's equation-of-state fit over
+    ``start`` scaled isotropically by each of ``scales`` (positions scaled with the cell)."""
+    from ase.eos import EquationOfState
+
+    volumes, energies = [], []
+    for scale in scales:
+        atoms = start.copy()
+        atoms.set_cell(start.cell * scale, scale_atoms=True)
+        atoms.calc = calculator_factory()
+        volumes.append(atoms.get_volume())
+        energies.append(atoms.get_potential_energy())
+    return EquationOfState(volumes, energies).fit()

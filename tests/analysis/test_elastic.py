@@ -6,7 +6,6 @@ import pytest
 from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
-from ase.eos import EquationOfState
 
 from openmm_polarml.analysis.elastic import (
     ElasticProblem,
@@ -16,6 +15,7 @@ from openmm_polarml.analysis.elastic import (
     voigt_reuss_hill,
 )
 from openmm_polarml.units import EV_PER_A3_TO_GPA
+from tests.physics_checks import equation_of_state
 
 
 class HarmonicCell(Calculator):
@@ -73,16 +73,7 @@ def test_voigt_reuss_hill_of_an_isotropic_solid():
 
 def test_emt_aluminium_cubic_and_bulk_modulus_matches_equation_of_state():
     atoms = bulk("Al", "fcc", a=4.05, cubic=True)
-    atoms.calc = EMT()
-    volumes, energies = [], []
-    for s in np.linspace(0.98, 1.02, 9):
-        a = atoms.copy()
-        a.set_cell(atoms.cell * s, scale_atoms=True)
-        a.calc = EMT()
-        volumes.append(a.get_volume())
-        energies.append(a.get_potential_energy())
-    eos = EquationOfState(volumes, energies)
-    v0, _, b = eos.fit()
+    v0, _, b = equation_of_state(atoms, EMT, np.linspace(0.98, 1.02, 9))
     a0 = atoms.copy()
     a0.set_cell(atoms.cell * (v0 / atoms.get_volume()) ** (1 / 3), scale_atoms=True)
     c = elastic_tensor(ElasticProblem(a0, strains=(-0.004, -0.002, 0.002, 0.004)), EMT())

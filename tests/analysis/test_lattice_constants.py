@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 from ase.calculators.emt import EMT
-from ase.eos import EquationOfState
 
 from tests.examples_loader import load_example
+from tests.physics_checks import equation_of_state
 
 
 def _script():
@@ -25,12 +25,5 @@ def test_relaxed_constant_matches_an_equation_of_state_fit():
     lc = _script()
     start = lc.crystal("Cu")  # 4-atom fcc cell at 3.615 A
     a_relaxed = lc.relaxed_lattice_constant(start, EMT())
-    volumes, energies = [], []
-    for scale in np.linspace(0.97, 1.03, 9):
-        atoms = start.copy()
-        atoms.set_cell(start.cell * scale, scale_atoms=True)
-        atoms.calc = EMT()
-        volumes.append(atoms.get_volume())
-        energies.append(atoms.get_potential_energy())
-    v0, _, _ = EquationOfState(volumes, energies).fit()
+    v0, _, _ = equation_of_state(start, EMT, np.linspace(0.97, 1.03, 9))
     assert a_relaxed == pytest.approx(np.cbrt(v0), abs=2e-3)
