@@ -122,7 +122,7 @@ def li_diffusion(folder: Path, args) -> dict:
     whole = mean_square_displacement(xyz, li, masses=masses, remove_com=True)
     blocks = block_estimates(d_of, xyz.shape[0], n_blocks=5)
     return {
-        "D_nm2_ps": d_of(0, xyz.shape[0]), "D_err_nm2_ps": blocks.sem,
+        "D_nm2_ps": diffusion_coefficient(dt_ps * np.arange(whole.size), whole), "D_err_nm2_ps": blocks.sem,
         "D_block_values_nm2_ps": blocks.block_means.tolist(),
         "production_ps": (xyz.shape[0] - 1) * dt_ps,
         "msd_nm2": whole.tolist(), "msd_dt_ps": dt_ps,
@@ -132,7 +132,7 @@ def li_diffusion(folder: Path, args) -> dict:
 def plot(results: dict, fit: dict | None, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from openmm_polarml.units import NM2_PER_PS_TO_M2_PER_S
+    from openmm_polarml.units import BOLTZMANN_EV_PER_K, NM2_PER_PS_TO_M2_PER_S
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.2))
     for t, r in sorted(results.items(), key=lambda kv: int(kv[0])):
@@ -146,8 +146,7 @@ def plot(results: dict, fit: dict | None, path: Path) -> None:
     b.errorbar(1000 / temps, d, yerr=err, fmt="o", label="model")
     if fit:
         x = np.linspace(1000 / temps.max(), 1000 / temps.min(), 20)
-        kb = 8.617333262e-5
-        b.plot(x, fit["prefactor"] * NM2_PER_PS_TO_M2_PER_S * 1e4 * np.exp(-fit["Ea_eV"] * x / 1000 / kb),
+        b.plot(x, fit["prefactor"] * NM2_PER_PS_TO_M2_PER_S * 1e4 * np.exp(-fit["Ea_eV"] * x / 1000 / BOLTZMANN_EV_PER_K),
                "k--", label=f"Ea = {fit['Ea_eV']:.2f} ± {fit['Ea_err_eV']:.2f} eV")  # fmt: skip
     b.set(yscale="log", xlabel="1000 / T (1/K)", ylabel="D(Li) / cm² s⁻¹", title="Arrhenius")
     b.legend(fontsize=8)

@@ -66,7 +66,9 @@ POLARIZABILITY_E_A2_PER_V_TO_A3 = COULOMB_EV_ANGSTROM
 # Yeh & Hummer, J. Phys. Chem. B 108, 15873 (2004): D_inf = D_pbc + xi kB T / (6 pi eta L) for a
 # cubic box of edge L; xi is the cubic-lattice constant (minus the Madelung-like sum).
 YEH_HUMMER_XI_CUBIC = 2.837297
-NM2_PER_PS_TO_M2_PER_S = 1e-6  # 1 nm^2/ps = 1e-6 m^2/s = 1e-2 cm^2/s
+NM_TO_M = 1e-9
+PS_TO_S = 1e-12
+NM2_PER_PS_TO_M2_PER_S = 1e-6  # = NM_TO_M**2 / PS_TO_S; 1 nm^2/ps = 1e-2 cm^2/s
 MPA_S_TO_PA_S = 1e-3  # viscosity: mPa s (cP) -> Pa s
 
 # --- PQEq (Rappé–Goddard / Naserifar–Goddard) ----------------------------------------------------

@@ -16,6 +16,8 @@ from ..units import (
     ELEMENTARY_CHARGE_C,
     MPA_S_TO_PA_S,
     NM2_PER_PS_TO_M2_PER_S,
+    NM_TO_M,
+    PS_TO_S,
     VACUUM_PERMITTIVITY_F_PER_M,
     YEH_HUMMER_XI_CUBIC,
 )
@@ -28,9 +30,6 @@ __all__ = [
     "nernst_einstein_conductivity",
     "yeh_hummer_correction",
 ]
-
-_NM = 1e-9
-_PS = 1e-12
 
 
 def static_dielectric_constant(
@@ -55,8 +54,8 @@ def static_dielectric_constant(
     if m.shape[0] < 2:
         raise ValueError("the dipole fluctuation needs at least two frames")
     fluctuation = np.sum(np.mean(m * m, axis=0) - np.mean(m, axis=0) ** 2)  # (e nm)²
-    fluctuation_si = fluctuation * (ELEMENTARY_CHARGE_C * _NM) ** 2  # (C m)²
-    volume_si = float(np.mean(volume_nm3)) * _NM**3
+    fluctuation_si = fluctuation * (ELEMENTARY_CHARGE_C * NM_TO_M) ** 2  # (C m)²
+    volume_si = float(np.mean(volume_nm3)) * NM_TO_M**3
     kt = BOLTZMANN_J_PER_K * float(temperature_k)
     return float(1.0 + fluctuation_si / (3.0 * volume_si * VACUUM_PERMITTIVITY_F_PER_M * kt))
 
@@ -113,8 +112,8 @@ def einstein_helfand_conductivity(
     if hi - lo < 2:
         raise ValueError("too few frames for a conductivity fit; store frames more often")
     slope = np.polyfit(lags[lo : hi + 1], msd[lo : hi + 1], 1)[0]  # (e nm)² / ps
-    slope_si = slope * (ELEMENTARY_CHARGE_C * _NM) ** 2 / _PS
-    return float(slope_si / (6.0 * volume_nm3 * _NM**3 * BOLTZMANN_J_PER_K * temperature_k))
+    slope_si = slope * (ELEMENTARY_CHARGE_C * NM_TO_M) ** 2 / PS_TO_S
+    return float(slope_si / (6.0 * volume_nm3 * NM_TO_M**3 * BOLTZMANN_J_PER_K * temperature_k))
 
 
 def nernst_einstein_conductivity(
@@ -136,7 +135,9 @@ def nernst_einstein_conductivity(
         for s in diffusion_nm2_ps
     )  # m²/s
     return float(
-        ELEMENTARY_CHARGE_C**2 * total / (volume_nm3 * _NM**3 * BOLTZMANN_J_PER_K * temperature_k)
+        ELEMENTARY_CHARGE_C**2
+        * total
+        / (volume_nm3 * NM_TO_M**3 * BOLTZMANN_J_PER_K * temperature_k)
     )
 
 
@@ -162,6 +163,6 @@ def yeh_hummer_correction(
         YEH_HUMMER_XI_CUBIC
         * BOLTZMANN_J_PER_K
         * temperature_k
-        / (6.0 * np.pi * eta * box_length_nm * _NM)
+        / (6.0 * np.pi * eta * box_length_nm * NM_TO_M)
     )  # m²/s
     return float(delta / NM2_PER_PS_TO_M2_PER_S)
