@@ -3,7 +3,8 @@ for the same wall time, then compare the per-kind error tables.
 
     python examples/charge_model_ablation.py --arm molecules --minutes 45   # resumes when rerun
     python examples/charge_model_ablation.py --arm none --minutes 45
-    python examples/charge_model_ablation.py --arm molecules --head-chi --minutes 120  # next
+    python examples/charge_model_ablation.py --arm molecules --head-chi --minutes 120
+    python examples/charge_model_ablation.py --arm molecules --charge-transfer split  # bonds
     python examples/charge_model_table.py --model runs/charge_model/molecules/best.pt \\
         --label ft_molecules --modes molecules --out runs/charge_model/table.json
 
@@ -46,11 +47,21 @@ def split_files(folder: Path) -> dict[str, str]:
 
 
 def arm_config(
-    arm: str, files: dict, out: Path, minutes: float, epochs: int, head_chi: bool = False
+    arm: str,
+    files: dict,
+    out: Path,
+    minutes: float,
+    epochs: int,
+    head_chi: bool = False,
+    charge_transfer: str = "global",
+    train_hardness: bool = False,
 ) -> dict:
     """The fine-tuning configuration of one arm; ``head_chi`` adds trainable per-head χ offsets
-    (joint mode: PQEq is solved in every step, with the offsets' gradient)."""
+    (joint mode: PQEq is solved in every step, with the offsets' gradient); ``charge_transfer``
+    ``split`` solves split-charge equilibration, with the bond hardness trained when
+    ``train_hardness``."""
     trainable = ["shortrange.network.*"] + (["pqeq_chi_offset"] if head_chi else [])
+    trainable += ["pqeq.bond_hardness.raw"] if train_hardness else []
     return resolve(
         {
             "finetune": {
@@ -60,6 +71,7 @@ def arm_config(
                 "refit_shifts": True,
                 "fragments": arm,
                 "pqeq_head_chi": head_chi,
+                "charge_transfer": charge_transfer,
             },
             "data": {"train": files["train"], "validation": files["validation"]},
             "training": {
@@ -68,7 +80,8 @@ def arm_config(
                 "max_minutes": minutes,
                 "batch_size": 8,
                 "lr": 5e-4,
-                "pqeq_lr": 2e-3 if head_chi else None,  # eV-scale offsets move faster
+                # eV-scale offsets and hardnesses move faster
+                "pqeq_lr": 2e-3 if head_chi or train_hardness else None,
                 "scheduler": "cosine",
                 "ema_decay": 0.99,
                 "patience": 10,
@@ -91,6 +104,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="length of the LR schedule")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--head-chi", action="store_true", help="train per-head χ offsets too")
+    parser.add_argument(
+        "--charge-transfer", choices=("global", "split"), default="global",
+        help="global charge equilibration or split charges (bond hardness)",
+    )  # fmt: skip
+    parser.add_argument("--train-hardness", action="store_true", help="train the bond hardness")
     parser.add_argument("--out", default=str(ROOT / "runs" / "charge_model"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,7 +116,12 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     files = split_files(folder)
     name = args.arm + ("_chi" if args.head_chi else "")
-    cfg = arm_config(args.arm, files, folder / name, args.minutes, args.epochs, args.head_chi)
+    name += "_split" if args.charge_transfer == "split" else ""
+    name += "_kappa" if args.train_hardness else ""
+    cfg = arm_config(
+        args.arm, files, folder / name, args.minutes, args.epochs, args.head_chi,
+        args.charge_transfer, args.train_hardness,
+    )  # fmt: skip
     history = Trainer(cfg).fit(resume=True)
     for record in history:
         mae = record["validation"].get("mae", {})

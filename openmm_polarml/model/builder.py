@@ -20,7 +20,9 @@ DEFAULTS = {
     "d3_cutoff": 12.0,  # Å
     "d3_cn_cutoff": 10.0,  # Å
     "d3_parameters": None,  # s6, s8, a1, a2 (Å) recorded at build time
-    "pqeq": None,  # dict(long_range=..., tolerance=..., trainable=...) or None (no PQEq)
+    # dict(long_range=..., tolerance=..., trainable=..., charge_transfer="global"|"split",
+    # bond_hardness=..., bond_hardness_trainable=...) or None (no PQEq)
+    "pqeq": None,
     "shift": None,  # list of 95 per-element energy shifts (eV) ([H][95] with heads), or None
     "scale": None,  # float or list of 95 per-element scales (eV)
     "heads": ["default"],  # one readout head per level of theory, e.g. ["pbe", "gfn2"]
@@ -70,9 +72,15 @@ def build_pqeq(spec: dict | None):
     from openmm_polarml.pqeq import PQEq
     from openmm_polarml.pqeq.parameters import ElementParameters
 
+    from openmm_polarml.pqeq.split_charge import DEFAULT_BOND_HARDNESS, BondHardness
+
     spec = dict(spec)
     params = ElementParameters(trainable=bool(spec.pop("trainable", False)))
     spec.setdefault("long_range", "ewald")
+    hardness_trainable = bool(spec.pop("bond_hardness_trainable", False))
+    if spec.get("charge_transfer") == "split":  # split charges: per-element bond hardness table
+        value = float(spec.pop("bond_hardness", DEFAULT_BOND_HARDNESS))
+        spec["bond_hardness"] = BondHardness(value, trainable=hardness_trainable)
     return PQEq(parameters=params, **spec)  # other keys (mode, tolerance, ...) passed through
 
 

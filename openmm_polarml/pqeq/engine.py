@@ -27,6 +27,14 @@ from .solver import (
     Fragments,
     minimize,
 )
+from .split_charge import (
+    DEFAULT_BOND_HARDNESS,
+    DEFAULT_SPLIT_CUTOFF,
+    BondHardness,
+    SplitChargePreconditioner,
+    build_bond_graph,
+    reference_charges,
+)
 
 #: Atoms closer than this are rejected as overlapping (Å).
 #: Above this many atoms the automatic solver choice is the matrix-free one.
@@ -39,6 +47,8 @@ COLD_START_SHELL_DISPLACEMENT = 1e-5
 #: Default solver thresholds on the gradients (eV/e, eV/Å) per dtype.
 DEFAULT_TOLERANCE_FLOAT64 = 1e-6
 DEFAULT_TOLERANCE_FLOAT32 = 1e-4
+#: How charge may move: within fragments freely, or only along bonds (:mod:`.split_charge`).
+CHARGE_TRANSFER_MODELS = ("global", "split")
 
 
 class PQEq(torch.nn.Module):
@@ -72,6 +82,16 @@ class PQEq(torch.nn.Module):
     differentiable_solution : bool
         When autograd is on and an input requires grad, return charges, shells and dipole with
         their implicit derivatives (:mod:`.implicit`; a Hessian solve per backward pass).
+    charge_transfer : str
+        ``global``: charge flows freely within each fragment (charge equilibration under one
+        constraint per fragment). ``split``: charge flows only along bonds shorter than
+        ``split_cutoff`` at a bond-hardness cost (split-charge equilibration,
+        :mod:`.split_charge`); fragments then only set the reference charges, separated fragments
+        keep them (integer ions) and the polarisation of periodic cells is image-independent.
+    split_cutoff : float
+        Bond length (Å) beyond which no charge is exchanged (``split`` only).
+    bond_hardness : float or BondHardness
+        Per-element bond hardness κ (eV/e²), a value for every element or a (trainable) table.
     """
 
     def __init__(
@@ -86,8 +106,19 @@ class PQEq(torch.nn.Module):
         neutralizing_background: bool = False,
         max_iterations: int = 1000,
         differentiable_solution: bool = True,
+        charge_transfer: str = "global",
+        split_cutoff: float = DEFAULT_SPLIT_CUTOFF,
+        bond_hardness: float | BondHardness = DEFAULT_BOND_HARDNESS,
     ):
         super().__init__()
+        if charge_transfer not in CHARGE_TRANSFER_MODELS:
+            raise ValueError(
+                f"charge_transfer must be one of {CHARGE_TRANSFER_MODELS}, got {charge_transfer!r}"
+            )
+        if charge_transfer == "split" and mode != "converged":
+            raise ValueError("charge_transfer='split' needs mode='converged'")
+        if not 0.0 < float(split_cutoff) < math.inf:
+            raise ValueError(f"split_cutoff must be a positive length (Å), got {split_cutoff!r}")
         if long_range not in LONG_RANGE_METHODS:
             raise ValueError(f"long_range must be one of {LONG_RANGE_METHODS}, got {long_range!r}")
         if mode not in ("converged", "reaxnet"):
@@ -111,6 +142,13 @@ class PQEq(torch.nn.Module):
         self.neutralizing_background = neutralizing_background
         self.max_iterations = max_iterations
         self.differentiable_solution = differentiable_solution
+        self.charge_transfer, self.split_cutoff = charge_transfer, float(split_cutoff)
+        if charge_transfer == "split":
+            self.bond_hardness = (
+                bond_hardness
+                if isinstance(bond_hardness, BondHardness)
+                else BondHardness(float(bond_hardness))
+            )
 
     # ------------------------------------------------------------------ input handling
     def _validate(self, positions, numbers, cell, pbc):
@@ -257,8 +295,17 @@ class PQEq(torch.nn.Module):
             coulomb = spec.build(
                 positions.detach(), params["alpha"].detach(), terms.spring > 0, cell_now
             )
+        split = None
+        if self.charge_transfer == "split":
+            split = build_bond_graph(
+                positions.detach(),
+                None if cell is None else cell.detach(),
+                self.bond_hardness.per_atom(numbers).to(dtype),
+                reference_charges(frags),
+                self.split_cutoff,
+            )
         problem = PQEqProblem(
-            positions, cell, terms, params["alpha"], frags, coulomb, spec, field, reference
+            positions, cell, terms, params["alpha"], frags, coulomb, spec, field, reference, split
         )
         # float32 sums stall near 1e-4 eV/e beyond ~2,000 atoms: solve in float64
         solve = problem.for_solver() if dtype == torch.float64 else problem.to(torch.float64)
@@ -275,6 +322,8 @@ class PQEq(torch.nn.Module):
     def _plain_forces(self, compute_forces, compute_stress, positions, cell, field, params) -> bool:
         """Forces without an autograd graph: wanted and nothing downstream differentiates."""
         if not compute_forces or compute_stress or self.mode != "converged":
+            return False
+        if self.charge_transfer == "split":  # forces through the bond taper: autograd
             return False
         inputs = [positions, *params.values(), *(t for t in (cell, field) if t is not None)]
         return not (torch.is_grad_enabled() and any(t.requires_grad for t in inputs))
@@ -302,6 +351,8 @@ class PQEq(torch.nn.Module):
         inputs = [problem.positions, problem.alpha, *vars(problem.terms).values()]
         if problem.field is not None:
             inputs.append(problem.field)
+        if problem.split is not None:
+            inputs.append(problem.split.hardness)
         return any(t.requires_grad for t in inputs)
 
     def _tolerance(self, dtype) -> float:
@@ -333,6 +384,8 @@ class PQEq(torch.nn.Module):
         if self.mode == "reaxnet":
             solution = compat.reaxnet_two_pass(objective, problem)
             return solution, objective
+        if problem.split is not None:
+            return self._solve_split(problem, objective, d0, tolerance, use_dense, cache)
         cell, coulomb = problem.cell, problem.coulomb
         no_cell = positions.new_zeros(0) if cell is None else cell
         if use_dense:
@@ -374,6 +427,25 @@ class PQEq(torch.nn.Module):
             cache["memory"] = (pre, solution.memory)
         return solution, objective
 
+    def _solve_split(self, problem, objective, d0, tolerance, use_dense, cache):
+        """Minimise over bond variables and shells; the bond variables of the previous call on
+        the same bonds (MD) are the warm start."""
+        graph, terms = problem.split, problem.terms
+        weights = graph.weights(problem.positions, problem.cell)
+        s0 = torch.zeros(graph.count, dtype=weights.dtype, device=weights.device)
+        stored = None if cache is None else cache.get("split_state")
+        if stored is not None and _same_bonds(stored[0], graph):
+            s0 = stored[1].to(weights.dtype)
+        hessian = problem.charge_hessian() if use_dense else None
+        pre = SplitChargePreconditioner(graph, weights, terms.eta, hessian)
+        solution = minimize(
+            objective, s0, d0, None, pre, terms.spring, terms.spring > 0, tolerance,
+            self.max_iterations,
+        )  # fmt: skip
+        if cache is not None:
+            cache["split_state"] = (graph, solution.q.detach())
+        return solution, objective
+
     def _outputs(self, problem, q, d, solution, compute_forces, compute_stress):
         """Energy with its graph, forces/stress by autograd, charges/shells/dipole at (q, d)."""
         positions, cell, reference = problem.positions, problem.cell, problem.reference
@@ -403,15 +475,21 @@ class PQEq(torch.nn.Module):
                 else []
             )
         if self._differentiate_solution(problem):
-            q, d = differentiable_solution(q, d, problem)
+            x, d = differentiable_solution(q, d, problem)
             u = problem.field_positions()
+            q, mu = problem.charges(x), problem.dipole(x, d, u)
+        elif problem.split is not None:
+            x = q
+            u = problem.field_positions()
+            q, mu = problem.charges(x).detach(), problem.dipole(x, d, u).detach()
         else:
             u = problem.field_positions(positions.detach())
+            mu = dipole(q, d, u, problem.terms)
         out = {
             "energy": energy,
             "charges": q,
             "shell_displacements": d,
-            "dipole": dipole(q, d, u, problem.terms),
+            "dipole": mu,
             "chemical_potential": solution.mu,
             "iterations": torch.tensor(solution.iterations),
         }
@@ -420,3 +498,13 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
+
+
+def _same_bonds(old, new) -> bool:
+    """Whether two bond graphs list the same bonds in the same order."""
+    return (
+        old.count == new.count
+        and torch.equal(old.first, new.first)
+        and torch.equal(old.second, new.second)
+        and torch.equal(old.shifts, new.shifts)
+    )

@@ -81,31 +81,34 @@ class _ImplicitStep(torch.autograd.Function):
 
 
 def differentiable_solution(
-    q: torch.Tensor, d: torch.Tensor, problem: PQEqProblem
+    x: torch.Tensor, d: torch.Tensor, problem: PQEqProblem
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Charges ``[N]`` (e) and shells ``[N, 3]`` (Å) equal to the converged q, d, differentiable
-    with respect to every graph input of ``problem``'s energy (parameters, positions, cell, field)."""
-    n = q.shape[0]
-    fragments = problem.fragments
+    """Solver variables ``x`` (charges ``[N]``, or bond variables ``[M]`` under split charges; e)
+    and shells ``[N, 3]`` (Å) equal to the converged x, d, differentiable with respect to every
+    graph input of ``problem``'s energy (parameters, positions, cell, field)."""
+    n = x.shape[0]
+    fragments = None if problem.split is not None else problem.fragments
     has_shell = problem.has_shell.detach()
-    mask3 = has_shell[:, None].to(q.dtype)
+    mask3 = has_shell[:, None].to(x.dtype)
     with torch.enable_grad():
-        q_var = q.detach().requires_grad_(True)
+        x_var = x.detach().requires_grad_(True)
         d_var = d.detach().requires_grad_(True)
-        energy = problem.energy(q_var, d_var)
-        grad_q, grad_d = torch.autograd.grad(energy, (q_var, d_var), create_graph=True)
+        energy = problem.energy(x_var, d_var)
+        grad_x, grad_d = torch.autograd.grad(energy, (x_var, d_var), create_graph=True)
 
     def project(v: torch.Tensor) -> torch.Tensor:
-        vq = v[:n] - fragments.mean(v[:n])[fragments.index]
-        return torch.cat([vq, (v[n:].reshape(n, 3) * mask3).reshape(-1)])
+        vx = v[:n]
+        if fragments is not None:
+            vx = vx - fragments.mean(vx)[fragments.index]
+        return torch.cat([vx, (v[n:].reshape(-1, 3) * mask3).reshape(-1)])
 
     def hvp(v: torch.Tensor) -> torch.Tensor:
-        hq, hd = torch.autograd.grad(
-            (grad_q, grad_d), (q_var, d_var), (v[:n], v[n:].reshape(n, 3)), retain_graph=True
+        hx, hd = torch.autograd.grad(
+            (grad_x, grad_d), (x_var, d_var), (v[:n], v[n:].reshape(-1, 3)), retain_graph=True
         )
-        return torch.cat([hq, hd.reshape(-1)])
+        return torch.cat([hx, hd.reshape(-1)])
 
-    tolerance = 1e-11 if q.dtype == torch.float64 else 1e-5
-    gradient = torch.cat([grad_q, grad_d.reshape(-1)])  # [4N]
+    tolerance = 1e-11 if x.dtype == torch.float64 else 1e-5
+    gradient = torch.cat([grad_x, grad_d.reshape(-1)])  # [n + 3N]
     step = _ImplicitStep.apply(gradient, hvp, project, tolerance)
-    return q.detach() + step[:n], d.detach() + step[n:].reshape(n, 3)
+    return x.detach() + step[:n], d.detach() + step[n:].reshape(-1, 3)

@@ -9,8 +9,16 @@ from dataclasses import dataclass, replace
 import torch
 
 from .electrostatics.coulomb import SiteCoulomb
-from .energy import AtomTerms, charge_hessian, field_positions, pqeq_energy, solver_objective
+from .energy import (
+    AtomTerms,
+    charge_hessian,
+    dipole,
+    field_positions,
+    pqeq_energy,
+    solver_objective,
+)
 from .solver import Fragments
+from .split_charge import BondGraph
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,11 @@ class PQEqProblem:
         ``[3]`` homogeneous field (V/Å).
     reference : torch.Tensor or None
         ``[N, 3]`` reference geometry r⁰ of the periodic field coupling (Å).
+    split : BondGraph or None
+        Split-charge equilibration (:mod:`.split_charge`): the solver's charge variables ``x`` are
+        then the bond variables s ``[M]``, and the fragments only set the reference charges.
+        None: global charge equilibration, ``x`` are the charges q ``[N]`` under the fragment
+        constraints.
     """
 
     positions: torch.Tensor
@@ -65,6 +78,7 @@ class PQEqProblem:
     coulomb_spec: CoulombSpec
     field: torch.Tensor | None = None
     reference: torch.Tensor | None = None
+    split: BondGraph | None = None
 
     @property
     def has_shell(self) -> torch.Tensor:
@@ -80,6 +94,7 @@ class PQEqProblem:
             cell=None if self.cell is None else self.cell.detach(),
             terms=AtomTerms(*(t.detach() for t in vars(self.terms).values())),
             alpha=self.alpha.detach(),
+            split=None if self.split is None else self.split.to(self.positions.dtype),
         )
 
     def to(self, dtype: torch.dtype) -> PQEqProblem:
@@ -99,20 +114,73 @@ class PQEqProblem:
             coulomb_spec=self.coulomb_spec,
             field=cast(self.field),
             reference=cast(self.reference),
+            split=None if self.split is None else self.split.to(dtype),
         )
 
-    def energy(self, q: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-        """E (eV) at charges ``q`` ``[N]`` (e) and shells ``d`` ``[N, 3]`` (Å), with the graph to
-        every input (:func:`~.energy.pqeq_energy`)."""
-        return pqeq_energy(
-            q, d, self.positions, self.cell, self.terms, self.coulomb, self.field, self.reference
-        )
+    def charges(self, x: torch.Tensor) -> torch.Tensor:
+        """Charges q ``[N]`` (e) of the solver variables ``x`` (charges, or bond variables under
+        split-charge equilibration, then with the graph to the positions through the taper)."""
+        if self.split is None:
+            return x
+        return self.split.charges(x, self.split.weights(self.positions, self.cell))
+
+    def dipole(self, x: torch.Tensor, d: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Dipole ``[3]`` (e·Å) at solver variables ``x`` and shells ``d`` ``[N, 3]`` (Å), with
+        field-coupling positions ``u`` ``[N, 3]`` (Å) for the reference/global charges."""
+        if self.split is None:
+            return dipole(x, d, u, self.terms)
+        weights = self.split.weights(self.positions, self.cell)
+        vectors = self.split.vectors(self.positions, self.cell)
+        shells = (self.terms.shell_charge[:, None] * d).sum(0)
+        return self.split.transfer_dipole(x, weights, vectors, u) - shells
+
+    def energy(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """E (eV) at solver variables ``x`` (charges ``[N]`` or bond variables ``[M]``, e) and
+        shells ``d`` ``[N, 3]`` (Å), with the graph to every input (:func:`~.energy.pqeq_energy`;
+        under split charges plus the bond energy and the bond-dipole field coupling)."""
+        if self.split is None:
+            return pqeq_energy(
+                x, d, self.positions, self.cell, self.terms, self.coulomb, self.field,
+                self.reference,
+            )  # fmt: skip
+        q = self.charges(x)
+        energy = pqeq_energy(
+            q, d, self.positions, self.cell, self.terms, self.coulomb, None, None
+        ) + self.split.penalty(x)
+        if self.field is not None:
+            energy = energy - torch.dot(self.field, self.dipole(x, d, self.field_positions()))
+        return energy
 
     def objective(self):
-        """``(q, d) -> (E, ∂E/∂q, ∂E/∂d)`` at fixed cores (:func:`~.energy.solver_objective`)."""
-        return solver_objective(
-            self.positions, self.cell, self.terms, self.coulomb, self.field, self.reference
-        )
+        """``(x, d) -> (E, ∂E/∂x, ∂E/∂d)`` at fixed cores (:func:`~.energy.solver_objective`)."""
+        if self.split is None:
+            return solver_objective(
+                self.positions, self.cell, self.terms, self.coulomb, self.field, self.reference
+            )
+        return self._split_objective()
+
+    def _split_objective(self):
+        """The objective over bond variables s ``[M]`` (e) and shells ``[N, 3]`` (Å)."""
+        base = solver_objective(self.positions, self.cell, self.terms, self.coulomb, None, None)
+        graph, field, z = self.split, self.field, self.terms.shell_charge
+        weights = graph.weights(self.positions, self.cell)  # [M]
+        vectors = graph.vectors(self.positions, self.cell)  # [M, 3]
+        u = self.field_positions() if field is not None else None
+        field_along = None if field is None else weights * (vectors @ field)  # [M] eV/e
+
+        def objective(s: torch.Tensor, d: torch.Tensor):
+            energy, grad_q, grad_d = base(graph.charges(s, weights), d)
+            energy = energy + graph.penalty(s)
+            grad_s = graph.pull_back(grad_q, weights) + graph.hardness * s
+            if field is not None:
+                mu = graph.transfer_dipole(s, weights, vectors, u) - (z[:, None] * d).sum(0)
+                energy = energy - torch.dot(field, mu)
+                grad_s = grad_s - field_along
+                grad_d = grad_d + z[:, None] * field
+            return energy, grad_s, grad_d
+
+        objective.frozen = base.frozen
+        return objective
 
     def charge_hessian(self) -> torch.Tensor:
         """Dense ∂²E/∂q² ``[N, N]`` (eV/e²) (:func:`~.energy.charge_hessian`)."""

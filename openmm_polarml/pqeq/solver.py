@@ -195,7 +195,7 @@ def minimize(
     objective: Objective,
     q0: torch.Tensor,
     d0: torch.Tensor,
-    fragments: Fragments,
+    fragments: Fragments | None,
     charge_preconditioner: Callable[[torch.Tensor], torch.Tensor],
     spring: torch.Tensor,
     shell_mask: torch.Tensor,
@@ -212,9 +212,10 @@ def minimize(
     objective : callable
         ``(q [N], d [N, 3]) -> (E, ∂E/∂q, ∂E/∂d)`` (eV, eV/e, eV/Å).
     q0, d0 : torch.Tensor
-        Initial guess (e, Å); q0 is made feasible first.
-    fragments : Fragments
-        Charge constraints.
+        Initial guess: charges ``[N]`` (e) or, under split-charge equilibration, bond variables
+        ``[M]`` (e); shells ``[N, 3]`` (Å). q0 is made feasible first.
+    fragments : Fragments or None
+        Charge constraints; None for unconstrained first-block variables (bond charges).
     charge_preconditioner : callable
         Maps a charge gradient to a feasible approximate Newton step (see the module docstring).
     spring : torch.Tensor
@@ -237,32 +238,32 @@ def minimize(
     PolarizationCatastropheError
         If the energy has non-positive curvature along a step or shells run away.
     """
-    n = q0.shape[0]
+    n = q0.shape[0]  # charges, or bonds under split-charge equilibration
     mask3 = shell_mask[:, None].to(d0.dtype)  # [N, 1]
     inv_spring = torch.where(shell_mask, 1.0 / spring.clamp_min(1e-30), torch.zeros_like(spring))
 
     def project(gq, gd):
-        gq = gq - fragments.mean(gq)[fragments.index]
+        if fragments is not None:
+            gq = gq - fragments.mean(gq)[fragments.index]
         return torch.cat([gq, (gd * mask3).reshape(-1)])
 
     def precondition(v):
-        return torch.cat(
-            [charge_preconditioner(v[:n]), (v[n:].reshape(n, 3) * inv_spring[:, None]).reshape(-1)]
-        )
+        shells = v[n:].reshape(-1, 3) * inv_spring[:, None]
+        return torch.cat([charge_preconditioner(v[:n]), shells.reshape(-1)])
 
-    x = torch.cat([fragments.feasible(q0.detach()), (d0.detach() * mask3).reshape(-1)])
-    energy, gq, gd = objective(x[:n], x[n:].reshape(n, 3))
+    start = q0.detach() if fragments is None else fragments.feasible(q0.detach())
+    x = torch.cat([start, (d0.detach() * mask3).reshape(-1)])
+    energy, gq, gd = objective(x[:n], x[n:].reshape(-1, 3))
     g = project(gq, gd)
     pg = precondition(g)
     memory = _History(history) if memory is None else memory
     for iteration in range(max_iterations + 1):
         res_q = float(g[:n].abs().max()) if n else 0.0
-        res_d = float(g[n:].abs().max()) if n else 0.0
+        res_d = float(g[n:].abs().max()) if g.shape[0] > n else 0.0
         if res_q < tolerance and res_d < tolerance:
-            mu = fragments.mean(gq)
-            return SolverResult(
-                x[:n], x[n:].reshape(n, 3), mu, iteration, res_q, res_d, float(energy), memory
-            )
+            mu = fragments.mean(gq) if fragments is not None else gq.new_zeros(0)
+            d = x[n:].reshape(-1, 3)
+            return SolverResult(x[:n], d, mu, iteration, res_q, res_d, float(energy), memory)
         if iteration == max_iterations:
             break
         p = memory.direction(g, pg)
@@ -293,10 +294,8 @@ def minimize(
         if sy > 0:
             memory.push(s, y, sy, pg_new - pg)
         energy, gq, gd, g, pg = energy_new, gq_new, gd_new, g_new, pg_new
-        if (
-            n
-            and float(torch.linalg.norm(x[n:].reshape(n, 3), dim=1).max()) > max_shell_displacement
-        ):
+        shells = x[n:].reshape(-1, 3)
+        if shells.shape[0] and float(torch.linalg.norm(shells, dim=1).max()) > max_shell_displacement:
             raise PolarizationCatastropheError(
                 f"shell displacements exceed {max_shell_displacement} Å: the shells run away "
                 "(polarisation catastrophe); check the springs Ks, the field and overlapping atoms"
@@ -320,7 +319,7 @@ def _line_search(objective, project, x, p, energy, slope, n, c1=1e-4, max_trials
     noise = 64.0 * torch.finfo(x.dtype).eps * max(1.0, abs(float(energy)))
     for _ in range(max_trials):
         trial = x + step * p
-        e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
+        e_new, gq, gd = objective(trial[:n], trial[n:].reshape(-1, 3))
         if not bool(torch.isfinite(e_new)):
             step *= 0.1
             continue
@@ -340,5 +339,5 @@ def _line_search(objective, project, x, p, energy, slope, n, c1=1e-4, max_trials
             quadratic = float(-slope / (2.0 * curvature)) if curvature > 0 else 0.1 * step
             step = min(max(quadratic, 0.1 * step), 0.5 * step)
     trial = x + step * p
-    e_new, gq, gd = objective(trial[:n], trial[n:].reshape(n, 3))
+    e_new, gq, gd = objective(trial[:n], trial[n:].reshape(-1, 3))
     return step, e_new, gq, gd, project(gq, gd)

@@ -88,7 +88,10 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         readout linears), ``refit_pqeq`` (make the PQEq element parameters trainable),
         ``pqeq_trainable`` (which of them; default :data:`PQEQ_TRAINABLE`), ``pqeq_head_chi``
         (add per-head χ offsets, starting at zero; train them with the pattern
-        ``"pqeq_chi_offset"`` in ``trainable``), ``fragments`` (the charge model).
+        ``"pqeq_chi_offset"`` in ``trainable``), ``fragments`` (the charge model),
+        ``charge_transfer`` (``global`` or ``split``: switch the PQEq charge transfer, with
+        ``bond_hardness`` (eV/e²) as the start of a new bond-hardness table; train it with the
+        pattern ``"pqeq.bond_hardness.raw"``).
     dtype : str
         Training dtype.
     """
@@ -105,6 +108,7 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         config["pqeq_head_chi"] = True
         n_heads = len(config.get("heads") or ["default"])
         state = {**state, "pqeq_chi_offset": torch.zeros(n_heads, 95)}  # start at no offset
+    config, state = _charge_transfer(ft, config, state)
     from openmm_polarml.model.serialization import model_from_contents
 
     model = model_from_contents(config, state, ft["checkpoint"])
@@ -115,3 +119,25 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         keep = keep or (refit_pqeq and name.split(".")[-1] in pqeq_names)
         p.requires_grad_(keep)
     return model
+
+
+def _charge_transfer(ft: dict, config: dict, state: dict) -> tuple[dict, dict]:
+    """Apply ``ft["charge_transfer"]`` to a checkpoint's configuration and state: a model that
+    switches to split charges gets a bond-hardness table at ``ft["bond_hardness"]``."""
+    transfer = ft.get("charge_transfer")
+    if transfer is None:
+        return config, state
+    if not config.get("pqeq"):
+        raise ValueError("charge_transfer needs a model with a PQEq term")
+    from openmm_polarml.pqeq.split_charge import DEFAULT_BOND_HARDNESS, BondHardness
+
+    spec = {**config["pqeq"], "charge_transfer": transfer}
+    key = "pqeq.bond_hardness.raw"
+    if transfer == "split" and key not in state:
+        value = float(ft.get("bond_hardness") or DEFAULT_BOND_HARDNESS)
+        spec["bond_hardness"] = value
+        state = {**state, key: BondHardness(value).raw}
+    if transfer != "split":
+        state = {k: v for k, v in state.items() if k != key}
+    config["pqeq"] = spec
+    return config, state
