@@ -31,9 +31,9 @@ from .split_charge import (
     DEFAULT_BOND_HARDNESS,
     DEFAULT_SPLIT_CUTOFF,
     BondHardness,
-    SplitChargePreconditioner,
     build_bond_graph,
     reference_charges,
+    solve_split,
 )
 
 #: Atoms closer than this are rejected as overlapping (Å).
@@ -385,7 +385,10 @@ class PQEq(torch.nn.Module):
             solution = compat.reaxnet_two_pass(objective, problem)
             return solution, objective
         if problem.split is not None:
-            return self._solve_split(problem, objective, d0, tolerance, use_dense, cache)
+            solution = solve_split(
+                problem, objective, d0, tolerance, use_dense, self.max_iterations, cache
+            )
+            return solution, objective
         cell, coulomb = problem.cell, problem.coulomb
         no_cell = positions.new_zeros(0) if cell is None else cell
         if use_dense:
@@ -425,25 +428,6 @@ class PQEq(torch.nn.Module):
         )
         if cache is not None:
             cache["memory"] = (pre, solution.memory)
-        return solution, objective
-
-    def _solve_split(self, problem, objective, d0, tolerance, use_dense, cache):
-        """Minimise over bond variables and shells; the bond variables of the previous call on
-        the same bonds (MD) are the warm start."""
-        graph, terms = problem.split, problem.terms
-        weights = graph.weights(problem.positions, problem.cell)
-        s0 = torch.zeros(graph.count, dtype=weights.dtype, device=weights.device)
-        stored = None if cache is None else cache.get("split_state")
-        if stored is not None and _same_bonds(stored[0], graph):
-            s0 = stored[1].to(weights.dtype)
-        hessian = problem.charge_hessian() if use_dense else None
-        pre = SplitChargePreconditioner(graph, weights, terms.eta, hessian)
-        solution = minimize(
-            objective, s0, d0, None, pre, terms.spring, terms.spring > 0, tolerance,
-            self.max_iterations,
-        )  # fmt: skip
-        if cache is not None:
-            cache["split_state"] = (graph, solution.q.detach())
         return solution, objective
 
     def _outputs(self, problem, q, d, solution, compute_forces, compute_stress):
@@ -498,13 +482,3 @@ class PQEq(torch.nn.Module):
         if compute_stress:
             out["stress"] = grads[-1] / torch.abs(torch.linalg.det(cell))
         return out
-
-
-def _same_bonds(old, new) -> bool:
-    """Whether two bond graphs list the same bonds in the same order."""
-    return (
-        old.count == new.count
-        and torch.equal(old.first, new.first)
-        and torch.equal(old.second, new.second)
-        and torch.equal(old.shifts, new.shifts)
-    )

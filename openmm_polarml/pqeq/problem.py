@@ -94,6 +94,7 @@ class PQEqProblem:
             cell=None if self.cell is None else self.cell.detach(),
             terms=AtomTerms(*(t.detach() for t in vars(self.terms).values())),
             alpha=self.alpha.detach(),
+            field=None if self.field is None else self.field.detach(),
             split=None if self.split is None else self.split.to(self.positions.dtype),
         )
 

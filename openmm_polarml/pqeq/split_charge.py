@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from ..neighbors import neighbor_pairs
+from .solver import SolverResult, minimize
 
 #: Bonds longer than this carry no charge (Å).
 DEFAULT_SPLIT_CUTOFF = 5.0
@@ -42,6 +43,9 @@ DEFAULT_BOND_HARDNESS = 1.0
 MIN_BOND_HARDNESS = 0.05
 #: Largest atomic number with a bond hardness entry.
 MAX_ATOMIC_NUMBER = 103
+#: Above this many atoms the matrix-free solve preconditions bonds by their diagonal only (the
+#: Woodbury form factorises an [N, N] matrix).
+WOODBURY_MAX_ATOMS = 1500
 
 
 def bond_taper(length: torch.Tensor, cutoff: float) -> torch.Tensor:
@@ -60,9 +64,7 @@ class BondHardness(torch.nn.Module):
     def __init__(self, value: float = DEFAULT_BOND_HARDNESS, trainable: bool = False):
         super().__init__()
         if not value > MIN_BOND_HARDNESS:
-            raise ValueError(
-                f"bond hardness must exceed {MIN_BOND_HARDNESS} eV/e², got {value!r}"
-            )
+            raise ValueError(f"bond hardness must exceed {MIN_BOND_HARDNESS} eV/e², got {value!r}")
         start = torch.full((MAX_ATOMIC_NUMBER + 1,), float(value) - MIN_BOND_HARDNESS)
         raw = start + torch.log(-torch.expm1(-start))  # inverse softplus
         if trainable:
@@ -203,9 +205,7 @@ class SplitChargePreconditioner:
 
     With ``hessian`` None, H is replaced by its diagonal η (the matrix-free solver's choice)."""
 
-    def __init__(
-        self, graph: BondGraph, weights: torch.Tensor, eta: torch.Tensor, hessian=None
-    ):
+    def __init__(self, graph: BondGraph, weights: torch.Tensor, eta: torch.Tensor, hessian=None):
         n = eta.shape[0]
         self.graph, self.weights = graph, weights.to(torch.float64)
         self.inv_hardness = 1.0 / graph.hardness.to(torch.float64)
@@ -224,3 +224,54 @@ class SplitChargePreconditioner:
         y = self.hessian @ torch.linalg.lu_solve(*self.factor, pk_g[:, None])[:, 0]  # [N]
         back = self.graph.pull_back(y, w)  # Pᵀ y  [M]
         return (k_g - self.inv_hardness * back).to(dtype)
+
+
+class DiagonalBondPreconditioner:
+    """z = g / (w²(η_i + η_j) + κ_b): the diagonal of the bond Hessian without Coulomb terms."""
+
+    def __init__(self, graph: BondGraph, weights: torch.Tensor, eta: torch.Tensor):
+        eta_sum = eta.index_select(0, graph.first) + eta.index_select(0, graph.second)  # [M]
+        self.inv = 1.0 / (weights * weights * eta_sum + graph.hardness.to(eta.dtype))
+
+    def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        return self.inv.to(g.dtype) * g
+
+
+def solve_split(
+    problem, objective, d0, tolerance: float, dense: bool, max_iterations: int, cache=None
+) -> SolverResult:
+    """Minimise the split-charge energy of ``problem`` (a solver :class:`~.problem.PQEqProblem`
+    with a bond graph) over bond variables and shells ``d0`` ``[N, 3]`` (Å, initial guess).
+
+    ``dense`` preconditions with the exact charge Hessian (small systems), else with its diagonal.
+    The bond variables of the previous call on the same bonds (``cache``, MD) are the warm start.
+    The result's ``q`` holds the bond variables s ``[M]`` (e).
+    """
+    graph, terms = problem.split, problem.terms
+    weights = graph.weights(problem.positions, problem.cell)  # [M]
+    s0 = torch.zeros(graph.count, dtype=weights.dtype, device=weights.device)
+    stored = None if cache is None else cache.get("split_state")
+    if stored is not None and _same_bonds(stored[0], graph):
+        s0 = stored[1].to(weights.dtype)
+    if dense:
+        pre = SplitChargePreconditioner(graph, weights, terms.eta, problem.charge_hessian())
+    elif terms.eta.shape[0] <= WOODBURY_MAX_ATOMS:
+        pre = SplitChargePreconditioner(graph, weights, terms.eta)
+    else:
+        pre = DiagonalBondPreconditioner(graph, weights, terms.eta)
+    solution = minimize(
+        objective, s0, d0, None, pre, terms.spring, terms.spring > 0, tolerance, max_iterations
+    )
+    if cache is not None:
+        cache["split_state"] = (graph, solution.q.detach())
+    return solution
+
+
+def _same_bonds(old: BondGraph, new: BondGraph) -> bool:
+    """Whether two bond graphs list the same bonds in the same order."""
+    return (
+        old.count == new.count
+        and torch.equal(old.first, new.first)
+        and torch.equal(old.second, new.second)
+        and torch.equal(old.shifts, new.shifts)
+    )
