@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import units
+from .charge_groups import charge_groups_of_atoms
 from .engine import PQEq
 
 #: Vacuum permittivity ε₀ in e / (V·Å).
@@ -49,12 +50,27 @@ class ResponseInput:
     engine_kwargs: dict | None = None
 
     @classmethod
-    def from_atoms(cls, atoms, **engine_kwargs) -> ResponseInput:
-        """From an ASE ``Atoms`` (periodic when all three ``pbc`` flags are set)."""
+    def from_atoms(cls, atoms, charge_model: str = "none", **engine_kwargs) -> ResponseInput:
+        """From an ASE ``Atoms`` (periodic when all three ``pbc`` flags are set).
+
+        ``charge_model`` ``"molecules"`` gives each molecule and monatomic ion its formal charge
+        (:mod:`.charge_groups`; under split charges these are the reference charges), ``"none"``
+        one fragment with ``atoms.info["charge"]``."""
         pos = torch.tensor(atoms.get_positions(), dtype=torch.float64)
         num = torch.tensor(atoms.get_atomic_numbers(), dtype=torch.long)
         cell = torch.tensor(atoms.cell.array, dtype=torch.float64) if atoms.pbc.all() else None
-        return cls(pos, num, cell, engine_kwargs or None)
+        if charge_model not in ("none", "molecules"):
+            raise ValueError(f"charge_model must be 'none' or 'molecules', got {charge_model!r}")
+        if charge_model == "molecules":
+            groups = charge_groups_of_atoms(atoms)
+            engine_kwargs = {
+                "fragments": groups.groups,
+                "fragment_charges": groups.charges,
+                **engine_kwargs,
+            }
+        else:
+            engine_kwargs.setdefault("total_charge", float(atoms.info.get("charge", 0.0)))
+        return cls(pos, num, cell, engine_kwargs)
 
     def solve(self, engine: PQEq, positions=None, field=None) -> dict:
         """The engine's outputs at these (or the given) positions and field."""
