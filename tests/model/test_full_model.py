@@ -8,9 +8,10 @@ from openmm_polarml.data_io import keys as K
 from tests.model.helpers import D3, batch_of, crystal, molecule, pqeq_module, tiny_model
 
 
-def _model(long_range):
+def _model(long_range, transfer="global"):
     stub, real = pqeq_module()
-    model = tiny_model("float64", d3=D3, pqeq={"long_range": long_range} if real else None)
+    spec = {"long_range": long_range, "charge_transfer": transfer}
+    model = tiny_model("float64", d3=D3, pqeq=spec if real else None)
     if not real:
         model.pqeq = stub
     return model
@@ -20,9 +21,10 @@ def _with_field(data, field):
     return {**data, K.FIELD: torch.tensor([field], dtype=torch.float64)}
 
 
+@pytest.mark.parametrize("transfer", ["global", "split"])
 @pytest.mark.parametrize("periodic", [False, True])
-def test_forces_and_stress_match_finite_differences(periodic):
-    model = _model("ewald" if periodic else "direct")
+def test_forces_and_stress_match_finite_differences(periodic, transfer):
+    model = _model("ewald" if periodic else "direct", transfer)
     atoms = crystal(7, rattle=0.1) if periodic else molecule(8, n=5)
     data = _with_field(batch_of(atoms), [0.05, -0.02, 0.03])
     out = model(data, compute_forces=True, compute_stress=periodic)
@@ -52,8 +54,9 @@ def test_forces_and_stress_match_finite_differences(periodic):
             assert abs(fd - float(out["stress"][0, a, b])) < 1e-7
 
 
-def test_born_charges_equal_dipole_derivative_and_sum_rule():
-    model = _model("direct")
+@pytest.mark.parametrize("transfer", ["global", "split"])
+def test_born_charges_equal_dipole_derivative_and_sum_rule(transfer):
+    model = _model("direct", transfer)
     atoms = molecule(9, n=4)
     data = batch_of(atoms)
     born = model.born_charges(data, step=1e-4)  # [N, field a, force b]
@@ -130,3 +133,23 @@ def test_full_model_supercell_is_extensive():
     e1 = model(batch_of(atoms), compute_forces=False)["energy"][0].detach()
     e2 = model(batch_of(atoms.repeat((2, 1, 1))), compute_forces=False)["energy"][0].detach()
     assert abs(float(e2 - 2 * e1)) < 1e-6 * abs(float(e2))
+
+
+def test_split_charge_model_round_trips_with_its_bond_hardness(tmp_path):
+    from openmm_polarml.model.serialization import load_model, save_model
+
+    stub, real = pqeq_module()
+    if not real:
+        pytest.skip("needs the real PQEq engine")
+    spec = {"long_range": "direct", "charge_transfer": "split", "bond_hardness": 1.7}
+    model = tiny_model("float64", pqeq={**spec, "bond_hardness_trainable": True})
+    with torch.no_grad():
+        model.pqeq.bond_hardness.raw[8] += 0.3  # a fitted value, not the default
+    save_model(model, tmp_path / "split.pt")
+    loaded = load_model(tmp_path / "split.pt")
+    assert loaded.pqeq.charge_transfer == "split"
+    assert torch.equal(loaded.pqeq.bond_hardness.raw, model.pqeq.bond_hardness.raw.detach())
+    data = batch_of(molecule(3, n=4))
+    a = model(data, compute_forces=False)["energy"]
+    b = loaded(data, compute_forces=False)["energy"]
+    assert torch.allclose(a, b, rtol=1e-12, atol=0.0)

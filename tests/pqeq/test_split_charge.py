@@ -9,7 +9,12 @@ from pqeq_structures import nacl, tensors, water_cluster
 
 from openmm_polarml.pqeq import PQEq
 from openmm_polarml.pqeq.split_charge import DEFAULT_SPLIT_CUTOFF, bond_taper
-from tests.physics_checks import TOLERANCE, assert_close, central_difference_forces
+from tests.physics_checks import (
+    TOLERANCE,
+    assert_close,
+    central_difference_forces,
+    central_difference_stress,
+)
 
 F64 = torch.float64
 
@@ -167,3 +172,28 @@ def test_bad_settings_are_refused():
         PQEq(charge_transfer="split", mode="reaxnet")
     with pytest.raises(ValueError, match="bond hardness"):
         PQEq(charge_transfer="split", bond_hardness=0.0)
+
+
+def test_stress_is_the_strain_derivative():
+    atoms = nacl(1)
+    atoms.rattle(0.05, seed=9)
+    positions, numbers, cell = tensors(atoms)[:3]
+    engine = split_engine(long_range="ewald", tolerance=1e-10, accuracy=1e-10)
+    stress = engine(positions, numbers, cell=cell, pbc=True, compute_stress=True)["stress"]
+
+    def energy(p, c):
+        return float(engine(p, numbers, cell=c, pbc=True, compute_forces=False)["energy"])
+
+    reference = central_difference_stress(energy, positions, cell, step=1e-5)
+    assert_close(stress, reference, rtol=1e-6, atol=1e-8, what="stress")
+
+
+def test_float32_matches_float64():
+    atoms = water_cluster(4, seed=10)
+    positions, numbers = tensors(atoms)[:2]
+    engine = split_engine()
+    a = engine(positions, numbers, total_charge=1.0)
+    b = engine(positions.float(), numbers, total_charge=1.0)
+    assert b["energy"].dtype == torch.float32
+    assert_close(b["charges"].double(), a["charges"], rtol=0.0, atol=1e-4, what="charges")
+    assert_close(b["forces"].double(), a["forces"], rtol=TOLERANCE[torch.float32], atol=1e-3)
