@@ -17,6 +17,9 @@ expanding beyond a = 6.2 Å (experiment 5.64 Å), and at 5.64 Å its lattice col
 contacts of 2.8 Å. NaF at the model's own lattice constant (4.45 Å; experiment 4.63 Å) stays
 rocksalt at 300 K with a 1 fs step and conserves energy in NVE.
 
+The MD protocol: :mod:`openmm_polarml.openmm.exported_md`; the crystal:
+:func:`openmm_polarml.openmm.standard_systems.rocksalt_crystal`.
+
 Run: ``python examples/main_job.py [--out runs/main_job] [--steps 1000] [--skip-demo]``
 (about 3 minutes on one CPU core; ``--threads`` sets the CPU platform's and torch's threads).
 """
@@ -29,221 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from openmm_polarml import units  # noqa: E402
-
-# Rocksalt lattice constants (Å) at the minimum of the shipped model's energy (scan of the
-# 8-atom cubic cell, 0 K); experiment at room temperature: LiF 4.03, NaF 4.63.
-LATTICE_ANGSTROM = {"NaF": 4.45, "LiF": 4.10}
-
-
-def rocksalt_crystal(
-    formula: str = "NaF",
-    repeat: int = 2,
-    lattice: float | None = None,
-    rattle: float = 0.05,
-    seed: int = 2,
-):
-    """Rocksalt supercell (cubic cell of 8 atoms repeated ``repeat`` times per axis).
-
-    Parameters
-    ----------
-    formula : str
-        Binary salt, e.g. ``"NaF"``.
-    repeat : int
-        Repetitions of the 8-atom cubic cell along each axis (2 -> 64 atoms).
-    lattice : float, optional
-        Cubic lattice constant (Å); default :data:`LATTICE_ANGSTROM` of ``formula``.
-    rattle : float
-        Standard deviation of random displacements (Å) that break the lattice symmetry.
-    seed : int
-        Seed of the displacements.
-
-    Returns
-    -------
-    ase.Atoms
-        Periodic structure (positions and cell in Å).
-    """
-    from ase.build import bulk
-
-    a = lattice if lattice is not None else LATTICE_ANGSTROM[formula]
-    atoms = bulk(formula, "rocksalt", a=a, cubic=True).repeat(repeat)
-    if rattle > 0:
-        atoms.rattle(rattle, seed=seed)
-    return atoms
-
-
-def openmm_topology(atoms):
-    """An OpenMM ``Topology`` with one residue per atom (ions) and the periodic box (nm)."""
-    import openmm
-    import openmm.app as app
-
-    top = app.Topology()
-    chain = top.addChain()
-    for k, z in enumerate(atoms.numbers):
-        element = app.Element.getByAtomicNumber(int(z))
-        residue = top.addResidue(element.symbol.upper(), chain, id=str(k + 1))
-        top.addAtom(element.symbol.upper(), element, residue)
-    top.setPeriodicBoxVectors([openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array])
-    return top
-
-
-def export_artifact(atoms, path: str | Path, model=None) -> dict:
-    """Export the shipped model (or ``model``) for ``atoms``' atom order; returns the metadata."""
-    from openmm_polarml.export import export_model
-    from openmm_polarml.model.serialization import load_pretrained
-
-    return export_model(model if model is not None else load_pretrained(), atoms, path)
-
-
-def build_system(
-    atoms,
-    artifact: str | Path,
-    ewald_error_tolerance: float = 1e-6,
-    solver_tolerance: float = 1e-6,
-):
-    """OpenMM System of the full model: TorchForce (network + D3, group 1) + PQEqForce (group 2).
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        Periodic structure; masses (amu) and box (Å) come from it.
-    artifact : str or Path
-        Exported model for exactly this atom order (:func:`export_artifact`).
-    ewald_error_tolerance, solver_tolerance : float
-        Accuracy of the native PQEq force (Ewald sums, charge/shell solve).
-
-    Returns
-    -------
-    tuple
-        ``(openmm.System, PQEqForce)``.
-    """
-    import openmm
-
-    from openmm_polarml.openmm import attach_pqeq_force, attach_torch_force
-
-    system = openmm.System()
-    for mass in atoms.get_masses():
-        system.addParticle(float(mass))
-    system.setDefaultPeriodicBoxVectors(
-        *(openmm.Vec3(*(v * units.ANGSTROM_TO_NM)) for v in atoms.cell.array)
-    )
-    attach_torch_force(system, artifact, force_group=1)
-    pqeq = attach_pqeq_force(
-        system,
-        artifact,
-        ewald_error_tolerance=ewald_error_tolerance,
-        solver_tolerance=solver_tolerance,
-        force_group=2,
-    )
-    return system, pqeq
-
-
-def _state_reporters(csv_path, args, total_energy: bool) -> list:
-    """A CSV StateDataReporter (every ``report_every`` steps) and a short one on stdout."""
-    import openmm.app as app
-
-    full = dict(
-        step=True,
-        time=True,
-        potentialEnergy=True,
-        kineticEnergy=True,
-        totalEnergy=True,
-        temperature=True,
-    )
-    return [
-        app.StateDataReporter(str(csv_path), args.report_every, **full),
-        app.StateDataReporter(
-            sys.stdout,
-            args.print_every,
-            step=True,
-            time=True,
-            potentialEnergy=True,
-            totalEnergy=total_energy,
-            temperature=True,
-            speed=True,
-        ),
-    ]
-
-
-def run_md(atoms, system, pqeq, out: Path, args) -> dict:
-    """Minimise, NVT-equilibrate (Langevin), NVE production (Verlet); write reporters' files.
-
-    Returns
-    -------
-    dict
-        File paths (``dcd``, ``pdb``, ``csv``, ``equilibration_csv``, ``charges``) and wall
-        times (s) of each stage.
-    """
-    import openmm
-    import openmm.app as app
-    import openmm.unit as u
-
-    dt_ps = args.dt_fs * 1e-3
-    integrator = openmm.CompoundIntegrator()
-    langevin = openmm.LangevinMiddleIntegrator(args.temperature, args.friction, dt_ps)
-    langevin.setRandomNumberSeed(args.seed)  # reproducible runs
-    integrator.addIntegrator(langevin)
-    integrator.addIntegrator(openmm.VerletIntegrator(dt_ps))
-    platform = openmm.Platform.getPlatformByName(args.platform)
-    props = {"Threads": str(args.threads)} if args.platform == "CPU" else {}
-    topology = openmm_topology(atoms)
-    sim = app.Simulation(topology, system, integrator, platform, props)
-    sim.context.setPositions(atoms.positions * units.ANGSTROM_TO_NM)
-    files = {
-        k: out / name
-        for k, name in (
-            ("pdb", "topology.pdb"),
-            ("dcd", "trajectory.dcd"),
-            ("csv", "production.csv"),
-            ("equilibration_csv", "equilibration.csv"),
-            ("charges", "charges.npz"),
-        )
-    }
-    with open(files["pdb"], "w") as fh:
-        app.PDBFile.writeFile(topology, atoms.positions * units.ANGSTROM_TO_NM * u.nanometer, fh)
-    times = {}
-
-    t0 = time.perf_counter()
-    e_start = sim.context.getState(getEnergy=True).getPotentialEnergy()
-    sim.minimizeEnergy(maxIterations=args.min_iterations)
-    e_min = sim.context.getState(getEnergy=True).getPotentialEnergy()
-    times["minimise_s"] = time.perf_counter() - t0
-    print(
-        f"\nminimised: E_pot {e_start.value_in_unit(u.kilojoule_per_mole):.1f} -> "
-        f"{e_min.value_in_unit(u.kilojoule_per_mole):.1f} kJ/mol ({times['minimise_s']:.1f} s)"
-    )
-
-    sim.context.setVelocitiesToTemperature(args.temperature, args.seed)
-    integrator.setCurrentIntegrator(0)
-    sim.reporters = _state_reporters(files["equilibration_csv"], args, total_energy=False)
-    print(
-        f"NVT equilibration: {args.equilibration_steps} steps of {args.dt_fs} fs, Langevin "
-        f"{args.temperature} K, friction {args.friction}/ps"
-    )
-    t0 = time.perf_counter()
-    sim.step(args.equilibration_steps)
-    times["equilibration_s"] = time.perf_counter() - t0
-
-    integrator.setCurrentIntegrator(1)
-    sim.reporters = [
-        *_state_reporters(files["csv"], args, total_energy=True),
-        app.DCDReporter(str(files["dcd"]), args.report_every, enforcePeriodicBox=False),
-    ]
-    print(f"NVE production: {args.steps} steps of {args.dt_fs} fs (Verlet)")
-    t0 = time.perf_counter()
-    q_times, charges = [], []
-    for _ in range(args.steps // args.report_every):
-        sim.step(args.report_every)
-        charges.append(np.asarray(pqeq.getCharges(sim.context)))  # [n_atoms] e
-        q_times.append(sim.context.getState().getTime().value_in_unit(u.picosecond))
-    times["production_s"] = time.perf_counter() - t0
-    np.savez(files["charges"], time_ps=np.array(q_times), charges=np.array(charges))
-    sim.reporters.clear()  # the reporters close their files when released
-    return {**{k: str(v) for k, v in files.items()}, "times": times}
 
 
 def parse_args(argv=None):
@@ -281,6 +70,8 @@ def main(argv=None) -> dict:
         pqeq_demo(["--out", str(out / "pqeq_demo")])
 
     from openmm_polarml.analysis import analyse_md, format_summary
+    from openmm_polarml.openmm.exported_md import build_system, export_artifact, run_md
+    from openmm_polarml.openmm.standard_systems import rocksalt_crystal
 
     atoms = rocksalt_crystal(args.salt, args.repeat, args.lattice)
     artifact = out / f"model_{args.salt}.pt"

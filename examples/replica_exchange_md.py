@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -128,9 +126,8 @@ def main(argv=None) -> str:
     import torch
 
     torch.set_num_threads(args.threads)
-    from main_job import rocksalt_crystal
-
     from openmm_polarml.openmm import PolarMLPotential
+    from openmm_polarml.openmm.standard_systems import rocksalt_crystal
     from openmm_polarml.openmm.topology import topologyFromAtoms
 
     out = Path(args.out)

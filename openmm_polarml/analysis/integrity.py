@@ -116,3 +116,19 @@ class IntegrityChecker:
         if not temperature < T_MAX_K:
             return f"temperature {temperature:.0f} K >= {T_MAX_K:.0f} K", stats
         return None, stats
+
+
+def water_intact(topology, positions, max_oh_nm: float = 0.13) -> bool:
+    """Whether every Topology bond (in a water box: every O–H) stays below ``max_oh_nm`` (nm),
+    measured by minimum image in the topology's rectangular box; ``positions`` [n, 3] in nm.
+    The quickstart's quick probe; :class:`IntegrityChecker` is the full test."""
+    import openmm.unit as u
+
+    vectors = topology.getPeriodicBoxVectors()
+    box = np.array([vectors[i][i].value_in_unit(u.nanometer) for i in range(3)])  # [3] nm
+    for a, b in topology.bonds():
+        d = positions[a.index] - positions[b.index]
+        d -= box * np.round(d / box)
+        if np.linalg.norm(d) > max_oh_nm:
+            return False
+    return True

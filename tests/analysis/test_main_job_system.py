@@ -1,17 +1,13 @@
-"""The main job's MD builder: its OpenMM System (TorchForce + PQEqForce) equals the eager model."""
+"""The main job's MD builder (openmm_polarml.openmm.exported_md): its OpenMM System
+(TorchForce + PQEqForce) equals the eager model."""
 
 import numpy as np
 import pytest
 
 from openmm_polarml import units
-from tests.examples_loader import load_example
 
 pytest.importorskip("openmmtorch")
 pytest.importorskip("openmm_polarml.openmm")
-
-
-def _main_job():
-    return load_example("main_job")
 
 
 def test_main_job_system_equals_the_eager_shipped_model(tmp_path):
@@ -19,12 +15,13 @@ def test_main_job_system_equals_the_eager_shipped_model(tmp_path):
 
     from openmm_polarml.data_io import atoms_to_frame, collate
     from openmm_polarml.model.serialization import load_pretrained
+    from openmm_polarml.openmm.exported_md import build_system, export_artifact
+    from openmm_polarml.openmm.standard_systems import rocksalt_crystal
 
-    job = _main_job()
-    atoms = job.rocksalt_crystal("NaF", repeat=1, rattle=0.1, seed=3)  # 8 atoms
+    atoms = rocksalt_crystal("NaF", repeat=1, rattle=0.1, seed=3)  # 8 atoms
     model = load_pretrained()
-    job.export_artifact(atoms, tmp_path / "m.pt", model=model)
-    system, pqeq = job.build_system(
+    export_artifact(atoms, tmp_path / "m.pt", model=model)
+    system, pqeq = build_system(
         atoms, tmp_path / "m.pt", ewald_error_tolerance=1e-8, solver_tolerance=1e-10
     )
     assert system.getNumParticles() == len(atoms) and system.usesPeriodicBoundaryConditions()

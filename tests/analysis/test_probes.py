@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from ase import Atoms
 
+from openmm_polarml.analysis import card_sections, model_card
 from openmm_polarml.analysis import probes as analysis
 from openmm_polarml.data import probes, read_frames
 from openmm_polarml.model.serialization import pretrained_path
-from tests.examples_loader import load_example
 
 REFERENCES = pretrained_path("foundation").parent / "probe_references.extxyz.gz"
 #: e, charge of each ion
@@ -186,7 +186,6 @@ def _label_stub(calls: list):
 def test_card_labels_only_the_missing_probe_structures(tmp_path, monkeypatch):
     from openmm_polarml.data import teachers, write_frames
 
-    card = load_example("foundation_card")
     everything = probes.probe_structures()
     stored = everything[:5]
     for k, a in enumerate(stored):
@@ -195,7 +194,7 @@ def test_card_labels_only_the_missing_probe_structures(tmp_path, monkeypatch):
     before = (tmp_path / "probe_references.extxyz.gz").read_bytes()
     calls = []
     monkeypatch.setattr(teachers, "label", _label_stub(calls))
-    frames = card.probe_references(tmp_path)
+    frames = model_card.probe_references(tmp_path)
     keys = [probes.probe_key(a) for a in everything]
     assert calls == [("gfn2", keys[5:])]  # only the missing ones, in probe order
     assert [probes.probe_key(a) for a in frames] == keys[:5] + keys[6:]
@@ -203,7 +202,7 @@ def test_card_labels_only_the_missing_probe_structures(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.tmp"))  # written through a temporary file, then replaced
     after = (tmp_path / "probe_references.extxyz.gz").read_bytes()
     assert after != before
-    card.probe_references(tmp_path)  # the unconverged one is retried, nothing else
+    model_card.probe_references(tmp_path)  # the unconverged one is retried, nothing else
     assert calls[-1] == ("gfn2", [keys[5]])
 
 
@@ -213,19 +212,17 @@ def test_card_keeps_the_stored_labels_without_the_label_environment(tmp_path, mo
     def unavailable(teacher, candidates):
         raise teachers.TeacherUnavailableError("no label environment")
 
-    card = load_example("foundation_card")
     stored = probes.probe_structures()[:3]
     for a in stored:
         a.info["energy"] = -2.0
     write_frames(tmp_path / "probe_references.extxyz.gz", stored)
     monkeypatch.setattr(teachers, "label", unavailable)
-    assert len(card.probe_references(tmp_path)) == 3
+    assert len(model_card.probe_references(tmp_path)) == 3
     with pytest.raises(teachers.TeacherUnavailableError):
-        card.probe_references(tmp_path / "empty")
+        model_card.probe_references(tmp_path / "empty")
 
 
 def test_card_renders_the_ion_water_table():
-    card = load_example("foundation_card")
     curve = {
         "r_A": [2.0, 2.1, 5.0],
         "reference_eV": [-1.2, -1.3, -0.4],
@@ -241,7 +238,7 @@ def test_card_renders_the_ion_water_table():
         "r_min_model_fragments_A": 2.046,
         "binding_model_fragments_eV": -0.5281,
     }
-    text = "\n".join(card.ion_water_section({"Na": curve}))
+    text = "\n".join(card_sections.ion_water_section({"Na": curve}))
     row = (
         "| Na⁺–OH₂ (C2 axis) | 3 | 2.05 | 2.00 / 2.05 | -1.333 | -0.729 / -0.528 "
         "| 0.500 / 0.600 (3 points) | 5.0 Å: -0.400 / -0.100 / -0.060 |"
@@ -284,14 +281,13 @@ def test_committed_gfn2_minima_of_the_ion_water_curves():
 
 
 def test_card_renders_stability_rows_with_their_settings():
-    card = load_example("foundation_card")
     entry = {
         "atoms": 192, "head": "gfn2", "dt_fs": 1.0, "dtype": "float32", "hydrogen_mass_amu": 2.0,
         "ps_done": 7.5, "failure": None, "min_distance_A": 1.371, "ms_per_step": 201.4,
         "pqeq_method": "pme",
         "rdf_first_peaks": {"O-O": {"model_A": 2.781, "reference_A": 2.8}},
     }  # fmt: skip
-    text = "\n".join(card.stability_section({"water64": entry}))
+    text = "\n".join(card_sections.stability_section({"water64": entry}))
     row = (
         "| water64 | 192 | gfn2 | 1 fs, float32 network, H 2 amu, PQEq pme | 7.50 "
         "| intact so far (short run) "
@@ -299,16 +295,15 @@ def test_card_renders_stability_rows_with_their_settings():
     )
     assert row in text  # a run recorded before the H...H criterion has no minimum
     entry["min_hh_A"] = 1.562
-    text = "\n".join(card.stability_section({"water64": entry}))
+    text = "\n".join(card_sections.stability_section({"water64": entry}))
     assert "| intact so far (short run) | 1.37 | 1.56 | 201 |" in text
     failed = {**entry, "failure": "bond broken", "hydrogen_mass_amu": None, "dtype": "float64"}
     del failed["pqeq_method"]  # recorded before the setting existed: explicit-k Ewald
-    text = "\n".join(card.stability_section({"water64": failed}))
+    text = "\n".join(card_sections.stability_section({"water64": failed}))
     assert "| 1 fs, float64 network, PQEq ewald | 7.50 | failed (bond broken) |" in text
 
 
 def test_card_renders_the_reference_method_peaks():
-    card = load_example("foundation_card")
     peak = lambda r, spread: {"peak_A": r, "halves_spread_A": spread}  # noqa: E731
     reference = {
         "protocol": "same droplets, same Langevin MD.",
@@ -321,7 +316,7 @@ def test_card_renders_the_reference_method_peaks():
             }
         },
     }  # fmt: skip
-    text = "\n".join(card.reference_rdf_section(reference))
+    text = "\n".join(card_sections.reference_rdf_section(reference))
     assert "| na_water24 | Na-O | 3.21 ± 0.03 | 2.15 ± 0.04 | -1.06 | 4.0 |" in text
     assert "na_water24: nearest O 2.94 Å, 0.7 Å from the droplet's centre (GFN2-xTB)" in text
     assert "| ion |" not in text  # the placement record is not a pair row
@@ -329,12 +324,11 @@ def test_card_renders_the_reference_method_peaks():
 
 
 def test_card_renders_the_lattice_constants():
-    card = load_example("foundation_card")
     lattice = {
         "method": "isotropic relaxation",
         "crystals": {"KCl": {"teacher_A": 6.40, "model_A": 6.464, "experiment_A": 6.293}},
     }
-    text = "\n".join(card.lattice_section(lattice))
+    text = "\n".join(card_sections.lattice_section(lattice))
     assert "| KCl | 6.400 | 6.464 | +1.0 % | 6.293 |" in text
     assert "isotropic relaxation" in text
 
@@ -343,7 +337,6 @@ def test_card_shows_only_stability_runs_of_its_own_model_file():
     from openmm_polarml.model.serialization import load_model
     from openmm_polarml.openmm.artifacts import model_fingerprint
 
-    card = load_example("foundation_card")
     folder = pretrained_path("foundation").parent
     mine = model_fingerprint(load_model(folder / "model.pt", dtype="float32", head="gfn2"))
     runs = {
@@ -351,7 +344,7 @@ def test_card_shows_only_stability_runs_of_its_own_model_file():
         "older": {"head": "gfn2", "dtype": "float32", "model_sha256": "0" * 64},
         "other_head": {"head": "pbe", "dtype": "float32", "model_sha256": mine},
     }
-    assert list(card.runs_of_this_model(runs, folder)) == ["water64"]
+    assert list(model_card.runs_of_this_model(runs, folder)) == ["water64"]
 
 
 @pytest.mark.parametrize("name", probes.HH_CONTACT_MOLECULES)

@@ -1,4 +1,5 @@
-"""examples/stability_runs.py: the integrity checker on hand-made geometries, and a short run."""
+"""Stability runs (openmm_polarml.openmm.stability, examples/stability_runs.py): the integrity
+checker on hand-made geometries, and a short run."""
 
 import json
 
@@ -6,11 +7,14 @@ import mdtraj
 import numpy as np
 import pytest
 
-from tests.examples_loader import load_example
+from openmm_polarml.analysis.integrity import IntegrityChecker
+from openmm_polarml.openmm.stability import StabilitySettings, _box, run_stability
+from openmm_polarml.openmm.standard_systems import nacl_crystal
 
 
-def _script():
-    return load_example("stability_runs")
+def _run(**settings) -> dict:
+    """The summary of :func:`run_stability` with ``settings`` (the command line's names)."""
+    return run_stability(StabilitySettings(**settings))
 
 
 def _two_waters():
@@ -33,9 +37,8 @@ def _two_waters():
 
 
 def test_integrity_checker_flags_broken_bonds_and_fused_atoms():
-    sr = _script()
     top, pos, box = _two_waters()
-    checker = sr.IntegrityChecker(top, pos, box)
+    checker = IntegrityChecker(top, pos, box)
     reason, stats = checker.check(pos, box, 300.0, -1.0)
     assert reason is None
     assert abs(stats["min_distance_A"] - 2.80) < 1e-6  # O...O (and H...H) across the waters
@@ -62,10 +65,9 @@ def test_integrity_checker_flags_broken_bonds_and_fused_atoms():
 
 
 def test_integrity_checker_on_a_crystal_without_bonds():
-    sr = _script()
-    top, pos, _ = sr.nacl_crystal()
-    box = sr._box(top)
-    checker = sr.IntegrityChecker(top, pos, box)
+    top, pos, _ = nacl_crystal()
+    box = _box(top)
+    checker = IntegrityChecker(top, pos, box)
     assert checker.check(pos, box)[0] is None
     fused = pos.copy()
     fused[1] = fused[0] + [0.05, 0.0, 0.0]
@@ -73,9 +75,8 @@ def test_integrity_checker_on_a_crystal_without_bonds():
 
 
 def test_short_nacl_crystal_run_writes_summary(tmp_path):
-    sr = _script()
-    argv = ["--systems", "nacl_crystal", "--ps", "0.01", "--report-every", "2", "--out", str(tmp_path)]  # fmt: skip
-    summary = sr.main(argv + ["--min-iterations", "5", "--summary-to", str(tmp_path / "copy.json")])
+    settings = dict(systems=("nacl_crystal",), ps=0.01, report_every=2, out=str(tmp_path))
+    summary = _run(**settings, min_iterations=5, summary_to=str(tmp_path / "copy.json"))
     on_disk = json.loads((tmp_path / "summary.json").read_text())
     assert on_disk == json.loads((tmp_path / "copy.json").read_text())
     entry = on_disk["nacl_crystal"]
@@ -92,42 +93,39 @@ def test_short_nacl_crystal_run_writes_summary(tmp_path):
 
 
 def test_run_continues_from_its_checkpoint_and_refuses_other_settings(tmp_path):
-    sr = _script()
-    base = ["--systems", "nacl_crystal", "--report-every", "2", "--out", str(tmp_path),
-            "--min-iterations", "5"]  # fmt: skip
-    sr.main(base + ["--ps", "0.008"])
+    base = dict(systems=("nacl_crystal",), report_every=2, out=str(tmp_path), min_iterations=5)
+    _run(**base, ps=0.008)
     first = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
     assert first["steps"] == 4 and first["dtype"] == "float32" and first["model_sha256"]
-    sr.main(base + ["--ps", "0.016"])
+    _run(**base, ps=0.016)
     second = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
     assert second["steps"] == 8 and second["failure"] is None
     folder = tmp_path / "nacl_crystal"
     trajectory = mdtraj.load_dcd(str(folder / "trajectory.dcd"), top=str(folder / "topology.pdb"))
     assert trajectory.n_frames == 5  # step 0 and one frame per report, none repeated on resume
-    summary = sr.main(base + ["--ps", "0.05", "--analyse-only"])  # a stopped run, analysed
+    summary = _run(**base, ps=0.05, analyse_only=True)  # a stopped run, analysed
     third = json.loads((tmp_path / "nacl_crystal" / "progress.json").read_text())
     assert third["steps"] == 8 and set(third["rdf"]) == {"Na-Cl"}
     assert summary["nacl_crystal"]["status"] == "incomplete"
     with pytest.raises(SystemExit, match="dt_fs: 2.0 -> 1.0.*--fresh"):
-        sr.main(base + ["--ps", "0.024", "--dt-fs", "1.0"])
+        _run(**base, ps=0.024, dt_fs=1.0)
     with pytest.raises(SystemExit, match="dtype: float32 -> float64"):
-        sr.main(base + ["--ps", "0.024", "--dtype", "float64"])
+        _run(**base, ps=0.024, dtype="float64")
     assert third["pqeq_method"] == "pme"
     with pytest.raises(SystemExit, match="pqeq_method: pme -> ewald"):
-        sr.main(base + ["--ps", "0.024", "--pqeq-method", "ewald"])
+        _run(**base, ps=0.024, pqeq_method="ewald")
     # a run recorded before the setting existed used explicit-k Ewald
     del third["pqeq_method"]
     (folder / "progress.json").write_text(json.dumps(third))
     with pytest.raises(SystemExit, match="pqeq_method: ewald -> pme"):
-        sr.main(base + ["--ps", "0.024"])
+        _run(**base, ps=0.024)
 
 
 def test_integrity_checker_flags_hydrogens_of_two_molecules_in_contact():
     from openmm_polarml.analysis.integrity import H_CONTACT_MIN_NM
 
-    sr = _script()
     top, pos, box = _two_waters()
-    checker = sr.IntegrityChecker(top, pos, box)
+    checker = IntegrityChecker(top, pos, box)
     assert checker.check(pos, box)[1]["min_hh_A"] > 2.0
     frames = [pos]
     for gap in (0.14, 0.10):  # H1 of the second water `gap` nm from H1 of the first, O...O 0.35+ nm
@@ -147,14 +145,13 @@ def test_integrity_checker_flags_hydrogens_of_two_molecules_in_contact():
 def test_recheck_records_the_first_frame_a_new_criterion_fails(tmp_path, monkeypatch):
     from openmm_polarml.analysis import integrity
 
-    sr = _script()
-    base = ["--systems", "nacl_crystal", "--report-every", "2", "--out", str(tmp_path),
-            "--min-iterations", "5", "--ps", "0.008"]  # fmt: skip
-    assert sr.main(base)["nacl_crystal"]["status"] == "passed"
-    assert sr.main(base + ["--analyse-only", "--recheck"])["nacl_crystal"]["status"] == "passed"
+    base = dict(systems=("nacl_crystal",), report_every=2, out=str(tmp_path), min_iterations=5,
+                ps=0.008)  # fmt: skip
+    assert _run(**base)["nacl_crystal"]["status"] == "passed"
+    assert _run(**base, analyse_only=True, recheck=True)["nacl_crystal"]["status"] == "passed"
     # a stricter contact criterion than the run had: every Na-Cl pair (2.8 Å) is now "fused"
     monkeypatch.setattr(integrity, "FUSED_FRACTION", 2.0)
-    summary = sr.main(base + ["--analyse-only", "--recheck"])["nacl_crystal"]
+    summary = _run(**base, analyse_only=True, recheck=True)["nacl_crystal"]
     assert summary["status"] == "failed" and summary["failure_step"] == 0
     assert summary["failure"].startswith("atoms fused") and "recheck" in summary["failure"]
     assert summary["min_hh_A"] is None  # no hydrogens

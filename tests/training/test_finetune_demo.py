@@ -1,6 +1,9 @@
-"""The fine-tuning demo (examples/finetune_demo.py) on a tiny subset, and the committed PySCF set."""
+"""The fine-tuning demo (openmm_polarml.training.finetune_demo, run as examples/finetune_demo.py)
+on a tiny subset, and the committed PySCF set."""
 
 import json
+import subprocess
+import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -8,23 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from tests.examples_loader import load_example
-
 ROOT = Path(__file__).resolve().parents[2]
 PYSCF_SET = ROOT / "data" / "finetune" / "pyscf_water_ions.extxyz.gz"
-
-
-def _demo():
-    return load_example("finetune_demo")
 
 
 def test_demo_runs_and_changes_only_the_readout(tmp_path):
     from openmm_polarml.model.serialization import pretrained_path
     from openmm_polarml.training.finetune import DEFAULT_TRAINABLE, load_checkpoint_state
 
-    demo = _demo()
     argv = ["--out", str(tmp_path), "--demos", "pyscf", "--max-frames", "16", "--epochs", "1"]
-    assert demo.main([*argv, "--no-progress"]) == 0
+    command = [sys.executable, str(ROOT / "examples" / "finetune_demo.py"), *argv]
+    assert subprocess.run([*command, "--no-progress"], cwd=ROOT).returncode == 0
     record = json.loads((tmp_path / "finetune_demo.json").read_text())["pyscf"]
     assert record["n_train"] + record["n_test"] == 16 and record["n_test"] >= 2
     assert set(record["energy_offsets_eV"]) >= {"H", "O"}
