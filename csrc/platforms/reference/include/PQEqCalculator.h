@@ -9,11 +9,13 @@
  * PQEqSolver.cpp (preconditioned L-BFGS), PQEqPreconditioner.cpp (dense fragment blocks, diagonal),
  * PQEqLongWaves.cpp (long-wavelength charge modes of periodic fragments),
  * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
- * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT). */
+ * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT),
+ * PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces, bond preconditioner). */
 
 #include "PQEqForce.h"
 #include "PQEqKernelTable.h"
 #include "PQEqParticleLayout.h"
+#include "PQEqSplitBonds.h"
 #include "openmm/Vec3.h"
 #include <complex>
 #include <deque>
@@ -98,6 +100,14 @@ private:
     void buildLongWaves();
     void applyBlockPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
+    // split charge transfer (PQEqSplitCharge.cpp); the solver's first nx variables are then one per bond
+    void checkSplitBox() const;
+    void buildSplitBonds();
+    void splitCharges(const std::vector<double>& xv);
+    double splitBondTerms(const std::vector<double>& xv, std::vector<double>& g);
+    void addSplitForces(std::vector<OpenMM::Vec3>& f) const;
+    void buildSplitPreconditioner();
+    void applySplitPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     // solver (PQEqSolver.cpp)
     double solve(std::vector<double>& x);
     void projectGradient(const std::vector<double>& g, std::vector<double>& gp, double& rq, double& rd) const;
@@ -149,6 +159,12 @@ private:
     std::vector<int> splineIdx;                    // [site][3][p] mesh indices
     std::vector<double> splineW, splineDW;         // [site][3][p]
     bool coreSplinesValid;
+    // split charge transfer: bonds of this solve, their variables s (e), dE/dq without the field
+    // (kJ/mol/e, per atom) at the last evaluation, and the bond block of the preconditioner
+    std::vector<pqeq_detail::SplitBond> bonds;
+    std::vector<double> splitS, chargeGradient, splitDiagonal;
+    bool bondsChanged = true;      // since the preconditioner was built
+    int nx = 0;                    // first-block solver variables: nq charges, or one per bond (split)
     // state
     std::vector<double> q;
     std::vector<OpenMM::Vec3> d, refPos, pos, u;
