@@ -71,7 +71,6 @@ def build_pqeq(spec: dict | None):
         return None
     from openmm_polarml.pqeq import PQEq
     from openmm_polarml.pqeq.parameters import ElementParameters
-
     from openmm_polarml.pqeq.split_charge import DEFAULT_BOND_HARDNESS, BondHardness
 
     spec = dict(spec)

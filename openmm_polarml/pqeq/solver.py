@@ -295,7 +295,10 @@ def minimize(
             memory.push(s, y, sy, pg_new - pg)
         energy, gq, gd, g, pg = energy_new, gq_new, gd_new, g_new, pg_new
         shells = x[n:].reshape(-1, 3)
-        if shells.shape[0] and float(torch.linalg.norm(shells, dim=1).max()) > max_shell_displacement:
+        if (
+            shells.shape[0]
+            and float(torch.linalg.norm(shells, dim=1).max()) > max_shell_displacement
+        ):
             raise PolarizationCatastropheError(
                 f"shell displacements exceed {max_shell_displacement} Å: the shells run away "
                 "(polarisation catastrophe); check the springs Ks, the field and overlapping atoms"

@@ -60,9 +60,7 @@ class BondHardness(torch.nn.Module):
     def __init__(self, value: float = DEFAULT_BOND_HARDNESS, trainable: bool = False):
         super().__init__()
         if not value > MIN_BOND_HARDNESS:
-            raise ValueError(
-                f"bond hardness must exceed {MIN_BOND_HARDNESS} eV/e², got {value!r}"
-            )
+            raise ValueError(f"bond hardness must exceed {MIN_BOND_HARDNESS} eV/e², got {value!r}")
         start = torch.full((MAX_ATOMIC_NUMBER + 1,), float(value) - MIN_BOND_HARDNESS)
         raw = start + torch.log(-torch.expm1(-start))  # inverse softplus
         if trainable:
@@ -203,9 +201,7 @@ class SplitChargePreconditioner:
 
     With ``hessian`` None, H is replaced by its diagonal η (the matrix-free solver's choice)."""
 
-    def __init__(
-        self, graph: BondGraph, weights: torch.Tensor, eta: torch.Tensor, hessian=None
-    ):
+    def __init__(self, graph: BondGraph, weights: torch.Tensor, eta: torch.Tensor, hessian=None):
         n = eta.shape[0]
         self.graph, self.weights = graph, weights.to(torch.float64)
         self.inv_hardness = 1.0 / graph.hardness.to(torch.float64)
