@@ -38,28 +38,33 @@ struct SplitBond {
     double r, w, dw, kappa;
 };
 
-/** All bonds between the particles ``atoms`` (ascending indices) closer than ``cutoff`` (nm), ordered
- *  by (i, j). ``image(dr)`` maps r_i - r_j to the bonded image (minimum image, or identity without
- *  periodicity); ``kappa`` is per particle (kJ/mol/e^2). O(n^2). */
+/** Set the geometry of a bond from its vector R = r_i - r_j(image) (nm): |R|, taper w and dw/dr. */
+inline void setSplitBondVector(SplitBond& bond, const OpenMM::Vec3& R, double cutoff) {
+    bond.R = R;
+    bond.r = std::sqrt(R.dot(R));
+    splitTaper(bond.r, cutoff, bond.w, bond.dw);
+}
+
+/** All pairs of the particles ``atoms`` (ascending indices) closer than ``listCutoff`` (nm), ordered by
+ *  (i, j), with their geometry for the taper radius ``cutoff`` <= listCutoff (pairs beyond it have
+ *  w = 0: they carry no charge, list skin). ``image(dr)`` maps r_i - r_j to the bonded image (minimum
+ *  image, or identity without periodicity); ``kappa`` is per particle (kJ/mol/e^2). O(n^2). */
 template <class Image>
-void findSplitBonds(const std::vector<OpenMM::Vec3>& pos, const std::vector<int>& atoms, double cutoff,
-                    const std::vector<double>& kappa, Image image, std::vector<SplitBond>& bonds) {
+void findSplitBonds(const std::vector<OpenMM::Vec3>& pos, const std::vector<int>& atoms, double listCutoff,
+                    double cutoff, const std::vector<double>& kappa, Image image, std::vector<SplitBond>& bonds) {
     bonds.clear();
-    const double cutoff2 = cutoff * cutoff;
+    const double list2 = listCutoff * listCutoff;
     for (size_t a = 0; a < atoms.size(); a++)
         for (size_t b = a + 1; b < atoms.size(); b++) {
             int i = atoms[a], j = atoms[b];
             OpenMM::Vec3 R = image(pos[i] - pos[j]);
-            double r2 = R.dot(R);
-            if (!(r2 < cutoff2))
+            if (!(R.dot(R) < list2))
                 continue;
             SplitBond bond;
             bond.i = i;
             bond.j = j;
-            bond.R = R;
-            bond.r = std::sqrt(r2);
-            splitTaper(bond.r, cutoff, bond.w, bond.dw);
             bond.kappa = kappa[i] + kappa[j];
+            setSplitBondVector(bond, R, cutoff);
             bonds.push_back(bond);
         }
 }

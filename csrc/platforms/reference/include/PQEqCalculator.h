@@ -103,6 +103,7 @@ private:
     // split charge transfer (PQEqSplitCharge.cpp); the solver's first nx variables are then one per bond
     void checkSplitBox() const;
     void buildSplitBonds();
+    void predictSplitStart(int order, const double* coefficients);
     void splitCharges(const std::vector<double>& xv);
     double splitBondTerms(const std::vector<double>& xv, std::vector<double>& g);
     void addSplitForces(std::vector<OpenMM::Vec3>& f) const;
@@ -162,7 +163,9 @@ private:
     // split charge transfer: bonds of this solve, their variables s (e), dE/dq without the field
     // (kJ/mol/e, per atom) at the last evaluation, and the bond block of the preconditioner
     std::vector<pqeq_detail::SplitBond> bonds;
-    std::vector<double> splitS, chargeGradient, splitDiagonal;
+    std::vector<double> splitS, chargeGradient, splitDiagonal, splitPreconditionerW;
+    std::vector<double> splitFactor;
+    std::vector<OpenMM::Vec3> splitListPos;   // positions at the last bond-list build   // Cholesky factor of the Woodbury matrix [nq, nq], empty: diagonal
     bool bondsChanged = true;      // since the preconditioner was built
     int nx = 0;                    // first-block solver variables: nq charges, or one per bond (split)
     // state
@@ -198,7 +201,7 @@ private:
     std::deque<CurvaturePair> curvatureMemory;     // kept between solves while the preconditioner is unchanged
     // solutions of previous calls (newest first) for the start of the next solve (predictStart)
     std::vector<std::vector<OpenMM::Vec3> > historyPos, historyD;
-    std::vector<std::vector<double> > historyQ;
+    std::vector<std::vector<double> > historyQ, historyS;   // historyS: split bond variables
     int lastPredictionOrder;
     // profiling (POLARML_PQEQ_PROFILE=1 prints one line per compute to stderr)
     bool profile;

@@ -33,6 +33,7 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
+    historyS.clear();
     historyD.clear();
     bool sameLayout = keepState && haveState && oldN == N && oldP == P && oldPol == polAtoms;
     bondsChanged = true;
@@ -75,6 +76,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     if (same)
         return;
     listX.clear();   // the pair list depends on the box and on beta
+    splitListPos.clear();   // so does the split-charge bond list
     preconditionerValid = false;
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
@@ -372,6 +374,8 @@ void PQEqCalculator::predictStart() {
                 if (Ks[i] > 0)
                     d[i] = di;
             }
+            if (splitCharge)
+                predictSplitStart(order, c);
             lastPredictionOrder = order;
             return;
         }
@@ -381,11 +385,17 @@ void PQEqCalculator::predictStart() {
 void PQEqCalculator::recordSolution() {
     if (!historyPos.empty() && historyPos[0] == pos) {
         historyQ[0] = q;   // same positions (e.g. a state query after a step): refresh, do not extend
+        if (splitCharge && !historyS.empty())
+            historyS[0] = splitS;
         historyD[0] = d;
         return;
     }
     historyPos.insert(historyPos.begin(), pos);
     historyQ.insert(historyQ.begin(), q);
+    if (splitCharge)   // bond variables of the same bond list (cleared when the list changes)
+        historyS.insert(historyS.begin(), splitS);
+    if ((int) historyS.size() > MAX_HISTORY)
+        historyS.pop_back();
     historyD.insert(historyD.begin(), d);
     if ((int) historyPos.size() > MAX_HISTORY) {
         historyPos.pop_back();
@@ -402,6 +412,7 @@ void PQEqCalculator::setupStateReset() {
     curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
+    historyS.clear();
     historyD.clear();
     for (int i = 0; i < N; i++) {
         q[i] = fixed[i] ? fixedQ[i] : 0.0;
