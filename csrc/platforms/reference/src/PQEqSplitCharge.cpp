@@ -111,7 +111,9 @@ void PQEqCalculator::addSplitForces(vector<Vec3>& f) const {
             continue;
         // dE/dR_b at fixed s: through w (charges and field) and through R in the bond dipole
         double dEdw = s * (chargeGradient[B.i] - chargeGradient[B.j] - field.dot(B.R));
-        Vec3 dEdR = B.R * (dEdw * B.dw / B.r) - field * (s * B.w);
+        Vec3 dEdR = -field * (s * B.w);
+        if (B.r > 0)   // dw = 0 below the taper onset; an excluded pair may sit at r = 0
+            dEdR += B.R * (dEdw * B.dw / B.r);
         f[B.i] -= dEdR;
         f[B.j] += dEdR;
     }
@@ -119,8 +121,9 @@ void PQEqCalculator::addSplitForces(vector<Vec3>& f) const {
 
 namespace {
 /* Above this many equilibrated atoms the bond block is preconditioned by its diagonal alone: the
- * Woodbury form factorises a dense [nq, nq] matrix (nq^3/3 flops) whenever the bonds change. */
-const int MAX_WOODBURY_ATOMS = 2000;
+ * Woodbury form factorises a dense [nq, nq] matrix (nq^3/3 flops) whenever it is rebuilt. The
+ * engine's split_charge.WOODBURY_MAX_ATOMS. */
+const int MAX_WOODBURY_ATOMS = 1500;
 } // namespace
 
 void PQEqCalculator::buildSplitPreconditioner() {
