@@ -92,6 +92,7 @@ namespace PolarML {
 class PQEqForce : public OpenMM::Force {
 public:
     enum NonbondedMethod { NoCutoff = 0, Ewald = 1, PME = 2, Taper = 3, TaperNonPeriodic = 4 };
+    enum ChargeTransfer { Global = 0, Split = 1 };
     static const char* FieldX();
     static const char* FieldY();
     static const char* FieldZ();
@@ -125,6 +126,13 @@ public:
     void setSolverTolerance(double tol);
     int getSolverMaxIterations() const;
     void setSolverMaxIterations(int n);
+    ChargeTransfer getChargeTransfer() const;
+    void setChargeTransfer(ChargeTransfer model);
+    double getSplitCutoff() const;
+    void setSplitCutoff(double distance);
+    double getParticleBondHardness(int index) const;
+    void setParticleBondHardness(int index, double kappa);
+    static double defaultBondHardness();
     void setDefaultExternalField(double fieldX, double fieldY, double fieldZ);
     OpenMM::Vec3 getDefaultExternalField() const;
     void updateParametersInContext(OpenMM::Context& context);

@@ -21,7 +21,9 @@ __all__ = [
     "buildModelPQEqForce",
     "attach_pqeq_force",
     "add_model_particle",
+    "set_charge_transfer",
     "METHODS",
+    "CHARGE_TRANSFER",
 ]
 
 #: nonbonded method names (case-insensitive) -> PQEqForce enum
@@ -33,6 +35,8 @@ METHODS = {
     "taper": PQEqForce.Taper,
     "tapernonperiodic": PQEqForce.TaperNonPeriodic,
 }
+#: charge-transfer model names (the engine's ``charge_transfer``) -> PQEqForce enum
+CHARGE_TRANSFER = {"global": PQEqForce.Global, "split": PQEqForce.Split}
 
 
 def _to_nm(value):
@@ -68,6 +72,8 @@ def createPQEqForce(
     parameters: str | None = None,
     polarizable: bool = True,
     exclusions=(),
+    chargeTransfer: str = "global",
+    splitCutoff=None,
 ):
     """Build a PQEqForce for an OpenMM ``Topology`` from the shipped element table.
 
@@ -98,6 +104,12 @@ def createPQEqForce(
         False drops every shell (plain QEq).
     exclusions : iterable of (int, int)
         Particle pairs whose mutual interactions are removed.
+    chargeTransfer : str
+        ``global`` (charge flows freely within each fragment) or ``split`` (only along bonds
+        shorter than ``splitCutoff``; fragments then set the reference charges; every particle
+        keeps the default bond hardness of 1 eV/e², see ``setParticleBondHardness``).
+    splitCutoff : float or Quantity, optional
+        Bond length (nm) beyond which no charge moves under ``split`` (default 0.5 nm).
     """
     table = load_element_table(parameters)
     force = PQEqForce()
@@ -107,6 +119,14 @@ def createPQEqForce(
     force.setEwaldErrorTolerance(ewaldErrorTolerance)
     force.setSolverTolerance(solverTolerance)
     force.setTotalCharge(totalCharge)
+    split_cutoff = _to_nm(splitCutoff)
+    set_charge_transfer(
+        force,
+        {
+            "charge_transfer": chargeTransfer,
+            "split_cutoff": None if split_cutoff is None else split_cutoff / units.ANGSTROM_TO_NM,
+        },
+    )
     fixedCharges = dict(fixedCharges or {})
     atoms = list(topology.atoms())
     for atom in atoms:
@@ -152,10 +172,11 @@ def add_model_particle(force, element: dict) -> int:
         The force.
     element : dict
         ``chi`` (eV), ``eta`` (eV), ``radius`` (Å), ``spring`` (eV/Å²), ``shell_charge`` (e,
-        the model's Z; the shell carries −Z), as in an exported artifact's metadata.
+        the model's Z; the shell carries −Z), as in an exported artifact's metadata; optional
+        ``bond_hardness`` κ (eV/e², split-charge models).
     """
     energy = units.EV_TO_KJ_PER_MOL
-    return force.addParticle(
+    index = force.addParticle(
         element["chi"] * energy,  # kJ/mol/e
         element["eta"] * energy,  # kJ/mol/e²
         element["radius"] * units.ANGSTROM_TO_NM,  # nm
@@ -163,6 +184,22 @@ def add_model_particle(force, element: dict) -> int:
         shell_site_charge(element["shell_charge"]),  # e
         element["spring"] > 0.0,
     )
+    if "bond_hardness" in element:
+        force.setParticleBondHardness(index, element["bond_hardness"] * energy)  # kJ/mol/e²
+    return index
+
+
+def set_charge_transfer(force, settings: dict) -> None:
+    """Copy a model's charge-transfer model onto ``force``: ``settings['charge_transfer']``
+    (``global``, the default, or ``split``) and ``settings['split_cutoff']`` (Å)."""
+    model = settings.get("charge_transfer") or "global"
+    if model not in CHARGE_TRANSFER:
+        raise ValueError(
+            f"unknown charge transfer model {model!r}; use one of {sorted(CHARGE_TRANSFER)}"
+        )
+    force.setChargeTransfer(CHARGE_TRANSFER[model])
+    if model == "split" and settings.get("split_cutoff") is not None:
+        force.setSplitCutoff(float(settings["split_cutoff"]) * units.ANGSTROM_TO_NM)  # nm
 
 
 _ARTIFACT_METHODS = {"direct": "NoCutoff", "ewald": "Ewald", "pme": "PME", "taper": "Taper"}
@@ -184,6 +221,9 @@ def buildModelPQEqForce(
     solver_tolerance: float = 1e-6,
 ):
     """A ``PQEqForce`` with a model's element parameters, one particle per entry of ``numbers``.
+
+    The force solves the model's own function: its charge-transfer model (``global`` or
+    ``split``, with the split cutoff and per-element bond hardness) comes from ``pqeq``.
 
     Parameters
     ----------
@@ -229,6 +269,7 @@ def buildModelPQEqForce(
     force.setEwaldErrorTolerance(ewald_error_tolerance)
     force.setSolverTolerance(solver_tolerance)
     force.setTotalCharge(float(total_charge))
+    set_charge_transfer(force, pqeq["settings"])
     fixed_charges = fixed_charges or {}
     for index, z in enumerate(numbers):
         if index in fixed_charges:

@@ -8,6 +8,12 @@
  * E(q, d; r) (one total-charge constraint per fragment), found iteratively at every evaluation and
  * warm-started from the previous evaluation; forces are Hellmann-Feynman gradients at that point.
  *
+ * Charge transfer (setChargeTransfer): Global (the default) equilibrates charges freely within each
+ * fragment; Split moves charge only along bonds shorter than the split cutoff, at a bond-hardness cost
+ * (split-charge equilibration, openmm_polarml/pqeq/split_charge.py; docs/conventions.md): the solver's
+ * variables are then one charge s_b per bond and the shells, and the fragments only set the reference
+ * charges. Split is implemented on the Reference/CPU platform.
+ *
  * Global context parameters (kJ/mol/nm/e; 1 V/nm = 96.4853321 kJ/mol/nm/e):
  *   PQEqFieldX, PQEqFieldY, PQEqFieldZ   homogeneous external field, energy term -F.mu
  */
@@ -34,6 +40,11 @@ public:
         PME = 2,               // exact lattice sum, smooth PME (B-splines of order 6) for the reciprocal part
         Taper = 3,             // published kernel erf(a r)/r * T(r/rt), all periodic images inside rt
         TaperNonPeriodic = 4   // published kernel without periodicity
+    };
+    /** How charge moves between particles (see the header comment). */
+    enum ChargeTransfer {
+        Global = 0,            // freely within each fragment (one total-charge constraint per fragment)
+        Split = 1              // along bonds shorter than the split cutoff (split-charge equilibration)
     };
     static const char* FieldX() { return "PQEqFieldX"; }
     static const char* FieldY() { return "PQEqFieldY"; }
@@ -103,6 +114,21 @@ public:
     void setDefaultExternalField(double fieldX, double fieldY, double fieldZ) { defaultField = OpenMM::Vec3(fieldX, fieldY, fieldZ); }
     OpenMM::Vec3 getDefaultExternalField() const { return defaultField; }
 
+    /** Charge-transfer model (default Global: the behaviour and numbers of earlier versions). */
+    ChargeTransfer getChargeTransfer() const { return chargeTransfer; }
+    void setChargeTransfer(ChargeTransfer model);
+    /** Split only: bonds at least this long (nm) carry no charge; the taper runs from
+     *  min(0.25 nm, cutoff/2) to it. Default 0.5 nm. Periodic systems need it <= half the smallest
+     *  perpendicular box width (each pair then has at most one bonded image). */
+    double getSplitCutoff() const { return splitCutoff; }
+    void setSplitCutoff(double distance);
+    /** Split only: per-particle bond hardness kappa_i (kJ/mol/e^2); a bond i-j has kappa_i + kappa_j.
+     *  Must be positive; default defaultBondHardness() (1 eV/e^2). Ignored for fixed-charge particles. */
+    double getParticleBondHardness(int index) const;
+    void setParticleBondHardness(int index, double kappa);
+    /** 1 eV/e^2 in kJ/mol/e^2, the bond hardness of a new particle. */
+    static double defaultBondHardness();
+
     /** Copy per-particle and per-fragment parameters into a Context (the topology must not change). */
     void updateParametersInContext(OpenMM::Context& context);
     /** Net atomic charges q (e) at the solution for the Context's current state. */
@@ -121,6 +147,7 @@ public:
     struct ParticleInfo {
         double chi, eta, radius, springK, shellCharge, charge;
         bool polarizable, fixed;
+        double bondHardness;   // kJ/mol/e^2, split charge transfer only
     };
     struct FragmentInfo {
         std::vector<int> particles;
@@ -133,6 +160,8 @@ private:
     std::vector<FragmentInfo> fragments;
     std::vector<std::pair<int, int> > exclusions;
     NonbondedMethod method;
+    ChargeTransfer chargeTransfer;
+    double splitCutoff;
     double cutoff, ewaldTolerance, solverTolerance, totalCharge;
     int maxIterations;
     OpenMM::Vec3 defaultField;

@@ -8,11 +8,20 @@ using namespace OpenMM;
 using namespace PolarML;
 using namespace std;
 
-PQEqForce::PQEqForce() : method(NoCutoff), cutoff(-1.0), ewaldTolerance(1e-6), solverTolerance(1e-6),
+namespace {
+// CODATA 2018, the same arithmetic as openmm_polarml/units.py and platforms/common/PQEqMath.h
+const double EV_TO_KJ_PER_MOL = 1.602176634e-19 * 6.02214076e23 / 1000.0;
+}
+
+PQEqForce::PQEqForce() : method(NoCutoff), chargeTransfer(Global), splitCutoff(0.5), cutoff(-1.0), ewaldTolerance(1e-6), solverTolerance(1e-6),
         totalCharge(0.0), maxIterations(1000), defaultField(0.0, 0.0, 0.0) {}
 
+double PQEqForce::defaultBondHardness() {
+    return EV_TO_KJ_PER_MOL;
+}
+
 int PQEqForce::addParticle(double chi, double eta, double radius, double springK, double shellCharge, bool polarizable) {
-    ParticleInfo p = {chi, eta, radius, springK, shellCharge, 0.0, polarizable, false};
+    ParticleInfo p = {chi, eta, radius, springK, shellCharge, 0.0, polarizable, false, defaultBondHardness()};
     particles.push_back(p);
     return (int) particles.size() - 1;
 }
@@ -28,12 +37,12 @@ void PQEqForce::getParticleParameters(int index, double& chi, double& eta, doubl
 void PQEqForce::setParticleParameters(int index, double chi, double eta, double radius, double springK,
                                       double shellCharge, bool polarizable) {
     ASSERT_VALID_INDEX(index, particles);
-    ParticleInfo p = {chi, eta, radius, springK, shellCharge, 0.0, polarizable, false};
+    ParticleInfo p = {chi, eta, radius, springK, shellCharge, 0.0, polarizable, false, particles[index].bondHardness};
     particles[index] = p;
 }
 
 int PQEqForce::addFixedChargeParticle(double charge, double radius) {
-    ParticleInfo p = {0.0, 0.0, radius, 0.0, 0.0, charge, false, true};
+    ParticleInfo p = {0.0, 0.0, radius, 0.0, 0.0, charge, false, true, defaultBondHardness()};
     particles.push_back(p);
     return (int) particles.size() - 1;
 }
@@ -46,8 +55,34 @@ void PQEqForce::getFixedChargeParticleParameters(int index, double& charge, doub
 
 void PQEqForce::setFixedChargeParticleParameters(int index, double charge, double radius) {
     ASSERT_VALID_INDEX(index, particles);
-    ParticleInfo p = {0.0, 0.0, radius, 0.0, 0.0, charge, false, true};
+    ParticleInfo p = {0.0, 0.0, radius, 0.0, 0.0, charge, false, true, particles[index].bondHardness};
     particles[index] = p;
+}
+
+void PQEqForce::setChargeTransfer(ChargeTransfer model) {
+    if (model != Global && model != Split)
+        throw OpenMMException("PQEqForce: unknown charge transfer model " + to_string((int) model) + "; use PQEqForce::Global or PQEqForce::Split");
+    chargeTransfer = model;
+}
+
+void PQEqForce::setSplitCutoff(double distance) {
+    if (!(distance > 0.0 && distance < 1e300))
+        throw OpenMMException("PQEqForce: the split-charge cutoff must be a positive, finite length (nm), got " + to_string(distance) + "; 0.5 nm is the default");
+    splitCutoff = distance;
+}
+
+double PQEqForce::getParticleBondHardness(int index) const {
+    ASSERT_VALID_INDEX(index, particles);
+    return particles[index].bondHardness;
+}
+
+void PQEqForce::setParticleBondHardness(int index, double kappa) {
+    ASSERT_VALID_INDEX(index, particles);
+    if (!(kappa > 0.0 && kappa < 1e300))
+        throw OpenMMException("PQEqForce: the bond hardness of particle " + to_string(index) + " must be positive and finite (kJ/mol/e^2), got "
+                              + to_string(kappa) + " (zero makes the bond energy singular along rings of bonds); the default is 1 eV/e^2 = "
+                              + to_string(defaultBondHardness()) + " kJ/mol/e^2");
+    particles[index].bondHardness = kappa;
 }
 
 bool PQEqForce::isFixedChargeParticle(int index) const {

@@ -7,7 +7,7 @@ using namespace OpenMM;
 using namespace PolarML;
 using namespace std;
 
-static const int PQEQ_PROXY_VERSION = 2;  // 2: default external field
+static const int PQEQ_PROXY_VERSION = 3;  // 2: default external field; 3: charge transfer, split cutoff, bond hardness
 
 PQEqForceProxy::PQEqForceProxy() : SerializationProxy("PQEqForce") {}
 
@@ -24,6 +24,8 @@ void PQEqForceProxy::serialize(const void* object, SerializationNode& node) cons
     node.setDoubleProperty("totalCharge", force.getTotalCharge());
     const Vec3 field = force.getDefaultExternalField();
     node.setDoubleProperty("fieldX", field[0]).setDoubleProperty("fieldY", field[1]).setDoubleProperty("fieldZ", field[2]);
+    node.setIntProperty("chargeTransfer", (int) force.getChargeTransfer());
+    node.setDoubleProperty("splitCutoff", force.getSplitCutoff());
     SerializationNode& particles = node.createChildNode("Particles");
     for (int i = 0; i < force.getNumParticles(); i++) {
         SerializationNode& p = particles.createChildNode("Particle");
@@ -38,7 +40,7 @@ void PQEqForceProxy::serialize(const void* object, SerializationNode& node) cons
             force.getParticleParameters(i, chi, eta, r, k, zs, pol);
             p.setIntProperty("fixed", 0).setDoubleProperty("chi", chi).setDoubleProperty("eta", eta)
              .setDoubleProperty("radius", r).setDoubleProperty("k", k).setDoubleProperty("zs", zs)
-             .setIntProperty("pol", pol ? 1 : 0);
+             .setIntProperty("pol", pol ? 1 : 0).setDoubleProperty("kappa", force.getParticleBondHardness(i));
         }
     }
     SerializationNode& fragments = node.createChildNode("Fragments");
@@ -76,12 +78,19 @@ void* PQEqForceProxy::deserialize(const SerializationNode& node) const {
         if (version >= 2)
             force->setDefaultExternalField(node.getDoubleProperty("fieldX"), node.getDoubleProperty("fieldY"),
                                            node.getDoubleProperty("fieldZ"));
+        if (version >= 3) {   // earlier files: Global charge transfer, default split settings
+            force->setChargeTransfer((PQEqForce::ChargeTransfer) node.getIntProperty("chargeTransfer"));
+            force->setSplitCutoff(node.getDoubleProperty("splitCutoff"));
+        }
         for (const SerializationNode& p : node.getChildNode("Particles").getChildren()) {
             if (p.getIntProperty("fixed"))
                 force->addFixedChargeParticle(p.getDoubleProperty("q"), p.getDoubleProperty("radius"));
-            else
-                force->addParticle(p.getDoubleProperty("chi"), p.getDoubleProperty("eta"), p.getDoubleProperty("radius"),
-                                   p.getDoubleProperty("k"), p.getDoubleProperty("zs"), p.getIntProperty("pol") != 0);
+            else {
+                int index = force->addParticle(p.getDoubleProperty("chi"), p.getDoubleProperty("eta"), p.getDoubleProperty("radius"),
+                                               p.getDoubleProperty("k"), p.getDoubleProperty("zs"), p.getIntProperty("pol") != 0);
+                if (version >= 3)
+                    force->setParticleBondHardness(index, p.getDoubleProperty("kappa"));
+            }
         }
         for (const SerializationNode& fn : node.getChildNode("Fragments").getChildren()) {
             vector<int> atoms;

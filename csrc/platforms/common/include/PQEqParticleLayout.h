@@ -19,6 +19,10 @@ struct PQEqParticleLayout {
     int N = 0, P = 0, nq = 0, nS = 0, method = 0, maxIterations = 1000;
     double cutoffUser = -1, ewaldTolerance = 1e-6, solverTolerance = 1e-6;
     bool periodic = false;
+    bool splitCharge = false;                             // PQEqForce::Split charge transfer
+    double splitCutoff = 0.5;                             // nm
+    std::vector<double> bondHardness;                     // per atom, kJ/mol/e^2 (split only)
+    std::vector<double> referenceQ;                       // per atom q0 (e): fragment charge / size; fixed charges
     std::vector<char> fixed;
     std::vector<double> chi, eta, alpha, Ks, Z, fixedQ;   // per atom; alpha = inf for point charges
     std::vector<int> eqAtoms, polAtoms;                   // equilibrated atoms; atoms with a shell
@@ -41,6 +45,9 @@ struct PQEqParticleLayout {
         ewaldTolerance = force.getEwaldErrorTolerance();
         solverTolerance = force.getSolverTolerance();
         maxIterations = force.getSolverMaxIterations();
+        splitCharge = (force.getChargeTransfer() == PQEqForce::Split);
+        splitCutoff = force.getSplitCutoff();
+        bondHardness.assign(N, 0);
         fixed.assign(N, 0);
         chi.assign(N, 0);
         eta.assign(N, 0);
@@ -73,11 +80,16 @@ struct PQEqParticleLayout {
                 eqAtoms.push_back(i);
             }
             alpha[i] = (radius > 0 ? PQEQ_LAMBDA / (2.0 * radius * radius) : INF);
+            bondHardness[i] = force.getParticleBondHardness(i);
         }
         nq = (int) eqAtoms.size();
         P = (int) polAtoms.size();
         nS = N + P;
         setupFragments(force);
+        referenceQ = fixedQ;
+        for (size_t f = 0; f < fragMembers.size(); f++)
+            for (int k : fragMembers[f])
+                referenceQ[eqAtoms[k]] = fragCharge[f] / fragMembers[f].size();
         setupClasses();
         setupExclusions(force);
     }

@@ -15,6 +15,9 @@ using namespace std;
 using namespace PolarML::pqeq_detail;
 
 void PQEqSystemModel::setup(const PQEqForce& force) {
+    if (force.getChargeTransfer() != PQEqForce::Global)
+        throw OpenMMException("PQEqForce: split charge transfer is implemented on the Reference/CPU platform only; "
+                              "use the Reference or CPU platform, or setChargeTransfer(PQEqForce::Global) on CUDA");
     ke = coulombConstantKJ();
     setupLayout(force);
     exclStart.assign(nS + 1, 0);

@@ -9,11 +9,13 @@
  * PQEqSolver.cpp (preconditioned L-BFGS), PQEqPreconditioner.cpp (dense fragment blocks, diagonal),
  * PQEqLongWaves.cpp (long-wavelength charge modes of periodic fragments),
  * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
- * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT). */
+ * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT),
+ * PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces, bond preconditioner). */
 
 #include "PQEqForce.h"
 #include "PQEqKernelTable.h"
 #include "PQEqParticleLayout.h"
+#include "PQEqSplitBonds.h"
 #include "openmm/Vec3.h"
 #include <complex>
 #include <deque>
@@ -98,6 +100,15 @@ private:
     void buildLongWaves();
     void applyBlockPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
+    // split charge transfer (PQEqSplitCharge.cpp); the solver's first nx variables are then one per bond
+    void checkSplitBox() const;
+    void buildSplitBonds();
+    void predictSplitStart(int order, const double* coefficients);
+    void splitCharges(const std::vector<double>& xv);
+    double splitBondTerms(const std::vector<double>& xv, std::vector<double>& g);
+    void addSplitForces(std::vector<OpenMM::Vec3>& f) const;
+    void buildSplitPreconditioner();
+    void applySplitPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     // solver (PQEqSolver.cpp)
     double solve(std::vector<double>& x);
     void projectGradient(const std::vector<double>& g, std::vector<double>& gp, double& rq, double& rd) const;
@@ -149,6 +160,14 @@ private:
     std::vector<int> splineIdx;                    // [site][3][p] mesh indices
     std::vector<double> splineW, splineDW;         // [site][3][p]
     bool coreSplinesValid;
+    // split charge transfer: bonds of this solve, their variables s (e), dE/dq without the field
+    // (kJ/mol/e, per atom) at the last evaluation, and the bond block of the preconditioner
+    std::vector<pqeq_detail::SplitBond> bonds;
+    std::vector<double> splitS, chargeGradient, splitDiagonal, splitPreconditionerW;
+    std::vector<double> splitFactor;
+    std::vector<OpenMM::Vec3> splitListPos;   // positions at the last bond-list build   // Cholesky factor of the Woodbury matrix [nq, nq], empty: diagonal
+    bool bondsChanged = true;      // since the preconditioner was built
+    int nx = 0;                    // first-block solver variables: nq charges, or one per bond (split)
     // state
     std::vector<double> q;
     std::vector<OpenMM::Vec3> d, refPos, pos, u;
@@ -182,7 +201,7 @@ private:
     std::deque<CurvaturePair> curvatureMemory;     // kept between solves while the preconditioner is unchanged
     // solutions of previous calls (newest first) for the start of the next solve (predictStart)
     std::vector<std::vector<OpenMM::Vec3> > historyPos, historyD;
-    std::vector<std::vector<double> > historyQ;
+    std::vector<std::vector<double> > historyQ, historyS;   // historyS: split bond variables
     int lastPredictionOrder;
     // profiling (POLARML_PQEQ_PROFILE=1 prints one line per compute to stderr)
     bool profile;

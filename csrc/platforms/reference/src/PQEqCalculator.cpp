@@ -33,9 +33,14 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
+    historyS.clear();
     historyD.clear();
     bool sameLayout = keepState && haveState && oldN == N && oldP == P && oldPol == polAtoms;
+    bondsChanged = true;
+    chargeGradient.assign(N, 0.0);
     if (!sameLayout) {
+        bonds.clear();
+        splitS.clear();
         q.assign(N, 0.0);
         d.assign(N, Vec3());
         for (size_t f = 0; f < fragMembers.size(); f++)
@@ -71,6 +76,7 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     if (same)
         return;
     listX.clear();   // the pair list depends on the box and on beta
+    splitListPos.clear();   // so does the split-charge bond list
     preconditionerValid = false;
     for (int k = 0; k < 3; k++)
         boxVec[k] = box[k];
@@ -198,10 +204,13 @@ double PQEqCalculator::electrostatics(const vector<Vec3>& x, const vector<double
 
 double PQEqCalculator::evaluate(const vector<double>& xv, vector<double>& g, bool forces) {
     numEvaluations++;
-    for (int k = 0; k < nq; k++)
-        q[eqAtoms[k]] = xv[k];
+    if (splitCharge)
+        splitCharges(xv);
+    else
+        for (int k = 0; k < nq; k++)
+            q[eqAtoms[k]] = xv[k];
     for (int k = 0; k < P; k++)
-        d[polAtoms[k]] = Vec3(xv[nq + 3 * k], xv[nq + 3 * k + 1], xv[nq + 3 * k + 2]);
+        d[polAtoms[k]] = Vec3(xv[nx + 3 * k], xv[nx + 3 * k + 1], xv[nx + 3 * k + 2]);
     siteX.resize(nS);
     siteQ.resize(nS);
     for (int i = 0; i < N; i++) {
@@ -214,22 +223,29 @@ double PQEqCalculator::evaluate(const vector<double>& xv, vector<double>& g, boo
         siteQ[N + k] = -Z[i];
     }
     double E = electrostatics(siteX, siteQ, phiBuf, gradBuf);
-    g.resize(nq + 3 * P);
+    g.resize(nx + 3 * P);
     for (int k = 0; k < nq; k++) {
         int i = eqAtoms[k];
         E += chi[i] * q[i] + 0.5 * eta[i] * q[i] * q[i];
-        g[k] = chi[i] + eta[i] * q[i] + phiBuf[i] - field.dot(u[i]);
+        double gq = chi[i] + eta[i] * q[i] + phiBuf[i];
+        if (splitCharge)
+            chargeGradient[i] = gq;
+        else
+            g[k] = gq - field.dot(u[i]);
     }
     for (int k = 0; k < P; k++) {
         int i = polAtoms[k];
         E += 0.5 * Ks[i] * d[i].dot(d[i]);
         Vec3 gd = d[i] * Ks[i] + gradBuf[N + k] + field * Z[i];
         for (int c = 0; c < 3; c++)
-            g[nq + 3 * k + c] = gd[c];
+            g[nx + 3 * k + c] = gd[c];
     }
+    // split: the reference charges couple to the field at u, the bond charges along their bonds
     dipole = Vec3();
     for (int i = 0; i < N; i++)
-        dipole += u[i] * q[i] - d[i] * Z[i];
+        dipole += u[i] * (splitCharge ? referenceQ[i] : q[i]) - d[i] * Z[i];
+    if (splitCharge)
+        E += splitBondTerms(xv, g);
     E -= field.dot(dipole);
     return E;
 }
@@ -266,11 +282,18 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     u.resize(N);
     for (int i = 0; i < N; i++)
         u[i] = (periodic ? refPos[i] + minimumImage(pos[i] - refPos[i]) : pos[i]);
-    int n = nq + 3 * P;
+    nx = nq;
+    if (splitCharge) {
+        if (periodic)
+            checkSplitBox();
+        buildSplitBonds();   // warm start: the bond variables of the previous solve
+        nx = (int) bonds.size();
+    }
+    int n = nx + 3 * P;
     vector<double> x(n);
     predictStart();
     // warm start (projected onto the fragment constraints)
-    for (size_t f = 0; f < fragMembers.size(); f++) {
+    for (size_t f = 0; f < fragMembers.size() && !splitCharge; f++) {
         double sum = 0;
         for (int k : fragMembers[f])
             sum += q[eqAtoms[k]];
@@ -278,11 +301,11 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
         for (int k : fragMembers[f])
             q[eqAtoms[k]] += shift;
     }
-    for (int k = 0; k < nq; k++)
-        x[k] = q[eqAtoms[k]];
+    for (int k = 0; k < nx; k++)
+        x[k] = (splitCharge ? splitS[k] : q[eqAtoms[k]]);
     for (int k = 0; k < P; k++)
         for (int c = 0; c < 3; c++)
-            x[nq + 3 * k + c] = d[polAtoms[k]][c];
+            x[nx + 3 * k + c] = d[polAtoms[k]][c];
     if (preconditionerStale()) {
         buildPreconditioner();
         curvatureMemory.clear();   // its pairs carry P y of the old preconditioner
@@ -290,6 +313,8 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     lastIterations = 0;
     vector<double> g;
     double E = (n > 0 ? solve(x) : evaluate(x, g, false));
+    if (splitCharge)
+        splitS.assign(x.begin(), x.begin() + nx);
     haveState = true;
     recordSolution();
     if (profile)
@@ -299,9 +324,11 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
         coreCoreGradient(siteQ, gradBuf);
         vector<Vec3>& f = *forces;
         for (int i = 0; i < N; i++)
-            f[i] += field * q[i] - gradBuf[i];
+            f[i] += field * (splitCharge ? referenceQ[i] : q[i]) - gradBuf[i];
         for (int k = 0; k < P; k++)
             f[polAtoms[k]] -= gradBuf[N + k];
+        if (splitCharge)
+            addSplitForces(f);
     }
     return E;
 }
@@ -347,6 +374,8 @@ void PQEqCalculator::predictStart() {
                 if (Ks[i] > 0)
                     d[i] = di;
             }
+            if (splitCharge)
+                predictSplitStart(order, c);
             lastPredictionOrder = order;
             return;
         }
@@ -356,11 +385,17 @@ void PQEqCalculator::predictStart() {
 void PQEqCalculator::recordSolution() {
     if (!historyPos.empty() && historyPos[0] == pos) {
         historyQ[0] = q;   // same positions (e.g. a state query after a step): refresh, do not extend
+        if (splitCharge && !historyS.empty())
+            historyS[0] = splitS;
         historyD[0] = d;
         return;
     }
     historyPos.insert(historyPos.begin(), pos);
     historyQ.insert(historyQ.begin(), q);
+    if (splitCharge)   // bond variables of the same bond list (cleared when the list changes)
+        historyS.insert(historyS.begin(), splitS);
+    if ((int) historyS.size() > MAX_HISTORY)
+        historyS.pop_back();
     historyD.insert(historyD.begin(), d);
     if ((int) historyPos.size() > MAX_HISTORY) {
         historyPos.pop_back();
@@ -371,9 +406,13 @@ void PQEqCalculator::recordSolution() {
 
 void PQEqCalculator::setupStateReset() {
     haveState = false;
+    bonds.clear();
+    splitS.clear();
+    bondsChanged = true;
     curvatureMemory.clear();
     historyPos.clear();
     historyQ.clear();
+    historyS.clear();
     historyD.clear();
     for (int i = 0; i < N; i++) {
         q[i] = fixed[i] ? fixedQ[i] : 0.0;

@@ -123,6 +123,10 @@ void PQEqCalculator::buildLongWaves() {
 }
 
 void PQEqCalculator::applyPreconditioner(const vector<double>& gp, vector<double>& z) const {
+    if (splitCharge) {
+        applySplitPreconditioner(gp, z);
+        return;
+    }
     applyBlockPreconditioner(gp, z);
     if (waveCols == 0)
         return;

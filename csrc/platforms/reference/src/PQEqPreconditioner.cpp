@@ -65,6 +65,8 @@ void kernelHessian(const Vec3& dr, double r, double f1, double f2, double Hm[3][
 } // namespace
 
 bool PQEqCalculator::preconditionerStale() const {
+    if (splitCharge && bondsChanged)   // a different set of bond variables
+        return true;
     if (!preconditionerValid || (int) preconditionerPos.size() != N)
         return true;
     double moved2 = 0;
@@ -80,6 +82,10 @@ bool PQEqCalculator::preconditionerStale() const {
 void PQEqCalculator::buildPreconditioner() {
     preconditionerPos = pos;
     preconditionerValid = true;
+    if (splitCharge) {
+        buildSplitPreconditioner();
+        return;
+    }
     blocks.clear();
     fragBlock.assign(fragMembers.size(), -1);
     polInBlock.assign(P, 0);

@@ -2,7 +2,8 @@
  *
  * Preconditioned L-BFGS, the same algorithm as the Python engine (openmm_polarml/pqeq/solver.py):
  * - variables x = (q of the equalised atoms, then the shell displacements); the charge gradient is
- *   projected onto the fragment constraints by removing each fragment's mean;
+ *   projected onto the fragment constraints by removing each fragment's mean; under split charge
+ *   transfer the first block holds one unconstrained variable per bond (PQEqSplitCharge.cpp);
  * - the preconditioner P (PQEqPreconditioner.cpp) is linear, so each curvature pair keeps
  *   P y = P g_new - P g_old and one application of P per iteration suffices;
  * - backtracking Armijo line search from the unit step; below the energy's rounding noise, decrease is
@@ -41,10 +42,15 @@ double dot(const vector<double>& a, const vector<double>& b) {
 } // namespace
 
 void PQEqCalculator::projectGradient(const vector<double>& g, vector<double>& gp, double& rq, double& rd) const {
-    int n = nq + 3 * P;
+    int n = nx + 3 * P;
     gp.resize(n);
     rq = rd = 0;
-    for (size_t f = 0; f < fragMembers.size(); f++) {
+    if (splitCharge)   // bond variables are unconstrained
+        for (int k = 0; k < nx; k++) {
+            gp[k] = g[k];
+            rq = max(rq, fabs(g[k]));
+        }
+    for (size_t f = 0; f < fragMembers.size() && !splitCharge; f++) {
         double mean = 0;
         for (int k : fragMembers[f])
             mean += g[k];
@@ -54,7 +60,7 @@ void PQEqCalculator::projectGradient(const vector<double>& g, vector<double>& gp
             rq = max(rq, fabs(gp[k]));
         }
     }
-    for (int k = nq; k < n; k++) {
+    for (int k = nx; k < n; k++) {
         gp[k] = g[k];
         rd = max(rd, fabs(g[k]));
     }
@@ -103,7 +109,7 @@ void PQEqCalculator::throwCatastrophe(const string& what) {
 }
 
 double PQEqCalculator::solve(vector<double>& x) {
-    int n = nq + 3 * P;
+    int n = nx + 3 * P;
     vector<double> g, gp, pg, p, xt(n), gt, gpt, pgt, s(n), y(n);
     double E = evaluate(x, g, false);
     double rq, rd;
@@ -205,7 +211,7 @@ double PQEqCalculator::solve(vector<double>& x) {
         pg.swap(pgt);
         E = Et;
         for (int k = 0; k < P; k++) {
-            double dx = x[nq + 3 * k], dy = x[nq + 3 * k + 1], dz = x[nq + 3 * k + 2];
+            double dx = x[nx + 3 * k], dy = x[nx + 3 * k + 1], dz = x[nx + 3 * k + 2];
             if (dx * dx + dy * dy + dz * dz > MAX_SHELL_DISPLACEMENT * MAX_SHELL_DISPLACEMENT) {
                 stringstream what;
                 what << "shell of particle " << polAtoms[k] << " ran away (|d| > " << MAX_SHELL_DISPLACEMENT << " nm)";
