@@ -15,7 +15,13 @@ from ._import_failures import OPENMM_IMPORT_FAILURES
 from .d3_force import attach_d3_force
 from .elements import ION_CHARGES, load_element_table
 from .field_protocols import FieldDipoleRecorder, FieldProtocol, pe_loop
-from .fields import FIELD_PARAMETERS, field_to_openmm, get_external_field, set_external_field
+from .fields import (
+    FIELD_PARAMETERS,
+    born_charges_from_context,
+    field_to_openmm,
+    get_external_field,
+    set_external_field,
+)
 from .fragments import fragment_groups, molecule_groups
 from .plugin import PLUGIN_LOAD_FAILURES, PQEqForce, plugin_directory
 from .potential import DEFAULT_BACKEND, DEFAULT_MODEL, FORCE_GROUPS, PolarMLPotential
@@ -44,6 +50,7 @@ __all__ = [
     "FIELD_PARAMETERS",
     "field_to_openmm",
     "set_external_field",
+    "born_charges_from_context",
     "get_external_field",
     "ION_CHARGES",
     "load_element_table",

@@ -17,7 +17,13 @@ import openmm
 
 from .. import units
 
-__all__ = ["FIELD_PARAMETERS", "field_to_openmm", "set_external_field", "get_external_field"]
+__all__ = [
+    "FIELD_PARAMETERS",
+    "born_charges_from_context",
+    "field_to_openmm",
+    "get_external_field",
+    "set_external_field",
+]
 
 FIELD_PARAMETERS = ("PQEqFieldX", "PQEqFieldY", "PQEqFieldZ")
 
@@ -81,3 +87,34 @@ def get_external_field(context: openmm.Context, unit: str = "V/nm") -> tuple[flo
     """Current field of a context, converted to ``unit`` (default V/nm)."""
     scale = _unit_scale(unit)
     return tuple(context.getParameter(n) / scale for n in FIELD_PARAMETERS)
+
+
+def born_charges_from_context(context: openmm.Context, step: float = 1e-3):
+    """Born effective charges Z*_{i,αβ} = ∂f_iβ/∂F_α (e) of the current positions, ``[N, 3, 3]``.
+
+    Central differences of the forces at fields ±``step`` (V/Å) along each axis around the
+    Context's current field, which is restored afterwards. Only PQEqForce couples to the field, so
+    every other force cancels. With split charges (``PQEqForce.Split``) the result does not depend
+    on where an atom's periodic image is stored and Σ_i Z*_i = 0 in a neutral system.
+    """
+    import numpy as np
+
+    start = get_external_field(context, "V/A")
+    to_ev_per_angstrom = units.ANGSTROM_TO_NM / units.EV_TO_KJ_PER_MOL  # (kJ/mol/nm) -> eV/Å
+    rows = []
+    try:
+        for axis in range(3):
+            forces = []
+            for sign in (1.0, -1.0):
+                field = list(start)
+                field[axis] += sign * step
+                set_external_field(context, field, "V/A")
+                state = context.getState(getForces=True)
+                f = state.getForces(asNumpy=True).value_in_unit(
+                    openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+                )
+                forces.append(np.asarray(f) * to_ev_per_angstrom)  # [N, 3] eV/Å
+            rows.append((forces[0] - forces[1]) / (2.0 * step))  # [N, β] e
+    finally:
+        set_external_field(context, start, "V/A")
+    return np.stack(rows, axis=1)  # [N, α, β]

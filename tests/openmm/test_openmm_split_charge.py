@@ -297,3 +297,53 @@ def test_model_system_solves_the_model_function(tmp_path):
     assert np.abs(forces - forces_ref).max() <= 1e-6
     charges = np.array(force.getCharges(ctx))
     assert np.abs(charges - out["charges"].detach().numpy()).max() <= 1e-8
+
+
+def test_born_charges_in_openmm_equal_the_engine_and_are_image_independent():
+    """Issue 25 part 0 in OpenMM: finite-field Born charges of the native force equal the
+    engine's exact ones, one isotropic value per species, sum rule, invariant to re-wrapping."""
+    from openmm_polarml.pqeq.response import ResponseInput, born_charges
+
+    atoms = S.nacl(2)  # 11.28 Å box ≥ 2 r_c
+    engine = PQEq(charge_transfer="split", long_range="ewald", tolerance=1e-11, accuracy=1e-10)
+    reference = born_charges(engine, ResponseInput.from_atoms(atoms)).numpy()  # [N, 3, 3]
+    box = atoms.cell.array * units.ANGSTROM_TO_NM
+    results = []
+    for shift in (np.zeros(3), atoms.cell.array[0]):  # atom 5 stored one lattice vector away
+        positions = atoms.positions.copy()
+        positions[5] += shift
+        force = split_force(engine, atoms, METHOD["ewald"], ewald_tol=1e-10)
+        ctx = make_context(force, positions * units.ANGSTROM_TO_NM, box)
+        results.append(po.born_charges_from_context(ctx, step=1e-3))
+    for z in results:
+        assert np.abs(z - reference).max() < 1e-5
+        assert np.abs(z.sum(0)).max() < 1e-5
+    assert np.abs(results[1] - results[0]).max() < 1e-6
+    na = results[0][atoms.numbers == 11]
+    assert np.abs(na - na[0, 0, 0] * np.eye(3)).max() < 1e-5
+
+
+def test_field_energy_continuous_when_an_ion_crosses_the_boundary():
+    """A Na⁺ (reference charge +1) moved across the cell face in a field: the energy with its
+    position wrapped into the box equals the energy with the unwrapped position, so an MD
+    trajectory that crosses the boundary sees no jump."""
+    atoms = S.nacl(2)
+    engine = PQEq(charge_transfer="split", long_range="ewald", tolerance=1e-10)
+    fragments = [[i] for i in range(len(atoms))]
+    charges = [1.0 if z == 11 else -1.0 for z in atoms.numbers]
+    force = split_force(engine, atoms, METHOD["ewald"], fragments, charges)
+    box = atoms.cell.array * units.ANGSTROM_TO_NM
+    length = atoms.cell.array[0, 0]
+    start = atoms.positions.copy()
+    start[0] = [0.3, 0.2, 0.1]
+    ctx = make_context(force, start * units.ANGSTROM_TO_NM, box)
+    po.set_external_field(ctx, [0.05, 0.0, 0.0], unit="V/A")
+    for x in (0.1, -0.1, -0.3):
+        unwrapped, wrapped = start.copy(), start.copy()
+        unwrapped[0, 0] = x
+        wrapped[0, 0] = x % length
+        energies = []
+        for positions in (unwrapped, wrapped):
+            ctx.setPositions(positions * units.ANGSTROM_TO_NM)
+            energies.append(energy_forces(ctx)[0])
+        assert abs(energies[1] - energies[0]) < 1e-8 * abs(energies[0])
