@@ -114,6 +114,13 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
     model = model_from_contents(config, state, ft["checkpoint"])
     patterns = ft.get("trainable") or DEFAULT_TRAINABLE
     pqeq_names = ft.get("pqeq_trainable") or PQEQ_TRAINABLE
+    names = [name for name, _ in model.named_parameters()]
+    unmatched = [pat for pat in patterns if not any(fnmatch(n, pat) for n in names)]
+    if unmatched:  # a pattern that selects nothing would train less than asked, silently
+        raise ValueError(
+            f"finetune.trainable pattern(s) {unmatched} match no parameter of the model; "
+            f"parameters are named like {names[:3]} ... {names[-2:]}"
+        )
     for name, p in model.named_parameters():
         keep = any(fnmatch(name, pat) for pat in patterns)
         keep = keep or (refit_pqeq and name.split(".")[-1] in pqeq_names)
@@ -133,6 +140,8 @@ def _charge_transfer(ft: dict, config: dict, state: dict) -> tuple[dict, dict]:
 
     spec = {**config["pqeq"], "charge_transfer": transfer}
     key = "pqeq.bond_hardness.raw"
+    if transfer == "split" and any(fnmatch(key, pat) for pat in ft.get("trainable") or []):
+        spec["bond_hardness_trainable"] = True  # a parameter, not a buffer, so it can be trained
     if transfer == "split" and key not in state:
         value = float(ft.get("bond_hardness") or DEFAULT_BOND_HARDNESS)
         spec["bond_hardness"] = value

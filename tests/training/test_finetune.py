@@ -75,3 +75,37 @@ def test_finetuning_beats_scratch(tmp_path):
     print(f"fine-tuned validation {ft_err}; from scratch {sc_err}")
     assert ft_err["loss"] < sc_err["loss"]
     assert ft_err["forces"] < sc_err["forces"]
+
+
+def _pqeq_checkpoint(tmp_path):
+    from openmm_polarml.model.serialization import save_model
+    from tests.model.helpers import tiny_model
+
+    path = tmp_path / "pqeq.pt"
+    save_model(tiny_model("float64", pqeq={"long_range": "direct"}), path)
+    return str(path)
+
+
+def test_switching_to_split_charges_makes_the_bond_hardness_trainable(tmp_path):
+    from openmm_polarml.training.finetune import apply_finetune
+
+    ft = {
+        "checkpoint": _pqeq_checkpoint(tmp_path),
+        "trainable": ["pqeq.bond_hardness.raw"],
+        "charge_transfer": "split",
+        "bond_hardness": 2.0,
+    }
+    model = apply_finetune(ft, "float64")
+    assert model.pqeq.charge_transfer == "split"
+    trained = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trained == ["pqeq.bond_hardness.raw"]
+    kappa = model.pqeq.bond_hardness.per_atom(torch.tensor([8]))
+    assert float(kappa) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_a_trainable_pattern_that_matches_nothing_is_an_error(tmp_path):
+    from openmm_polarml.training.finetune import apply_finetune
+
+    ft = {"checkpoint": _pqeq_checkpoint(tmp_path), "trainable": ["pqeq.bond_hardness.raw"]}
+    with pytest.raises(ValueError, match="match no parameter"):
+        apply_finetune(ft, "float64")

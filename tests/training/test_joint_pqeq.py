@@ -138,3 +138,48 @@ def test_batches_failing_the_solve_are_skipped_then_training_stops(tmp_path, mon
     monkeypatch.setattr(always, "_train_step", broken)
     with pytest.raises(RuntimeError, match="lower training.pqeq_lr"):
         always.fit()
+
+
+def test_joint_fit_trains_the_split_charge_bond_hardness(tmp_path):
+    """Frames labelled with a bond hardness of 3 eV/e²; a split-charge student starting at 1
+    moves its hardness of the elements present, and the loss falls."""
+    teacher = tiny_model(
+        "float64", pqeq={"long_range": "direct", "charge_transfer": "split", "bond_hardness": 3.0}
+    )
+    frames = []
+    for k in range(4):
+        f = atoms_to_frame(molecule(60 + k, n=5))
+        out = teacher(collate([f]), compute_forces=True)
+        f[K.ENERGY], f[K.FORCES] = out["energy"].detach(), out["forces"].detach()
+        f[K.HAS_ENERGY], f[K.HAS_FORCES] = torch.tensor([True]), torch.tensor([True])
+        frames.append(f)
+    spec = {"long_range": "direct", "charge_transfer": "split", "bond_hardness_trainable": True}
+    trainer = _joint_trainer_with(tmp_path, frames, spec)
+    raw0 = trainer.model.pqeq.bond_hardness.raw.detach().clone()
+    before = trainer.validation_loss()["loss"]
+    trainer.fit()
+    moved = (trainer.model.pqeq.bond_hardness.raw.detach() - raw0).abs()
+    present = sorted({int(z) for f in frames for z in f[K.NUMBERS]})
+    assert float(moved[present].max()) > 1e-3
+    assert float(moved[[z for z in range(moved.numel()) if z not in present]].max()) == 0.0
+    assert trainer.validation_loss()["loss"] < before
+
+
+def _joint_trainer_with(tmp_path, frames, pqeq_spec):
+    cfg = {
+        "model": {"preset": "small", "network": dict(TINY_NET), "d3": None, "pqeq": pqeq_spec},
+        "data": {"train": "given"},
+        "training": {
+            "output_dir": str(tmp_path / "split"),
+            "epochs": 4,
+            "batch_size": 2,
+            "lr": 5e-3,
+            "pqeq_lr": 5e-2,
+            "progress": False,
+            "dtype": "float64",
+            "ema_decay": 0.0,
+            "scheduler": "constant",
+            "loss_weights": {"energy": 1.0, "forces": 1.0},
+        },
+    }
+    return Trainer(cfg, splits={"train": frames, "validation": frames, "test": []})
