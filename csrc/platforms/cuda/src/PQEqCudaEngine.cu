@@ -262,9 +262,9 @@ template <class T> void Engine<T>::uploadBox() {
     kp.beta = (T) b.beta;
     for (int k = 0; k < 3; k++)
         for (int c = 0; c < 3; c++) {
-            kp.box[3 * k + c] = (T) b.box[k][c];
+            kp.box[3 * k + c] = (T) b.boxVec[k][c];
             kp.recip[3 * k + c] = (T) b.recip[k][c];
-            kp.boxD[3 * k + c] = b.box[k][c];
+            kp.boxD[3 * k + c] = b.boxVec[k][c];
             kp.recipD[3 * k + c] = b.recip[k][c];
         }
     vector<T> shifts;
