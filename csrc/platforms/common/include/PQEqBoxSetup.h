@@ -164,6 +164,15 @@ struct PQEqBoxSetup {
         }
     }
 
+    /** The minimum image of a difference vector (nm), reducing along c, b, a. */
+    OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const {
+        for (int k = 2; k >= 0; k--) {
+            double f = dr.dot(recip[k]);
+            dr -= boxVec[k] * std::floor(f + 0.5);
+        }
+        return dr;
+    }
+
     /** Half the smallest width must hold the split-charge cutoff (one image per bonded pair). */
     void checkSplitCutoff(double splitCutoff) const {
         if (splitCutoff > 0.5 * minWidth * (1 + 1e-12)) {

@@ -14,9 +14,6 @@ using namespace std;
 using namespace PolarML::pqeq_detail;
 
 void PQEqSystemModel::setup(const PQEqForce& force) {
-    if (force.getChargeTransfer() != PQEqForce::Global)
-        throw OpenMMException("PQEqForce: split charge transfer is implemented on the Reference/CPU platform only; "
-                              "use the Reference or CPU platform, or setChargeTransfer(PQEqForce::Global) on CUDA");
     ke = coulombConstantKJ();
     setupLayout(force);
     exclStart.assign(nS + 1, 0);
@@ -28,7 +25,7 @@ void PQEqSystemModel::setup(const PQEqForce& force) {
 }
 
 bool PQEqSystemModel::sameLayout(const PQEqSystemModel& other) const {
-    return N == other.N && P == other.P && polAtoms == other.polAtoms && fixed == other.fixed;
+    return N == other.N && P == other.P && polAtoms == other.polAtoms && fixed == other.fixed && splitCharge == other.splitCharge;
 }
 
 bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {

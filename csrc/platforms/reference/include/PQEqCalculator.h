@@ -90,7 +90,6 @@ private:
     void reciprocalPME(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void fft3d(std::vector<cplx>& data, int sign);
-    OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const;
     void setupStateReset();
     void predictStart();
     void recordSolution();

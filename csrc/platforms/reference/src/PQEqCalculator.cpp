@@ -58,14 +58,6 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
         haveRef = false;
 }
 
-Vec3 PQEqCalculator::minimumImage(Vec3 dr) const {
-    for (int k = 2; k >= 0; k--) {
-        double f = dr.dot(recip[k]);
-        dr -= boxVec[k] * floor(f + 0.5);
-    }
-    return dr;
-}
-
 void PQEqCalculator::setupBox(const Vec3* box) {
     if (!periodic)
         return;
