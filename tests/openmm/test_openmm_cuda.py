@@ -73,15 +73,39 @@ def _case(name):
 
 
 CASES = ["water-nocutoff", "water-taper", "nacl8-taper", "nacl64-ewald", "nacl64-pme"]
+# split charge transfer: the charged water + Na+ cluster and the 64-atom rocksalt box (>= 2 x 0.5 nm)
+SPLIT_CASES = ["split-water-na-nocutoff", "split-nacl64-ewald", "split-nacl64-pme"]
+
+
+def _split_case(name):
+    """(force factory, positions, box) of a split-charge system (bond cutoff 0.5 nm, default hardness)."""
+    if name == "split-water-na-nocutoff":
+        sym, pos = water_cluster(4, seed=1)
+        sym = [*sym, "Na"]
+        pos = np.vstack([pos, pos.mean(0) + 0.12])
+        frags = [*[(range(3 * m, 3 * m + 3), 0.0) for m in range(4)], ([12], 1.0)]
+        method, kw, box = po.PQEqForce.NoCutoff, {"fragments": frags}, None
+    else:
+        sym, pos, box = nacl_rocksalt(reps=2, jitter=0.01, seed=3)
+        method = po.PQEqForce.Ewald if name == "split-nacl64-ewald" else po.PQEqForce.PME
+        kw = {"cutoff": 0.5}
+
+    def make_split():
+        force = make_force(sym, method, tol=1e-8, **kw)
+        force.setChargeTransfer(po.PQEqForce.Split)
+        force.setSplitCutoff(0.5)
+        return force
+
+    return make_split, pos, box
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["single", "mixed", "double"])
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", CASES + SPLIT_CASES)
 def test_cuda_matches_reference(case, precision):
     if _cuda_platform() is None:
         pytest.skip("no CUDA platform (install the openmm-cuda wheel matching openmm)")
-    make, pos, box = _case(case)
+    make, pos, box = _split_case(case) if case.startswith("split") else _case(case)
     field = (40.0, -20.0, 10.0)  # kJ/mol/nm/e
     results = []
     for platform, prec in (("Reference", None), ("CUDA", precision)):

@@ -237,26 +237,6 @@ def test_bad_settings_raise():
         ctx.getState(getEnergy=True)
 
 
-def test_cuda_refuses_split_charge_transfer():
-    try:
-        platform = mm.Platform.getPlatformByName("CUDA")
-    except Exception:
-        pytest.skip("no CUDA platform")
-    force = make_force(["Na", "Cl"], po.PQEqForce.NoCutoff)
-    force.setChargeTransfer(po.PQEqForce.Split)
-    system = mm.System()
-    for _ in range(2):
-        system.addParticle(1.0)
-    system.addForce(force)
-    try:
-        mm.Context(system, mm.VerletIntegrator(1e-3), platform)
-    except mm.OpenMMException as exc:
-        if "Reference/CPU platform only" not in str(exc):
-            pytest.skip(f"CUDA context unavailable: {exc}")
-    else:
-        pytest.fail("a CUDA Context accepted split charge transfer")
-
-
 def test_model_system_solves_the_model_function(tmp_path):
     """createSystem of a model trained with split charges: the PQEqForce carries the model's
     charge-transfer model, split cutoff and per-element bond hardness, and its energy and forces

@@ -12,7 +12,7 @@
  * fragment; Split moves charge only along bonds shorter than the split cutoff, at a bond-hardness cost
  * (split-charge equilibration, openmm_polarml/pqeq/split_charge.py; docs/conventions.md): the solver's
  * variables are then one charge s_b per bond and the shells, and the fragments only set the reference
- * charges. Split is implemented on the Reference/CPU platform.
+ * charges. Split is implemented on the Reference/CPU platforms and in the CUDA kernels (docs/cuda.md).
  *
  * Global context parameters (kJ/mol/nm/e; 1 V/nm = 96.4853321 kJ/mol/nm/e):
  *   PQEqFieldX, PQEqFieldY, PQEqFieldZ   homogeneous external field, energy term -F.mu

@@ -3,8 +3,9 @@
 
 /* The PQEq algorithm on the GPU: device buffers, kernels for the real-space pairs, the reciprocal
  * space (Ewald structure factors or smooth PME: B-spline spreading, 3D DFT, influence function,
- * gathering) and the solver's vector operations; the nonlinear-CG driver loop runs on the host and
- * reads a few reduced scalars per iteration. Pair/grid arithmetic in the real type T (float for the
+ * gathering), the split-charge bonds (PQEqForce::Split: bond list on the host by PQEqSplitBonds.h, one
+ * thread per bond for the bond gradient and forces) and the solver's vector operations; the nonlinear-CG
+ * driver loop runs on the host and reads a few reduced scalars per iteration. Pair/grid arithmetic in the real type T (float for the
  * single and mixed precision modes, double for double); potentials, gradients, the solver vectors
  * and all reductions in double. No CUDA types in this header (the OpenMM glue is plain C++). */
 

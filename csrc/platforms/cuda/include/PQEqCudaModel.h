@@ -4,11 +4,12 @@
 /* Host-side description of a PQEq problem for the CUDA kernels: sites, Gaussian classes, exclusions,
  * fragments (PQEqSystemModel, from a PQEqForce) and everything that depends on the periodic box
  * (PQEqBoxModel: cutoff, Ewald beta, class groups, k-vectors, PME mesh and influence function).
- * The per-particle set-up is the Reference platform's (PQEqParticleLayout, platforms/common); this file
- * adds what the device code needs as flat arrays (CSR exclusions) and the box-dependent tables, by the
- * rules of docs/conventions.md. Plain C++ (no CUDA). */
+ * The per-particle and box set-up are the Reference platform's (PQEqParticleLayout, PQEqBoxSetup in
+ * platforms/common); this file adds what the device code needs as flat arrays (CSR exclusions, image
+ * shifts, Ewald weights per group pair). Plain C++ (no CUDA). */
 
 #include "PQEqForce.h"
+#include "PQEqBoxSetup.h"
 #include "PQEqParticleLayout.h"
 #include "openmm/Vec3.h"
 #include <vector>
@@ -24,19 +25,13 @@ struct PQEqSystemModel : PQEqParticleLayout {
     bool sameLayout(const PQEqSystemModel& other) const;
 };
 
-struct PQEqBoxModel {
+/** The platform-independent box set-up (PQEqBoxSetup, platforms/common) plus what the kernels read:
+ *  the image shifts, the Ewald weights per k-vector and group pair, and one PME influence mesh per group pair. */
+struct PQEqBoxModel : PQEqBoxSetup {
     bool valid = false;
-    OpenMM::Vec3 box[3], recip[3];
-    double volume = 0, rc = 0, beta = 0, kmax = 0;
     int nimg[3] = {0, 0, 0};
     std::vector<OpenMM::Vec3> shifts;                     // image shifts (zero shift included), rc-limited
-    int numGroups = 1;
-    std::vector<int> siteGroup;
-    std::vector<double> groupGamma;                       // [g*G+h]
-    std::vector<double> selfGamma;                        // per class: min(alpha_cc, beta)
-    std::vector<OpenMM::Vec3> kvecs;                      // Ewald half-space k vectors
     std::vector<double> kweight;                          // [k*G*G + g*G + h] = 8 pi ke/(V k^2) exp(-k^2/4gamma^2)
-    int ngrid[3] = {0, 0, 0};
     std::vector<double> influence;                        // PME: [(g*G+h)*total + idx]
     /** Set up for a box (periodic methods) or for no box (box == NULL). Returns true when something changed. */
     bool setup(const PQEqSystemModel& model, const OpenMM::Vec3* box);

@@ -29,7 +29,6 @@ CudaCalcPQEqForceKernel::~CudaCalcPQEqForceKernel() {
 }
 
 void CudaCalcPQEqForceKernel::initialize(const System& system, const PQEqForce& force) {
-    // split charge transfer has no CUDA kernels: PQEqSystemModel::setup refuses it (also on updateParametersInContext)
     ContextSelector selector(cu);
     engine.reset(PQEqCudaEngine::create(cu.getUseDoublePrecision(), nullptr));
     engine->setup(force, false);

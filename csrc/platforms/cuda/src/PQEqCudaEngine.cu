@@ -7,6 +7,7 @@
 #include "PQEqCudaKernels.cuh"
 #include "PQEqCudaModel.h"
 #include "PQEqInputChecks.h"
+#include "PQEqSplitBonds.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <cmath>
@@ -87,6 +88,8 @@ public:
 private:
     void uploadBox();
     void resetState();
+    void resizeSolver();
+    void buildSplitBonds();
     double evaluate(double* x, double* g, bool wantEnergy);
     void electrostatics();
     void readScalars(int first, int count);
@@ -98,6 +101,8 @@ private:
     KP<T> kp;
     bool haveState, haveRef;
     vector<Vec3> hostPositions;   // positions given by setPositions, checked at the next compute()
+    vector<pqeq_detail::SplitBond> bonds;   // split charges: the bonds of the last solve (order of dX)
+    vector<double> shellInvPrec;  // 1/Ks per shell component
     int lastIterations;
     double dipole[3], scalars[S_COUNT];
     // device data
@@ -108,19 +113,27 @@ private:
     DevArray<T> dSx, dSy, dSz, dSq, dPairAlpha, dSelfGamma, dShifts, dKvec, dKweight, dGrid, dTmp, dPot, dTw[3], dInfluence;
     DevArray<double> dPhi, dGrad, dGroupQ, dK0coef, dPr, dPi;
     DevArray<double> dX, dG, dXt, dGt, dP, dZv, dGp, dZPrev, dGPrev, dFragSum, dFragWg, dFragSz, dScalars;
+    DevArray<double> dRefQ, dChargeGrad, dBondR, dBondLen, dBondW, dBondDW, dBondKappa, dBondDEdR;
+    DevArray<int> dBondI, dBondJ, dAtomBondStart, dAtomBondList;
 };
 
 template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState) {
     PQEqSystemModel old = model;
     model.setup(force);
     const PQEqSystemModel& m = model;
+    bool same = keepState && haveState && m.sameLayout(old);
+    if (!same)
+        bonds.clear();
     boxModel = PQEqBoxModel();
     kp = KP<T>();
     kp.N = m.N;
     kp.P = m.P;
     kp.nq = m.nq;
     kp.nS = m.nS;
-    kp.n = m.nq + 3 * m.P;
+    kp.split = m.splitCharge ? 1 : 0;
+    kp.nb = (int) bonds.size();   // split: one variable per bond (of the last solve; buildSplitBonds)
+    kp.nx = (m.splitCharge ? kp.nb : m.nq);
+    kp.n = kp.nx + 3 * m.P;
     kp.method = m.method;
     kp.periodic = m.periodic ? 1 : 0;
     kp.C = m.numClasses;
@@ -138,14 +151,17 @@ template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState)
     dEqFragment.upload(m.eqFragment, stream);
     vector<double> invPrec(kp.n), fragInvEta(kp.nfrag, 0.0), fragCount(kp.nfrag, 0.0);
     for (int k = 0; k < m.nq; k++) {
-        invPrec[k] = 1.0 / m.eta[m.eqAtoms[k]];
-        fragInvEta[m.eqFragment[k]] += invPrec[k];
+        double v = 1.0 / m.eta[m.eqAtoms[k]];
+        if (!m.splitCharge)
+            invPrec[k] = v;
+        fragInvEta[m.eqFragment[k]] += v;
         fragCount[m.eqFragment[k]] += 1.0;
     }
+    shellInvPrec.resize(3 * m.P);
     for (int s = 0; s < m.P; s++)
         for (int c = 0; c < 3; c++)
-            invPrec[m.nq + 3 * s + c] = 1.0 / m.Ks[m.polAtoms[s]];
-    dInvPrec.upload(invPrec, stream);
+            invPrec[kp.nx + 3 * s + c] = shellInvPrec[3 * s + c] = 1.0 / m.Ks[m.polAtoms[s]];
+    dInvPrec.upload(invPrec.empty() ? vector<double>(1, 0.0) : invPrec, stream);
     dFragInvEta.upload(fragInvEta, stream);
     dFragCount.upload(fragCount, stream);
     dFragCharge.upload(m.fragCharge, stream);
@@ -163,8 +179,9 @@ template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState)
         a->resize(m.nS);
     dPhi.resize(m.nS);
     dGrad.resize(3 * m.nS);
-    for (auto* a : {&dX, &dG, &dXt, &dGt, &dP, &dZv, &dGp, &dZPrev, &dGPrev})
-        a->resize(max(kp.n, 1));
+    dRefQ.upload(m.referenceQ, stream);
+    dChargeGrad.resize(m.N);
+    resizeSolver();
     for (auto* a : {&dFragSum, &dFragWg, &dFragSz})
         a->resize(max(kp.nfrag, 1));
     dScalars.resize(S_COUNT);
@@ -202,7 +219,8 @@ template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState)
     kp.fragWg = dFragWg.get();
     kp.fragSz = dFragSz.get();
     kp.scalars = dScalars.get();
-    bool same = keepState && haveState && m.sameLayout(old);
+    kp.refQ = dRefQ.get();
+    kp.chargeGrad = dChargeGrad.get();
     if (!same)
         resetState();
     else {
@@ -214,12 +232,102 @@ template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState)
 
 /* Initial guess: each fragment's charge spread evenly, shells at the cores. */
 template <class T> void Engine<T>::resetState() {
+    if (model.splitCharge) {   // no bonds yet: buildSplitBonds starts every bond variable at 0
+        bonds.clear();
+        kp.nx = kp.nb = 0;
+        kp.n = 3 * model.P;
+        resizeSolver();
+    }
     vector<double> x(max(kp.n, 1), 0.0);
-    for (size_t f = 0; f < model.fragMembers.size(); f++)
+    for (size_t f = 0; f < model.fragMembers.size() && !model.splitCharge; f++)
         for (int k : model.fragMembers[f])
             x[k] = model.fragCharge[f] / model.fragMembers[f].size();
     dX.upload(x, stream);
     haveState = false;
+}
+
+/* The solver vectors for kp.n unknowns (resize() keeps an array whose size is unchanged). */
+template <class T> void Engine<T>::resizeSolver() {
+    for (auto* a : {&dX, &dG, &dXt, &dGt, &dP, &dZv, &dGp, &dZPrev, &dGPrev})
+        a->resize(max(kp.n, 1));
+}
+
+/* Split charges: the bonds at the current positions (PQEqSplitBonds.h, the Reference platform's rule:
+ * equilibrated pairs closer than the split cutoff, minimum image), the bond variables of the previous
+ * solve carried over by pair, the shells kept; then the bond arrays, the per-atom bond lists and the
+ * diagonal preconditioner w^2 (eta_i + eta_j) + kappa of the bond block. The positions come to the
+ * host for this (3N doubles per evaluation). */
+template <class T> void Engine<T>::buildSplitBonds() {
+    const PQEqSystemModel& m = model;
+    vector<double> flat, xOld;
+    dPos.download(flat, stream);
+    dX.download(xOld, stream);
+    vector<Vec3> pos(m.N);
+    for (int i = 0; i < m.N; i++)
+        pos[i] = Vec3(flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]);
+    auto image = [&](const Vec3& dr) { return m.periodic ? boxModel.minimumImage(dr) : dr; };
+    vector<pqeq_detail::SplitBond> found;
+    pqeq_detail::findSplitBonds(pos, m.eqAtoms, m.splitCutoff, m.splitCutoff, m.bondHardness, image, found);
+    vector<double> oldS(xOld.begin(), xOld.begin() + min((size_t) kp.nb, xOld.size())), s;
+    pqeq_detail::carrySplitVariables(bonds, oldS, found, s);
+    int nb = (int) found.size();
+    vector<double> x(s), invPrec(nb);
+    x.resize(nb + 3 * m.P);
+    for (int k = 0; k < 3 * m.P && kp.nx + k < (int) xOld.size(); k++)
+        x[nb + k] = xOld[kp.nx + k];
+    bonds.swap(found);
+    vector<double> R(3 * nb), len(nb), w(nb), dw(nb), kappa(nb);
+    vector<int> bi(nb), bj(nb), start(m.N + 1, 0), list(2 * nb);
+    for (int b = 0; b < nb; b++) {
+        const pqeq_detail::SplitBond& B = bonds[b];
+        for (int c = 0; c < 3; c++)
+            R[3 * b + c] = B.R[c];
+        len[b] = B.r;
+        w[b] = B.w;
+        dw[b] = B.dw;
+        kappa[b] = B.kappa;
+        bi[b] = B.i;
+        bj[b] = B.j;
+        start[B.i + 1]++;
+        start[B.j + 1]++;
+        invPrec[b] = 1.0 / (B.w * B.w * (m.eta[B.i] + m.eta[B.j]) + B.kappa);
+    }
+    for (int i = 0; i < m.N; i++)
+        start[i + 1] += start[i];
+    vector<int> fill(start.begin(), start.end() - 1);
+    for (int b = 0; b < nb; b++) {   // ascending b per atom: the Reference platform's summation order
+        list[fill[bonds[b].i]++] = b;
+        list[fill[bonds[b].j]++] = -b - 1;
+    }
+    invPrec.insert(invPrec.end(), shellInvPrec.begin(), shellInvPrec.end());
+    auto nonEmpty = [](vector<double> v) { return v.empty() ? vector<double>(1, 0.0) : v; };
+    auto nonEmptyInt = [](vector<int> v) { return v.empty() ? vector<int>(1, 0) : v; };
+    kp.nb = kp.nx = nb;
+    kp.n = nb + 3 * m.P;
+    resizeSolver();
+    dX.upload(nonEmpty(x), stream);
+    dInvPrec.upload(nonEmpty(invPrec), stream);
+    dBondR.upload(nonEmpty(R), stream);
+    dBondLen.upload(nonEmpty(len), stream);
+    dBondW.upload(nonEmpty(w), stream);
+    dBondDW.upload(nonEmpty(dw), stream);
+    dBondKappa.upload(nonEmpty(kappa), stream);
+    dBondI.upload(nonEmptyInt(bi), stream);
+    dBondJ.upload(nonEmptyInt(bj), stream);
+    dAtomBondStart.upload(start, stream);
+    dAtomBondList.upload(nonEmptyInt(list), stream);
+    dBondDEdR.resize(max(3 * nb, 1));
+    kp.invPrec = dInvPrec.get();
+    kp.bondR = dBondR.get();
+    kp.bondLen = dBondLen.get();
+    kp.bondW = dBondW.get();
+    kp.bondDW = dBondDW.get();
+    kp.bondKappa = dBondKappa.get();
+    kp.bondI = dBondI.get();
+    kp.bondJ = dBondJ.get();
+    kp.atomBondStart = dAtomBondStart.get();
+    kp.atomBondList = dAtomBondList.get();
+    kp.bondDEdR = dBondDEdR.get();
 }
 
 template <class T> void Engine<T>::checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const {
@@ -262,9 +370,9 @@ template <class T> void Engine<T>::uploadBox() {
     kp.beta = (T) b.beta;
     for (int k = 0; k < 3; k++)
         for (int c = 0; c < 3; c++) {
-            kp.box[3 * k + c] = (T) b.box[k][c];
+            kp.box[3 * k + c] = (T) b.boxVec[k][c];
             kp.recip[3 * k + c] = (T) b.recip[k][c];
-            kp.boxD[3 * k + c] = b.box[k][c];
+            kp.boxD[3 * k + c] = b.boxVec[k][c];
             kp.recipD[3 * k + c] = b.recip[k][c];
         }
     vector<T> shifts;
@@ -368,6 +476,8 @@ template <class T> double Engine<T>::evaluate(double* x, double* g, bool wantEne
     electrostatics();
     zeroScalars(S_EC, 5);
     PQ_LAUNCH(kGradient<T>, kp.nq + kp.P, kp, g);
+    if (kp.split)
+        PQ_LAUNCH(kSplitBondGradient<T>, kp.nb, kp, (const double*) x, g);
     PQ_LAUNCH(kEnergyDipole<T>, max(kp.nS, kp.N), kp);
     if (!wantEnergy)
         return 0.0;
@@ -382,7 +492,8 @@ template <class T> double Engine<T>::residual(const double* g, double& rq, doubl
     int F = max(kp.nfrag, 1);
     pqZero(dFragSum.get(), F * sizeof(double), stream);
     pqZero(dFragWg.get(), F * sizeof(double), stream);
-    PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, g, dFragSum.get(), dFragWg.get());
+    if (!kp.split)
+        PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, g, dFragSum.get(), dFragWg.get());
     zeroScalars(S_RQ, 3);
     PQ_LAUNCH(kResiduals<T>, kp.n, kp, g);
     readScalars(S_RQ, 3);
@@ -410,8 +521,13 @@ template <class T> double Engine<T>::compute(const Vec3* box, const Vec3& field)
         haveRef = true;
     }
     PQ_LAUNCH(kUnwrap<T>, m.N, kp);
+    if (kp.split) {
+        if (m.periodic)
+            boxModel.checkSplitCutoff(m.splitCutoff);
+        buildSplitBonds();
+    }
     // warm start projected onto the fragment constraints
-    if (kp.nfrag > 0) {
+    if (kp.nfrag > 0 && !kp.split) {
         pqZero(dFragSum.get(), kp.nfrag * sizeof(double), stream);
         PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, (const double*) dX.get(), dFragSum.get(), (double*) nullptr);
         PQ_LAUNCH(kProjectCharges<T>, kp.nq, kp, dX.get());
@@ -531,6 +647,8 @@ template <class T> double Engine<T>::compute(const Vec3* box, const Vec3& field)
         throw;
     }
     haveState = true;
+    if (kp.split)
+        PQ_LAUNCH(kSplitBondForce<T>, kp.nb, kp, (const double*) x);
     PQ_LAUNCH(kForces<T>, m.N, kp);
     return E;
 }

@@ -18,6 +18,7 @@ const int PQ_MAX_GROUPS = 16;
 /* Kernel arguments: passed by value to every kernel. */
 template <class T> struct KP {
     int N, P, nq, nS, n, method, periodic, C, G, nshift, nk, nfrag;
+    int split, nx, nb;   // split charges (PQEqForce::Split); first-block unknowns: nq charges, or nb bond variables
     int ng[3];
     long long total;
     T box[9], recip[9], rc, rc2, beta, ke;
@@ -40,6 +41,12 @@ template <class T> struct KP {
     const T *tw[3], *influence;
     // solver
     double *fragSum, *fragWg, *fragSz, *scalars;
+    // split charges: reference charges q0 (per atom), bonds i < j with R = r_i - r_j(image) (nm), |R|, taper
+    // w and dw/dr, hardness; per atom its bonds (CSR, ascending: b for the first atom, -b-1 for the second);
+    // dE/dq without the field per atom at the last evaluation; dE/dR per bond at fixed s (forces)
+    const double *refQ, *bondR, *bondLen, *bondW, *bondDW, *bondKappa;
+    const int *bondI, *bondJ, *atomBondStart, *atomBondList;
+    double *chargeGrad, *bondDEdR;
 };
 
 template <class T> PQ_DEVICE void erfOverR(T a, T r, T& f, T& df) {
@@ -124,10 +131,18 @@ template <class T> PQ_GLOBAL void kSites(KP<T> p, const double* x) {
     for (int i = PQ_TID; i < p.N; i += PQ_NTHREADS) {
         int k = p.eqIndex[i], s = p.polIndex[i];
         double q = (k >= 0 ? x[k] : p.fixedQ[i]);
+        if (k >= 0 && p.split) {   // q = q0 + B (w o s), the bonds in ascending order
+            q = p.refQ[i];
+            for (int e = p.atomBondStart[i]; e < p.atomBondStart[i + 1]; e++) {
+                int code = p.atomBondList[e], b = (code >= 0 ? code : -code - 1);
+                double t = p.bondW[b] * x[b];
+                q += (code >= 0 ? t : -t);
+            }
+        }
         double d[3] = {0, 0, 0};
         if (s >= 0)
             for (int c = 0; c < 3; c++)
-                d[c] = x[p.nq + 3 * s + c];
+                d[c] = x[p.nx + 3 * s + c];
         p.qAtom[i] = q;
         for (int c = 0; c < 3; c++)
             p.dAtom[3 * i + c] = d[c];
@@ -438,20 +453,60 @@ template <class T> PQ_GLOBAL void kGradient(KP<T> p, double* g) {
         if (k < p.nq) {
             int i = p.eqAtoms[k];
             double q = p.qAtom[i];
-            g[k] = p.chi[i] + p.eta[i] * q + p.phi[i]
-                 - (p.field[0] * p.u[3 * i] + p.field[1] * p.u[3 * i + 1] + p.field[2] * p.u[3 * i + 2]);
+            double gq = p.chi[i] + p.eta[i] * q + p.phi[i];
+            if (p.split)   // the bond gradient follows in kSplitBondGradient
+                p.chargeGrad[i] = gq;
+            else
+                g[k] = gq - (p.field[0] * p.u[3 * i] + p.field[1] * p.u[3 * i + 1] + p.field[2] * p.u[3 * i + 2]);
             eLocal += p.chi[i] * q + 0.5 * p.eta[i] * q * q;
         }
         else {
             int s = k - p.nq, i = p.polAtoms[s];
             for (int c = 0; c < 3; c++) {
                 double d = p.dAtom[3 * i + c];
-                g[p.nq + 3 * s + c] = p.Ks[i] * d + p.grad[3 * (p.N + s) + c] + p.field[c] * p.Z[i];
+                g[p.nx + 3 * s + c] = p.Ks[i] * d + p.grad[3 * (p.N + s) + c] + p.field[c] * p.Z[i];
                 eLocal += 0.5 * p.Ks[i] * d * d;
             }
         }
     }
     pqReduceAdd(&p.scalars[S_ESELF], eLocal);
+}
+
+/* Split charges, per bond: dE/ds_b = w_b (dE/dq_i - dE/dq_j) + kappa_b s_b - w_b F.R_b, the bond energy
+ * 1/2 kappa_b s_b^2 and the bond dipole w_b s_b R_b (needs chargeGrad of this evaluation). */
+template <class T> PQ_GLOBAL void kSplitBondGradient(KP<T> p, const double* x, double* g) {
+    double eLocal = 0, mu[3] = {0, 0, 0};
+    for (int b = PQ_TID; b < p.nb; b += PQ_NTHREADS) {
+        int i = p.bondI[b], j = p.bondJ[b];
+        double s = x[b], w = p.bondW[b];
+        const double* R = p.bondR + 3 * b;
+        double fr = p.field[0] * R[0] + p.field[1] * R[1] + p.field[2] * R[2];
+        g[b] = w * (p.chargeGrad[i] - p.chargeGrad[j]) + p.bondKappa[b] * s - w * fr;
+        eLocal += 0.5 * p.bondKappa[b] * s * s;
+        for (int c = 0; c < 3; c++)
+            mu[c] += R[c] * (w * s);
+    }
+    pqReduceAdd(&p.scalars[S_ESELF], eLocal);
+    for (int c = 0; c < 3; c++)
+        pqReduceAdd(&p.scalars[S_MU + c], mu[c]);
+}
+
+/* Split charges, per bond: dE/dR_b at fixed s, through the taper w (charges and field) and through R in
+ * the bond dipole; the atoms gather it in kForces. */
+template <class T> PQ_GLOBAL void kSplitBondForce(KP<T> p, const double* x) {
+    for (int b = PQ_TID; b < p.nb; b += PQ_NTHREADS) {
+        int i = p.bondI[b], j = p.bondJ[b];
+        double s = x[b], w = p.bondW[b], r = p.bondLen[b];
+        const double* R = p.bondR + 3 * b;
+        double fr = p.field[0] * R[0] + p.field[1] * R[1] + p.field[2] * R[2];
+        double dEdw = s * (p.chargeGrad[i] - p.chargeGrad[j] - fr);
+        for (int c = 0; c < 3; c++) {
+            double v = -p.field[c] * (s * w);
+            if (r > 0)   // dw = 0 below the taper onset; an excluded pair may sit at r = 0
+                v += R[c] * (dEdw * p.bondDW[b] / r);
+            p.bondDEdR[3 * b + c] = (s == 0 ? 0.0 : v);
+        }
+    }
 }
 
 template <class T> PQ_GLOBAL void kEnergyDipole(KP<T> p) {
@@ -460,7 +515,7 @@ template <class T> PQ_GLOBAL void kEnergyDipole(KP<T> p) {
         ec += 0.5 * (double) p.sq[a] * p.phi[a];
     for (int i = PQ_TID; i < p.N; i += PQ_NTHREADS)
         for (int c = 0; c < 3; c++)
-            mu[c] += p.qAtom[i] * p.u[3 * i + c] - p.Z[i] * p.dAtom[3 * i + c];
+            mu[c] += (p.split ? p.refQ[i] : p.qAtom[i]) * p.u[3 * i + c] - p.Z[i] * p.dAtom[3 * i + c];
     pqReduceAdd(&p.scalars[S_EC], ec);
     for (int c = 0; c < 3; c++)
         pqReduceAdd(&p.scalars[S_MU + c], mu[c]);
@@ -470,9 +525,14 @@ template <class T> PQ_GLOBAL void kForces(KP<T> p) {
     for (int i = PQ_TID; i < p.N; i += PQ_NTHREADS) {
         int s = p.polIndex[i];
         for (int c = 0; c < 3; c++) {
-            double f = p.field[c] * p.qAtom[i] - p.grad[3 * i + c];
+            double f = p.field[c] * (p.split ? p.refQ[i] : p.qAtom[i]) - p.grad[3 * i + c];
             if (s >= 0)
                 f -= p.grad[3 * (p.N + s) + c];
+            if (p.split)   // the bonds of atom i: -dE/dR_b for the first atom, +dE/dR_b for the second
+                for (int e = p.atomBondStart[i]; e < p.atomBondStart[i + 1]; e++) {
+                    int code = p.atomBondList[e];
+                    f += (code >= 0 ? -p.bondDEdR[3 * code + c] : p.bondDEdR[3 * (-code - 1) + c]);
+                }
             p.forces[3 * i + c] = f;
         }
     }
@@ -510,9 +570,8 @@ template <class T> PQ_GLOBAL void kResiduals(KP<T> p, const double* g) {
     double rq = 0, rd = 0, nan = 0;
     for (int k = PQ_TID; k < p.n; k += PQ_NTHREADS) {
         double v;
-        if (k < p.nq) {
-            int f = p.eqFragment[k];
-            v = fabs(g[k] - p.fragSum[f] / p.fragCount[f]);
+        if (k < p.nx) {   // split: the bond variables are unconstrained
+            v = (p.split ? fabs(g[k]) : fabs(g[k] - p.fragSum[p.eqFragment[k]] / p.fragCount[p.eqFragment[k]]));
             rq = fmax(rq, v);
         }
         else {
@@ -531,13 +590,14 @@ template <class T> PQ_GLOBAL void kResiduals(KP<T> p, const double* g) {
 template <class T> PQ_GLOBAL void kPrecondition(KP<T> p, const double* g, double* gp, double* z) {
     for (int k = PQ_TID; k < p.n; k += PQ_NTHREADS) {
         double v = g[k];
-        if (k < p.nq) {
+        bool charge = (k < p.nx && !p.split);
+        if (charge) {
             int f = p.eqFragment[k];
             v -= p.fragWg[f] / p.fragInvEta[f];
         }
         gp[k] = v;
         z[k] = v * p.invPrec[k];
-        if (k < p.nq)
+        if (charge)
             pqAtomicAdd(&p.fragSz[p.eqFragment[k]], z[k]);
     }
 }
@@ -547,7 +607,7 @@ template <class T> PQ_GLOBAL void kFixZDots(KP<T> p, double* z, const double* gp
     double zg = 0, num = 0, den = 0;
     for (int k = PQ_TID; k < p.n; k += PQ_NTHREADS) {
         double zk = z[k];
-        if (k < p.nq) {
+        if (k < p.nx && !p.split) {
             int f = p.eqFragment[k];
             zk -= p.fragSz[f] * p.invPrec[k] / p.fragInvEta[f];
             z[k] = zk;
@@ -602,7 +662,7 @@ template <class T> PQ_GLOBAL void kUpdate(KP<T> p, double* x, double* g, const d
 template <class T> PQ_GLOBAL void kShellMax(KP<T> p, const double* x) {
     double m = 0;
     for (int s = PQ_TID; s < p.P; s += PQ_NTHREADS) {
-        const double* d = x + p.nq + 3 * s;
+        const double* d = x + p.nx + 3 * s;
         m = fmax(m, d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
     }
     pqReduceMax(&p.scalars[S_DMAX], m);

@@ -1,6 +1,8 @@
 /* Serial emulation check of the CUDA PQEq kernels (no GPU needed): the engine's device code compiled
  * as plain C++ (POLARML_CUDA_EMULATION) against the Reference calculator, for every nonbonded method,
- * with fragments, fixed charges, exclusions and a field, in double (tight) and float (loose) arithmetic.
+ * with fragments, fixed charges, exclusions and a field, in double (tight) and float (loose) arithmetic;
+ * split charge transfer (PQEqForce::Split) on a charged water + Na+ cluster (no cutoff, taper without
+ * periodicity) and a rattled rocksalt box (taper, Ewald, PME) in a field.
  * Exit status 0 when every case agrees. Build: cmake -DPOLARML_CUDA_EMULATION_CHECK=ON (see docs/cuda.md). */
 
 #include "PQEqCalculator.h"
@@ -22,6 +24,7 @@ static const Element NA = {274.30779922657035, 443.06064511023953, 0.2085, 5762.
 static const Element CL = {826.300384304027, 954.4329053637827, 0.0994, 63731.85952};
 static const Element O = {801.6107526669931, 1414.5984701528425, 0.0669, 173236.222984};
 static const Element H = {455.87775662950014, 1502.6027415825138, 0.0371, 852364.735224};
+static const double WATER[3][3] = {{0, 0, 0}, {0.09572, 0, 0}, {-0.02399, 0.09266, 0}};   // O, H, H (nm)
 
 struct Case {
     string name;
@@ -30,6 +33,8 @@ struct Case {
     bool periodic;
     Vec3 box[3];
     Vec3 field;
+    double tolE = 1e-8, tolF = 1e-6, tolQ = 1e-7;   // double precision: energy (relative), force (/Fmax), charge (e)
+    bool rattleWarm = false;                        // warm-start step: move every atom differently
 };
 
 static void add(PQEqForce& f, const Element& e, bool pol = true) {
@@ -65,7 +70,6 @@ static Case water(int method, unsigned seed) {
     c.name = string("water cluster method ") + to_string(method);
     mt19937 rng(seed);
     normal_distribution<double> nd(0.0, 0.01);
-    const double W[3][3] = {{0, 0, 0}, {0.09572, 0, 0}, {-0.02399, 0.09266, 0}};
     int m = 0;
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++) {
@@ -73,7 +77,7 @@ static Case water(int method, unsigned seed) {
             vector<int> frag;
             for (int k = 0; k < 3; k++) {
                 add(c.force, k == 0 ? O : H, k != 2 || m != 1);   // one non-polarisable H
-                c.pos.push_back(shift + Vec3(W[k][0], W[k][1], W[k][2]));
+                c.pos.push_back(shift + Vec3(WATER[k][0], WATER[k][1], WATER[k][2]));
                 frag.push_back(3 * m + k);
             }
             c.force.addFragment(frag, m == 0 ? 0.1 : 0.0);
@@ -95,6 +99,81 @@ static Case water(int method, unsigned seed) {
     if (c.periodic && method != PQEqForce::Taper)
         c.force.setCutoffDistance(0.6);
     c.field = Vec3(30.0, 0.0, -15.0);
+    return c;
+}
+
+/* Split charges: per-element bond hardness (kJ/mol/e^2; 1 eV/e^2 = 96.485 kJ/mol/e^2), tight solve and tolerances. */
+static void makeSplit(Case& c, const vector<double>& kappa) {
+    c.force.setChargeTransfer(PQEqForce::Split);
+    for (size_t i = 0; i < kappa.size(); i++)
+        c.force.setParticleBondHardness((int) i, kappa[i]);
+    c.force.setSolverTolerance(1e-12);
+    c.tolE = 1e-12;
+    c.tolF = 1e-8;
+    c.tolQ = 1e-9;
+    c.rattleWarm = true;
+    c.name = "split " + c.name;
+}
+
+/** Four waters (neutral fragments) and a Na+ (fragment of charge +1) 0.12 nm off their centre along
+ *  (1, 1, 1), split charges without periodicity, in a field (tests/openmm/test_openmm_split_charge.py). */
+static Case splitCluster(int method, unsigned seed) {
+    Case c;
+    c.name = string("water+Na cluster method ") + to_string(method);
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, 0.01);
+    vector<double> kappa;
+    Vec3 centre;
+    for (int m = 0; m < 4; m++) {
+        Vec3 shift((m % 2) * 0.29 + nd(rng), (m / 2) * 0.29 + nd(rng), 0.05 * m + nd(rng));
+        vector<int> frag;
+        for (int k = 0; k < 3; k++) {
+            add(c.force, k == 0 ? O : H);
+            kappa.push_back(k == 0 ? 96.485 : 1.2 * 96.485);
+            c.pos.push_back(shift + Vec3(WATER[k][0], WATER[k][1], WATER[k][2]));
+            centre += c.pos.back() / 12.0;
+            frag.push_back(3 * m + k);
+        }
+        c.force.addFragment(frag, 0.0);
+    }
+    add(c.force, NA);
+    kappa.push_back(1.5 * 96.485);
+    c.pos.push_back(centre + Vec3(0.12, 0.12, 0.12));
+    c.force.addFragment(vector<int>(1, 12), 1.0);
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.periodic = false;
+    c.field = Vec3(20.0, -10.0, 30.0);
+    makeSplit(c, kappa);
+    return c;
+}
+
+/** 2x2x2 conventional cells of NaCl (1.128 nm box, at least twice the 0.5 nm split cutoff) rattled by
+ *  0.01 nm, split charges with Ewald or PME (real-space cutoff 0.5 nm), in a field. */
+static Case splitRocksalt(int method, unsigned seed) {
+    Case c;
+    c.name = string("rocksalt 2x2x2 method ") + to_string(method);
+    double a = 0.564;
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, 0.01);
+    const double base[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+    vector<double> kappa;
+    for (int n = 0; n < 8; n++)
+        for (int s = 0; s < 2; s++)
+            for (auto& b : base) {
+                add(c.force, s == 0 ? NA : CL);
+                kappa.push_back(s == 0 ? 1.5 * 96.485 : 0.8 * 96.485);
+                Vec3 cell(n & 1, (n >> 1) & 1, (n >> 2) & 1);
+                c.pos.push_back(Vec3((cell[0] + b[0] + 0.5 * s) * a + nd(rng), (cell[1] + b[1]) * a + nd(rng),
+                                     (cell[2] + b[2]) * a + nd(rng)));
+            }
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.force.setCutoffDistance(0.5);
+    c.periodic = true;
+    c.box[0] = Vec3(2 * a, 0, 0);
+    c.box[1] = Vec3(0, 2 * a, 0);
+    c.box[2] = Vec3(0, 0, 2 * a);
+    c.field = Vec3(20.0, -10.0, 5.0);
+    makeSplit(c, kappa);
     return c;
 }
 
@@ -121,14 +200,14 @@ static int check(Case& c, bool doublePrecision) {
     Vec3 dmu = eng->getDipole() - ref.getDipole();
     double de = fabs(e - eRef) / max(1.0, fabs(eRef));
     double relF = df / max(fmaxRef, 1.0);
-    double tolE = doublePrecision ? 1e-8 : 2e-4, tolF = doublePrecision ? 1e-6 : 5e-3, tolQ = doublePrecision ? 1e-7 : 2e-3;
+    double tolE = doublePrecision ? c.tolE : 2e-4, tolF = doublePrecision ? c.tolF : 5e-3, tolQ = doublePrecision ? c.tolQ : 2e-3;
     bool ok = de < tolE && relF < tolF && dq < tolQ && sqrt(dmu.dot(dmu)) < 10 * tolQ;
-    printf("%-28s %-6s E=%.10f dE/E=%.2e |dF|/Fmax=%.2e |dq|=%.2e |dmu|=%.2e iters=%d/%d %s\n", c.name.c_str(),
+    printf("%-34s %-6s E=%.10f dE/E=%.2e |dF|/Fmax=%.2e |dq|=%.2e |dmu|=%.2e iters=%d/%d %s\n", c.name.c_str(),
            doublePrecision ? "double" : "float", eRef, de, relF, dq, sqrt(dmu.dot(dmu)), eng->getLastIterations(),
            ref.getLastIterations(), ok ? "ok" : "FAIL");
     // warm start: a second evaluation at displaced positions
-    for (auto& p : c.pos)
-        p += Vec3(0.001, -0.0005, 0.0007);
+    for (size_t i = 0; i < c.pos.size(); i++)
+        c.pos[i] += Vec3(0.001, -0.0005, 0.0007) * (c.rattleWarm ? 1.0 + 0.7 * (double) (i % 5) : 1.0);
     ref.compute(c.pos, c.periodic ? c.box : NULL, c.field, NULL);
     eng->setPositions(c.pos);
     double e2 = eng->compute(c.periodic ? c.box : NULL, c.field);
@@ -136,6 +215,14 @@ static int check(Case& c, bool doublePrecision) {
     bool ok2 = fabs(e2 - e2Ref) / max(1.0, fabs(e2Ref)) < tolE;
     if (!ok2)
         printf("  warm-start evaluation FAIL: %.10f vs %.10f\n", e2, e2Ref);
+    // the same force again with keepState (updateParametersInContext): the kept state is a valid start
+    eng->setup(c.force, true);
+    eng->setPositions(c.pos);
+    double e3 = eng->compute(c.periodic ? c.box : NULL, c.field);
+    if (fabs(e3 - e2Ref) / max(1.0, fabs(e2Ref)) >= tolE) {
+        printf("  kept-state evaluation FAIL: %.10f vs %.10f\n", e3, e2Ref);
+        ok2 = false;
+    }
     return (ok && ok2) ? 0 : 1;
 }
 
@@ -158,7 +245,7 @@ static int checkInputRules(bool doublePrecision) {
         catch (const OpenMMException& e) {
             refused = string(e.what()).find(bad == 0 ? "closer than" : "non-finite") != string::npos;
         }
-        printf("%-28s %-6s %s\n", bad == 0 ? "input check: overlap" : "input check: NaN position",
+        printf("%-34s %-6s %s\n", bad == 0 ? "input check: overlap" : "input check: NaN position",
                doublePrecision ? "double" : "float", refused ? "ok (refused)" : "FAIL (accepted)");
         failures += refused ? 0 : 1;
     }
@@ -178,6 +265,20 @@ int main() {
                 failures += check(c, prec == 1);
             }
             failures += checkInputRules(prec == 1);
+            for (int method : {PQEqForce::NoCutoff, PQEqForce::TaperNonPeriodic}) {
+                Case c = splitCluster(method, 5);
+                failures += check(c, prec == 1);
+            }
+            for (int method : {PQEqForce::Ewald, PQEqForce::PME}) {
+                Case c = splitRocksalt(method, 7);
+                failures += check(c, prec == 1);
+            }
+            {   // periodic Taper (on rocksalt its kernel is not positive definite): the water box with
+                // fixed charges, an exclusion and a non-polarisable H
+                Case c = water(PQEqForce::Taper, 3);
+                makeSplit(c, vector<double>(c.pos.size(), 96.485));
+                failures += check(c, prec == 1);
+            }
         }
     }
     catch (const OpenMMException& e) {

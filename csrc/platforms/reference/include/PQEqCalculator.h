@@ -12,6 +12,7 @@
  * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT),
  * PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces, bond preconditioner). */
 
+#include "PQEqBoxSetup.h"
 #include "PQEqForce.h"
 #include "PQEqKernelTable.h"
 #include "PQEqParticleLayout.h"
@@ -24,7 +25,7 @@
 
 namespace PolarML {
 
-class PQEqCalculator : private PQEqParticleLayout {
+class PQEqCalculator : private PQEqParticleLayout, private PQEqBoxSetup {
 public:
     PQEqCalculator();
     /** Copy parameters from a force. keepState: keep the warm-start charges/shells when possible. */
@@ -89,7 +90,6 @@ private:
     void reciprocalPME(const std::vector<OpenMM::Vec3>& x, const std::vector<double>& Q,
                        std::vector<double>& phi, std::vector<OpenMM::Vec3>& grad);
     void fft3d(std::vector<cplx>& data, int sign);
-    OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const;
     void setupStateReset();
     void predictStart();
     void recordSolution();
@@ -101,7 +101,6 @@ private:
     void applyBlockPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     void applyPreconditioner(const std::vector<double>& gp, std::vector<double>& z) const;
     // split charge transfer (PQEqSplitCharge.cpp); the solver's first nx variables are then one per bond
-    void checkSplitBox() const;
     void buildSplitBonds();
     void predictSplitStart(int order, const double* coefficients);
     void splitCharges(const std::vector<double>& xv);
@@ -116,18 +115,10 @@ private:
     [[noreturn]] void throwCatastrophe(const std::string& what);
 
     // parameters: N, P, nq, nS, chi, eta, alpha, Ks, Z, fragments, classes, siteExclusions, ...
-    // come from PQEqParticleLayout (platforms/common), shared with the CUDA host model
+    // come from PQEqParticleLayout, the box-dependent choices (boxVec, recip, volume, rc, beta, kmax,
+    // class groups, kvecs, PME mesh and moduli) from PQEqBoxSetup (platforms/common), shared with CUDA
     double ke;
-    std::vector<int> siteGroup;
-    int numGroups;
-    std::vector<int> classGroup;
-    // geometry
-    OpenMM::Vec3 boxVec[3], recip[3];
-    double volume, rc, beta, kmax;
-    double meshScreening = 0.0;  // max class-pair gamma: sets kmax and the PME mesh
     bool boxValid;
-    std::vector<double> groupGamma;                // [g1*G+g2]
-    std::vector<OpenMM::Vec3> kvecs;               // Ewald half-space k vectors
     std::vector<double> kfac;                      // 8 pi ke / V / k^2 per k
     // real space (Ewald/PME): kernel tables, atom neighbour list with a skin, pairs of the solve
     std::vector<KernelTable> tables;
@@ -151,8 +142,6 @@ private:
     bool termsValid = false;
     std::vector<double> ewaldP;                    // threaded Ewald: [k][2G] screened structure factors
     // PME
-    int ngrid[3];
-    std::vector<double> bmod[3];
     std::vector<cplx> twiddle[3];
     std::vector<int> gammaIndex;                   // [g*G+h] -> distinct gamma
     std::vector<double> influence;                 // [distinct gamma][mesh point]

@@ -1,6 +1,5 @@
 #include "PQEqCalculator.h"
 #include "PQEqInputChecks.h"
-#include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
@@ -20,7 +19,7 @@ double PQEqCalculator::coulombConstant() {
     return coulombConstantKJ();
 }
 
-PQEqCalculator::PQEqCalculator() : ke(coulombConstant()), numGroups(0), volume(0), rc(0), beta(0), kmax(0), boxValid(false), haveState(false), haveRef(false),
+PQEqCalculator::PQEqCalculator() : ke(coulombConstant()), boxValid(false), haveState(false), haveRef(false),
         lastIterations(0), numEvaluations(0), listSkin(0.05), ccValid(false), coreGradPending(false),
         coreSplinesValid(false), lastPredictionOrder(0), profile(getenv("POLARML_PQEQ_PROFILE") != NULL), timeReal(0), timeRecip(0) {}
 
@@ -59,14 +58,6 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
         haveRef = false;
 }
 
-Vec3 PQEqCalculator::minimumImage(Vec3 dr) const {
-    for (int k = 2; k >= 0; k--) {
-        double f = dr.dot(recip[k]);
-        dr -= boxVec[k] * floor(f + 0.5);
-    }
-    return dr;
-}
-
 void PQEqCalculator::setupBox(const Vec3* box) {
     if (!periodic)
         return;
@@ -78,66 +69,15 @@ void PQEqCalculator::setupBox(const Vec3* box) {
     listX.clear();   // the pair list depends on the box and on beta
     splitListPos.clear();   // so does the split-charge bond list
     preconditionerValid = false;
-    for (int k = 0; k < 3; k++)
-        boxVec[k] = box[k];
-    volume = boxVec[0].dot(boxVec[1].cross(boxVec[2]));
-    if (!(volume > 0))
-        throw OpenMMException("PQEqForce: the periodic box has zero or negative volume.");
-    recip[0] = boxVec[1].cross(boxVec[2]) / volume;
-    recip[1] = boxVec[2].cross(boxVec[0]) / volume;
-    recip[2] = boxVec[0].cross(boxVec[1]) / volume;
-    double minWidth = INF;
-    for (int k = 0; k < 3; k++)
-        minWidth = min(minWidth, 1.0 / sqrt(recip[k].dot(recip[k])));
+    boxValid = false;
+    setBoxVectors(box);
+    chooseCutoff(method, cutoffUser);
     boxValid = true;
-    if (method == PQEqForce::Taper) {
-        rc = (cutoffUser > 0 ? cutoffUser : 1.25);
+    if (method == PQEqForce::Taper)
         return;
-    }
-    rc = (cutoffUser > 0 ? cutoffUser : min(0.6, 0.5 * minWidth));
-    if (rc > 0.5 * minWidth * (1 + 1e-12)) {
-        stringstream msg;
-        msg << "PQEqForce (CellTooSmallError): the cutoff " << rc << " nm exceeds half the smallest perpendicular box width ("
-            << 0.5 * minWidth << " nm). Use a larger box or a smaller cutoff.";
-        boxValid = false;
-        throw OpenMMException(msg.str());
-    }
-    double delta = ewaldTolerance;
-    beta = sqrt(-log(2.0 * delta)) / rc;
-    // groups of classes with identical gamma rows
-    int C = numClasses;
-    vector<double> gamma(C * C);
-    for (int i = 0; i < C * C; i++)
-        gamma[i] = min(pairAlpha[i], beta);
-    meshScreening = maxScreening(gamma.data(), C * C);
-    kmax = ewaldKMax(meshScreening, delta);
-    classGroup.assign(C, -1);
-    vector<int> rep;
-    for (int c = 0; c < C; c++) {
-        for (size_t g = 0; g < rep.size(); g++) {
-            bool eq = true;
-            for (int t = 0; t < C && eq; t++)
-                eq = (gamma[c * C + t] == gamma[rep[g] * C + t]);
-            if (eq) {
-                classGroup[c] = (int) g;
-                break;
-            }
-        }
-        if (classGroup[c] < 0) {
-            classGroup[c] = (int) rep.size();
-            rep.push_back(c);
-        }
-    }
-    numGroups = (int) rep.size();
-    groupGamma.resize(numGroups * numGroups);
-    for (int g1 = 0; g1 < numGroups; g1++)
-        for (int g2 = 0; g2 < numGroups; g2++)
-            groupGamma[g1 * numGroups + g2] = gamma[rep[g1] * C + rep[g2]];
-    siteGroup.resize(nS);
-    for (int s = 0; s < nS; s++)
-        siteGroup[s] = classGroup[siteClass[s]];
+    setupScreening(*this, ewaldTolerance);
     if (method == PQEqForce::Ewald) {
-        kvecs = halfSpaceKVectors(boxVec, recip, kmax);
+        setupKVectors();
         kfac.clear();
         for (const Vec3& kv : kvecs)
             kfac.push_back(8 * M_PI * ke / (volume * kv.dot(kv)));
@@ -285,7 +225,7 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
     nx = nq;
     if (splitCharge) {
         if (periodic)
-            checkSplitBox();
+            checkSplitCutoff(splitCutoff);
         buildSplitBonds();   // warm start: the bond variables of the previous solve
         nx = (int) bonds.size();
     }

@@ -91,10 +91,7 @@ void PQEqCalculator::realSpace(const vector<Vec3>& x, const vector<double>& Q, v
     // periodic: all images within rc
     double rc2 = rc * rc;
     int nimg[3];
-    for (int k = 0; k < 3; k++) {
-        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
-        nimg[k] = (int) floor(rc / width + 0.5);
-    }
+    imageCounts(rc, nimg);
     bool images = (nimg[0] || nimg[1] || nimg[2]);
     vector<Vec3> shifts;
     for (int n1 = -nimg[0]; n1 <= nimg[0]; n1++)

@@ -227,26 +227,12 @@ void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
 }
 
 void PQEqCalculator::setupPME() {
-    const int p = PME_ORDER;
-    double delta = ewaldTolerance;
+    setupPmeMesh(ewaldTolerance);
     for (int k = 0; k < 3; k++) {
-        double L = sqrt(boxVec[k].dot(boxVec[k]));
-        ngrid[k] = pmeMeshSize(L, meshScreening, delta);
         int ng = ngrid[k];
-        double w[16], dw[16];
-        bspline(0.0, p, w, dw);   // w[j] = M_p(j)
-        bmod[k].resize(ng);
         twiddle[k].resize(ng);
-        for (int m = 0; m < ng; m++) {
-            double re = 0, im = 0;
-            for (int j = 0; j < p - 1; j++) {
-                double arg = 2 * M_PI * m * j / ng;
-                re += w[j + 1] * cos(arg);
-                im += w[j + 1] * sin(arg);
-            }
-            bmod[k][m] = 1.0 / (re * re + im * im);
+        for (int m = 0; m < ng; m++)
             twiddle[k][m] = cplx(cos(2 * M_PI * m / ng), sin(2 * M_PI * m / ng));
-        }
     }
     // influence function, one per distinct screening exponent
     int G = numGroups;
@@ -260,29 +246,8 @@ void PQEqCalculator::setupPME() {
             distinct.push_back(groupGamma[gh]);
         gammaIndex[gh] = (int) j;
     }
-    int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
-    size_t total = (size_t) n0 * n1 * n2;
-    influence.assign(distinct.size() * total, 0.0);
-    double pref = 4 * M_PI * ke / volume;
-    for (int m0 = 0; m0 < n0; m0++) {
-        int s0 = (m0 <= n0 / 2 ? m0 : m0 - n0);
-        for (int m1 = 0; m1 < n1; m1++) {
-            int s1 = (m1 <= n1 / 2 ? m1 : m1 - n1);
-            for (int m2 = 0; m2 < n2; m2++) {
-                int s2 = (m2 <= n2 / 2 ? m2 : m2 - n2);
-                if (s0 == 0 && s1 == 0 && s2 == 0)
-                    continue;
-                Vec3 kv = (recip[0] * s0 + recip[1] * s1 + recip[2] * s2) * (2 * M_PI);
-                double k2 = kv.dot(kv);
-                double f = pref * bmod[0][m0] * bmod[1][m1] * bmod[2][m2] / k2;
-                size_t idx = ((size_t) m0 * n1 + m1) * n2 + m2;
-                for (size_t j = 0; j < distinct.size(); j++) {
-                    double gm = distinct[j];
-                    influence[j * total + idx] = f * (gm == INF ? 1.0 : exp(-k2 / (4 * gm * gm)));
-                }
-            }
-        }
-    }
+    pmeInfluence(ke, distinct, influence);
+    size_t total = (size_t) ngrid[0] * ngrid[1] * ngrid[2];
     int nPacked = (G + 1) / 2;
     meshes.assign(nPacked, vector<cplx>(total));
     potMeshes.assign(nPacked, vector<cplx>(total));

@@ -22,19 +22,6 @@ using namespace PolarML;
 using namespace PolarML::pqeq_detail;
 using namespace std;
 
-void PQEqCalculator::checkSplitBox() const {
-    double minWidth = INFINITY;
-    for (int k = 0; k < 3; k++)
-        minWidth = min(minWidth, 1.0 / sqrt(recip[k].dot(recip[k])));
-    if (splitCutoff > 0.5 * minWidth * (1 + 1e-12)) {
-        stringstream msg;
-        msg << "PQEqForce: the split-charge cutoff " << splitCutoff << " nm exceeds half the smallest perpendicular box width ("
-            << 0.5 * minWidth << " nm), so a pair could bond through several images or an atom to its own image. "
-            << "Use setSplitCutoff(" << 0.5 * minWidth << ") or less, or a larger box.";
-        throw OpenMMException(msg.str());
-    }
-}
-
 namespace {
 /* The bond list holds every pair within r_c + SPLIT_LIST_SKIN (nm) and is rebuilt once an atom has moved
  * half the skin: pairs beyond r_c have w = 0 and carry no charge (their variables relax to 0), so the
