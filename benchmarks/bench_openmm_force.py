@@ -2,7 +2,7 @@
 platform, for water and 1 M NaCl boxes.
 
 Models: pqeq (PQEqForce PME, solver tolerance 1e-6, Ewald tolerance 1e-5, cutoff --pqeq-cutoff, plus
-flexible TIP3P bonds and TIP3P Lennard-Jones), amoeba (amoeba2018.xml, mutual polarisation to 1e-5),
+flexible TIP3P bonds and TIP3P Lennard-Jones), pqeq_split (the same with split charges), amoeba (amoeba2018.xml, mutual polarisation to 1e-5),
 drude (charmm_polar_2019.xml SWM4-NDP water with SOD/CLA, DrudeSCFIntegrator: polarisation converged
 at every step; its own box of the same size, particle count includes Drude particles and virtual
 sites) and tip3p (fixed-charge PME).
@@ -42,8 +42,9 @@ def build_box(n_atoms: int, salt: bool):
     return modeller.topology, modeller.positions
 
 
-def pqeq_system(topology, solver_tol=1e-6, ewald_tol=1e-5, cutoff=0.7):
-    """PQEq electrostatics + flexible TIP3P bonded terms + TIP3P Lennard-Jones (charges zeroed)."""
+def pqeq_system(topology, solver_tol=1e-6, ewald_tol=1e-5, cutoff=0.7, transfer="global"):
+    """PQEq electrostatics + flexible TIP3P bonded terms + TIP3P Lennard-Jones (charges zeroed);
+    ``transfer`` ``split`` solves split charges (charge moves only along bonds < 0.5 nm)."""
     ff = app.ForceField("amber14/tip3p.xml")
     system = ff.createSystem(
         topology,
@@ -67,6 +68,7 @@ def pqeq_system(topology, solver_tol=1e-6, ewald_tol=1e-5, cutoff=0.7):
         cutoff=cutoff,
         ewaldErrorTolerance=ewald_tol,
         solverTolerance=solver_tol,
+        chargeTransfer=transfer,
     )
     system.addForce(pq)
     return system
@@ -169,8 +171,10 @@ def main():
                     continue
                 try:
                     integ, n_part = None, natoms
-                    if model == "pqeq":
-                        system, p = pqeq_system(top, cutoff=args.pqeq_cutoff), pos
+                    if model in ("pqeq", "pqeq_split"):
+                        transfer = "split" if model == "pqeq_split" else "global"
+                        system = pqeq_system(top, cutoff=args.pqeq_cutoff, transfer=transfer)
+                        p = pos
                     elif model == "amoeba":
                         system, p = amoeba_system(top), pos
                     elif model == "tip3p":
