@@ -263,7 +263,10 @@ class PQEq(torch.nn.Module):
             ``energy`` (eV; differentiable w.r.t. positions, cell, field and parameters by the
             envelope theorem), ``charges`` [N] (e), ``shell_displacements`` [N, 3] (Å),
             ``dipole`` [3] (e·Å; polarisation × volume for periodic cells), ``chemical_potential``
-            [F] (eV/e), ``iterations``, and optionally ``forces`` [N, 3], ``stress`` [3, 3].
+            [F] (eV/e; empty under split charges, where fragments are not constraints),
+            ``iterations``, and optionally ``forces`` [N, 3], ``stress`` [3, 3]. Under split
+            charges ``charges`` are q = q⁰ + B(w s) of the converged bond variables and
+            ``initial_charges`` is ignored (warm starts come through ``solver_cache``).
         """
         dtype = positions.dtype
         numbers = torch.as_tensor(numbers, dtype=torch.long, device=positions.device)
