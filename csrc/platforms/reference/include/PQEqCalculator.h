@@ -10,7 +10,30 @@
  * PQEqLongWaves.cpp (long-wavelength charge modes of periodic fragments),
  * PQEqRealSpace.cpp (pair sums, neighbour list, tabulated Ewald real-space kernels),
  * PQEqReciprocal.cpp (explicit Ewald, smooth PME, FFT),
- * PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces, bond preconditioner). */
+ * PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces, bond preconditioner).
+ *
+ * Split into parts with explicit inputs and outputs (issue 26). State and validity flags before the split
+ * (W: written, R: read):
+ *   ccValid, termsValid, coreGradPending   W compute, buildPairList, realSpaceList, coreCoreGradient;
+ *                                          R realSpaceList, coreCoreGradient          -> Coulomb operator
+ *   coreSplinesValid                       W compute, setupPME, reciprocalPME; R reciprocalPME -> Coulomb
+ *   boxValid, listX (pair list), tables, kfac, PME meshes   W setup, setupBox; R setupBox, real/reciprocal
+ *                                                                                     -> Coulomb operator
+ *   preconditionerValid, preconditionerPos, blocks, waves   W setup, setupBox, buildPreconditioner;
+ *                                          R preconditionerStale, apply*Preconditioner -> preconditioner
+ *   bondsChanged                           W setup, setupStateReset, buildSplitBonds, buildSplitPreconditioner;
+ *                                          R buildSplitBonds, preconditionerStale       (split bonds)
+ *   historyPos/Q/D/S, lastPredictionOrder  W setup, setupStateReset, recordSolution, buildSplitBonds;
+ *                                          R predictStart, predictSplitStart          -> warm-start predictor
+ *   curvatureMemory                        W setup, compute, solve, setupStateReset; R solve -> solver
+ * Plan, one committed step each, numbers unchanged:
+ *   1. PQEqCoulombOperator (PQEqCoulombOperator.h/.cpp, PQEqRealSpace.cpp, PQEqPairList.cpp,
+ *      PQEqReciprocal.cpp): site positions and charges in, potentials dE/dQ and gradients dE/dx out; owns the
+ *      box set-up, kernel tables, neighbour list, pairs of the solve, PME meshes and their validity, dropped
+ *      by setup (parameters), setBox (box) and invalidate (positions); the calculator reads the box from it.
+ *   2. PQEqWarmStart (extrapolation of previous solutions) and the preconditioner as classes owned by the
+ *      calculator, with their inputs passed in and their staleness private.
+ *   3. The L-BFGS solver against an objective interface (evaluate, project, precondition). */
 
 #include "PQEqBoxSetup.h"
 #include "PQEqForce.h"
