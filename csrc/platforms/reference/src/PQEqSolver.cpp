@@ -4,7 +4,7 @@
  * - variables x = (q of the equalised atoms, then the shell displacements); the charge gradient is
  *   projected onto the fragment constraints by removing each fragment's mean; under split charge
  *   transfer the first block holds one unconstrained variable per bond (PQEqSplitCharge.cpp);
- * - the preconditioner P (PQEqPreconditioner.cpp) is linear, so each curvature pair keeps
+ * - the preconditioner P (PQEqPreconditioner.h) is linear, so each curvature pair keeps
  *   P y = P g_new - P g_old and one application of P per iteration suffices;
  * - backtracking Armijo line search from the unit step; below the energy's rounding noise, decrease is
  *   judged on the trapezoid estimate of the slopes (exact for a quadratic);
@@ -114,7 +114,7 @@ double PQEqCalculator::solve(vector<double>& x) {
     double E = evaluate(x, g, false);
     double rq, rd;
     projectGradient(g, gp, rq, rd);
-    applyPreconditioner(gp, pg);
+    preconditioner.apply(gp, pg);
     const bool trace = getenv("POLARML_PQEQ_TRACE") != NULL;
     int it = 0;
     for (;; it++) {
@@ -192,7 +192,7 @@ double PQEqCalculator::solve(vector<double>& x) {
                  << " kJ/mol per unit^2 along a solver step)";
             throwCatastrophe(what.str());
         }
-        applyPreconditioner(gpt, pgt);
+        preconditioner.apply(gpt, pgt);
         if (sy > 0) {
             CurvaturePair c;
             c.s = s;
