@@ -5,12 +5,13 @@
  * (OpenMM units: kJ/mol, nm, e) and its constrained minimiser. Used by the Reference kernel (which
  * also serves the CPU platform) and as the host-side oracle of the other platforms.
  *
- * Translation units: PQEqCalculator.cpp (parameters via PQEqParticleLayout, energy, the solve),
- * PQEqSolver.cpp (preconditioned L-BFGS), PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy
- * and forces); its parts, each with explicit inputs and outputs and its own cache validity:
- * the Coulomb operator (PQEqCoulombOperator.h: box set-up, real space, reciprocal space), the
- * preconditioner (PQEqPreconditioner.h: dense fragment blocks, diagonal, long waves, split bonds) and the
- * warm-start predictor (PQEqWarmStart.h).
+ * Translation units: PQEqCalculator.cpp (parameters via PQEqParticleLayout, energy, the solve, the
+ * solver's objective), PQEqSplitCharge.cpp (split charge transfer: bonds, bond energy and forces); its
+ * parts, each with explicit inputs and outputs and its own cache validity: the Coulomb operator
+ * (PQEqCoulombOperator.h: box set-up, real space, reciprocal space), the preconditioner
+ * (PQEqPreconditioner.h: dense fragment blocks, diagonal, long waves, split bonds), the warm-start
+ * predictor (PQEqWarmStart.h) and the solver (PQEqSolver.h: preconditioned L-BFGS against the objective
+ * interface that the calculator implements).
  *
  * Split into parts with explicit inputs and outputs (issue 26). State and validity flags before the split
  * (W: written, R: read):
@@ -34,22 +35,23 @@
  *   2. (done) PQEqWarmStart (extrapolation of previous solutions) and the preconditioner as classes owned by the
  *      calculator, with their inputs passed in and their staleness private;
  *      bondsChanged stays with the calculator (it also forces a new bond list) and is passed in.
- *   3. The L-BFGS solver against an objective interface (evaluate, project, precondition). */
+ *   3. (done) The L-BFGS solver (PQEqSolver.h) against an objective interface (energy, project,
+ *      precondition, unphysical, failed) that the calculator implements; it owns the curvature memory. */
 
 #include "PQEqCoulombOperator.h"
 #include "PQEqForce.h"
 #include "PQEqParticleLayout.h"
 #include "PQEqPreconditioner.h"
+#include "PQEqSolver.h"
 #include "PQEqSplitBonds.h"
 #include "PQEqWarmStart.h"
 #include "openmm/Vec3.h"
-#include <deque>
 #include <string>
 #include <vector>
 
 namespace PolarML {
 
-class PQEqCalculator : private PQEqParticleLayout {
+class PQEqCalculator : private PQEqParticleLayout, private PQEqObjective {
 public:
     PQEqCalculator();
     /** Copy parameters from a force. keepState: keep the warm-start charges/shells when possible. */
@@ -85,11 +87,15 @@ private:
     void splitCharges(const std::vector<double>& xv);
     double splitBondTerms(const std::vector<double>& xv, std::vector<double>& g);
     void addSplitForces(std::vector<OpenMM::Vec3>& f) const;
-    // solver (PQEqSolver.cpp)
-    double solve(std::vector<double>& x);
-    void projectGradient(const std::vector<double>& g, std::vector<double>& gp, double& rq, double& rd) const;
-    void searchDirection(const std::vector<double>& gp, const std::vector<double>& pg, std::vector<double>& p) const;
-    [[noreturn]] void throwCatastrophe(const std::string& what);
+    // the objective of the solver (PQEqSolver.h): variables x = (nx charges or bond variables, then the
+    // 3 P shell components); residuals in eV/e and eV/A
+    double energy(const std::vector<double>& x, std::vector<double>& g) override { return evaluate(x, g, false); }
+    void project(const std::vector<double>& g, std::vector<double>& gp, double& rq, double& rd) const override;
+    void precondition(const std::vector<double>& gp, std::vector<double>& z) const override {
+        preconditioner.apply(gp, z);
+    }
+    std::string unphysical(const std::vector<double>& x) const override;
+    void failed() override { setupStateReset(); }
 
     // parameters: N, P, nq, nS, chi, eta, alpha, Ks, Z, fragments, classes, siteExclusions, ...
     // come from PQEqParticleLayout; the Coulomb operator owns the box-dependent choices (PQEqBoxSetup,
@@ -116,12 +122,8 @@ private:
     std::vector<double> siteQ;
     // preconditioner of the solver, rebuilt when stale
     PQEqPreconditioner preconditioner;
-    /** One L-BFGS curvature pair: step s, gradient change y, P y, 1/(s.y). */
-    struct CurvaturePair {
-        std::vector<double> s, y, py;
-        double rho;
-    };
-    std::deque<CurvaturePair> curvatureMemory;     // kept between solves while the preconditioner is unchanged
+    // preconditioned L-BFGS; its curvature memory is kept between solves while the preconditioner is unchanged
+    PQEqLBFGS solver;
     // solutions of previous calls for the start of the next solve, and the order of the last prediction
     PQEqWarmStart warmStart;
     int lastPredictionOrder;

@@ -28,7 +28,7 @@ void PQEqCalculator::setup(const PQEqForce& force, bool keepState) {
     setupLayout(force);
     coulomb.setup(*this);
     preconditioner.setup(*this);
-    curvatureMemory.clear();
+    solver.clearMemory();
     warmStart.clear();
     bool sameLayout = keepState && haveState && oldN == N && oldP == P && oldPol == polAtoms;
     bondsChanged = true;
@@ -166,11 +166,17 @@ double PQEqCalculator::compute(const vector<Vec3>& positions, const Vec3* box, c
         }
         else
             preconditioner.build(pos, q, d, boxSetup());
-        curvatureMemory.clear();   // its pairs carry P y of the old preconditioner
+        solver.clearMemory();   // its pairs carry P y of the old preconditioner
     }
     lastIterations = 0;
     vector<double> g;
-    double E = (n > 0 ? solve(x) : evaluate(x, g, false));
+    double E = 0;
+    if (n > 0) {
+        E = solver.minimise(*this, x, solverTolerance, maxIterations);
+        lastIterations = solver.getLastIterations();
+    }
+    else
+        E = evaluate(x, g, false);
     if (splitCharge)
         splitS.assign(x.begin(), x.begin() + nx);
     haveState = true;
@@ -197,7 +203,7 @@ void PQEqCalculator::setupStateReset() {
     bonds.clear();
     splitS.clear();
     bondsChanged = true;
-    curvatureMemory.clear();
+    solver.clearMemory();
     warmStart.clear();
     for (int i = 0; i < N; i++) {
         q[i] = fixed[i] ? fixedQ[i] : 0.0;
@@ -206,4 +212,47 @@ void PQEqCalculator::setupStateReset() {
     for (size_t f = 0; f < fragMembers.size(); f++)
         for (int k : fragMembers[f])
             q[eqAtoms[k]] = fragCharge[f] / fragMembers[f].size();
+}
+
+void PQEqCalculator::project(const vector<double>& g, vector<double>& gp, double& rq, double& rd) const {
+    int n = nx + 3 * P;
+    gp.resize(n);
+    rq = rd = 0;
+    if (splitCharge)   // bond variables are unconstrained
+        for (int k = 0; k < nx; k++) {
+            gp[k] = g[k];
+            rq = max(rq, fabs(g[k]));
+        }
+    for (size_t f = 0; f < fragMembers.size() && !splitCharge; f++) {
+        double mean = 0;
+        for (int k : fragMembers[f])
+            mean += g[k];
+        mean /= fragMembers[f].size();
+        for (int k : fragMembers[f]) {
+            gp[k] = g[k] - mean;
+            rq = max(rq, fabs(gp[k]));
+        }
+    }
+    for (int k = nx; k < n; k++) {
+        gp[k] = g[k];
+        rd = max(rd, fabs(g[k]));
+    }
+    rq /= EV_TO_KJ_PER_MOL;            // eV/e
+    rd /= EV_TO_KJ_PER_MOL * 10.0;     // eV/A
+}
+
+namespace {
+const double MAX_SHELL_DISPLACEMENT = 0.3;   // nm
+}
+
+string PQEqCalculator::unphysical(const vector<double>& x) const {
+    for (int k = 0; k < P; k++) {
+        double dx = x[nx + 3 * k], dy = x[nx + 3 * k + 1], dz = x[nx + 3 * k + 2];
+        if (dx * dx + dy * dy + dz * dz > MAX_SHELL_DISPLACEMENT * MAX_SHELL_DISPLACEMENT) {
+            stringstream what;
+            what << "shell of particle " << polAtoms[k] << " ran away (|d| > " << MAX_SHELL_DISPLACEMENT << " nm)";
+            return what.str();
+        }
+    }
+    return string();
 }
