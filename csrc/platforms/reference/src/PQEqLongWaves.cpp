@@ -1,4 +1,5 @@
-/* Long-wavelength Coulomb modes in the preconditioner of PQEqCalculator (periodic Ewald/PME).
+/* Long-wavelength Coulomb modes in the preconditioner of PQEqCalculator (PQEqPreconditioner.h; periodic
+ * Ewald/PME).
  *
  * In a large periodic fragment (a crystal, an ionic liquid under one total-charge constraint) a charge
  * density wave of wave vector k costs 4 pi ke rho / k^2 on top of eta, so in a box of edge L the longest
@@ -11,7 +12,7 @@
  * M is symmetric positive definite for any positions, so it is always a valid preconditioner. Fragments
  * with a dense block (molecules) are left out: a neutral molecule cannot carry a long charge wave. */
 
-#include "PQEqCalculator.h"
+#include "PQEqPreconditioner.h"
 #include "PQEqKVectors.h"
 #include "PQEqMath.h"
 #include <algorithm>
@@ -30,7 +31,7 @@ const int GRAM_ROW_CHUNK = 256;            // atoms per cache block of the Gram 
 const int MIN_WAVE_ROWS = 64;              // smaller fragments gain nothing
 } // namespace
 
-void PQEqCalculator::buildLongWaves() {
+void PQEqPreconditioner::buildLongWaves(const vector<Vec3>& pos, const PQEqBoxSetup& box) {
     waveCols = 0;
     waveVar.clear();
     waveU.clear();
@@ -46,8 +47,9 @@ void PQEqCalculator::buildLongWaves() {
         return;
     }
     // half-space k vectors below the cutoff
+    const double volume = box.volume, beta = box.beta;
     double kcut = min(2 * M_PI / SHORTEST_WAVELENGTH, cbrt(12.0 * M_PI * M_PI * MAX_WAVES / volume));
-    vector<Vec3> kv = halfSpaceKVectors(boxVec, recip, kcut);
+    vector<Vec3> kv = halfSpaceKVectors(box.boxVec, box.recip, kcut);
     vector<double> root;
     for (const Vec3& k : kv) {
         double k2 = k.dot(k);
@@ -122,7 +124,7 @@ void PQEqCalculator::buildLongWaves() {
         fprintf(stderr, "PQEqForce profile: preconditioner with %d long waves over %d charges\n", K, R);
 }
 
-void PQEqCalculator::applyPreconditioner(const vector<double>& gp, vector<double>& z) const {
+void PQEqPreconditioner::apply(const vector<double>& gp, vector<double>& z) const {
     if (splitCharge) {
         applySplitPreconditioner(gp, z);
         return;

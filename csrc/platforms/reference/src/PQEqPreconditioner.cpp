@@ -1,4 +1,4 @@
-/* Preconditioner of the charge/shell solver of PQEqCalculator.
+/* Preconditioner of the charge/shell solver of PQEqCalculator (PQEqPreconditioner.h).
  *
  * Fragments (molecules, ions) of at most MAX_BLOCK_ATOMS atoms get a dense block: the exact Hessian of
  * E(q, d) restricted to the fragment's own variables and its own site pairs (plain Gaussian Coulomb
@@ -12,10 +12,11 @@
  * added in PQEqLongWaves.cpp. The preconditioner is kept while no atom has moved far from where it was
  * built (the solver's curvature memory lives as long as it). */
 
-#include "PQEqCalculator.h"
+#include "PQEqPreconditioner.h"
 #include "PQEqMath.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 using namespace OpenMM;
 using namespace PolarML;
@@ -64,28 +65,32 @@ void kernelHessian(const Vec3& dr, double r, double f1, double f2, double Hm[3][
 
 } // namespace
 
-bool PQEqCalculator::preconditionerStale() const {
+PQEqPreconditioner::PQEqPreconditioner() : ke(coulombConstantKJ()), profile(getenv("POLARML_PQEQ_PROFILE") != NULL) {}
+
+void PQEqPreconditioner::setup(const PQEqParticleLayout& layout) {
+    static_cast<PQEqParticleLayout&>(*this) = layout;
+    valid = false;
+}
+
+bool PQEqPreconditioner::stale(const vector<Vec3>& pos, const PQEqBoxSetup& box, bool bondsChanged) const {
     if (splitCharge && bondsChanged)   // a different set of bond variables
         return true;
-    if (!preconditionerValid || (int) preconditionerPos.size() != N)
+    if (!valid || (int) builtPos.size() != N)
         return true;
     double moved2 = 0;
     for (int i = 0; i < N; i++) {
-        Vec3 dr = pos[i] - preconditionerPos[i];
+        Vec3 dr = pos[i] - builtPos[i];
         if (periodic)
-            dr = minimumImage(dr);
+            dr = box.minimumImage(dr);
         moved2 = max(moved2, dr.dot(dr));
     }
     return moved2 > PRECONDITIONER_REUSE_DISTANCE * PRECONDITIONER_REUSE_DISTANCE;
 }
 
-void PQEqCalculator::buildPreconditioner() {
-    preconditionerPos = pos;
-    preconditionerValid = true;
-    if (splitCharge) {
-        buildSplitPreconditioner();
-        return;
-    }
+void PQEqPreconditioner::build(const vector<Vec3>& pos, const vector<double>& q, const vector<Vec3>& d,
+                               const PQEqBoxSetup& box) {
+    builtPos = pos;
+    valid = true;
     blocks.clear();
     fragBlock.assign(fragMembers.size(), -1);
     polInBlock.assign(P, 0);
@@ -135,7 +140,7 @@ void PQEqCalculator::buildPreconditioner() {
                     continue;
                 Vec3 dr = Bs.x - A.x;
                 if (periodic)
-                    dr = minimumImage(dr);
+                    dr = box.minimumImage(dr);
                 double r = sqrt(dr.dot(dr));
                 double a = pairAlpha[siteClass[A.s] * numClasses + siteClass[Bs.s]];
                 if (r == 0 && a == INF)
@@ -189,10 +194,10 @@ void PQEqCalculator::buildPreconditioner() {
                 polInBlock[polIndex[i]] = 1;
         blocks.push_back(B);
     }
-    buildLongWaves();
+    buildLongWaves(pos, box);
 }
 
-void PQEqCalculator::applyBlockPreconditioner(const vector<double>& gp, vector<double>& z) const {
+void PQEqPreconditioner::applyBlockPreconditioner(const vector<double>& gp, vector<double>& z) const {
     int n = nq + 3 * P;
     z.resize(n);
     for (int k = 0; k < P; k++)
@@ -224,5 +229,74 @@ void PQEqCalculator::applyBlockPreconditioner(const vector<double>& gp, vector<d
         mu /= B.aHa;
         for (int v = 0; v < B.m; v++)
             z[B.vars[v]] = y[v] - mu * B.Ha[v];
+    }
+}
+
+namespace {
+/* Above this many equilibrated atoms the bond block is preconditioned by its diagonal alone: the
+ * Woodbury form factorises a dense [nq, nq] matrix (nq^3/3 flops) whenever it is rebuilt. The
+ * engine's split_charge.WOODBURY_MAX_ATOMS. */
+const int MAX_WOODBURY_ATOMS = 1500;
+} // namespace
+
+void PQEqPreconditioner::buildSplit(const vector<Vec3>& pos, const vector<SplitBond>& bondsIn) {
+    // The exact inverse of the bond-space Hessian P^T H P + K with H = diag(eta) (P = B W, K = diag
+    // kappa_b), the Python engine's matrix-free choice (split_charge.SplitChargePreconditioner):
+    //   (P^T H P + K)^-1 = K^-1 - K^-1 P^T A^-1 P K^-1,   A = H^-1 + P K^-1 P^T   [nq, nq], SPD
+    // Shells: 1/Ks. Larger systems (or a failed factorisation): the diagonal w_b^2 (eta_i + eta_j) + kappa_b.
+    builtPos = pos;
+    valid = true;
+    bonds = bondsIn;   // kappa and atoms stay those of the solve's bonds while the list holds the same pairs
+    blocks.clear();
+    waveCols = 0;
+    // the weights of this build stay with it: with the weights of later steps it could lose definiteness
+    splitDiagonal.resize(bonds.size());
+    splitPreconditionerW.resize(bonds.size());
+    for (size_t b = 0; b < bonds.size(); b++) {
+        const SplitBond& B = bonds[b];
+        splitPreconditionerW[b] = B.w;
+        splitDiagonal[b] = B.w * B.w * (eta[B.i] + eta[B.j]) + B.kappa;
+    }
+    splitFactor.clear();
+    if (nq > MAX_WOODBURY_ATOMS || bonds.empty())
+        return;
+    splitFactor.assign((size_t) nq * nq, 0.0);
+    for (int k = 0; k < nq; k++)
+        splitFactor[(size_t) k * nq + k] = 1.0 / eta[eqAtoms[k]];
+    for (const SplitBond& B : bonds) {
+        double c = B.w * B.w / B.kappa;   // e^2 mol/kJ
+        int a = eqIndex[B.i], b = eqIndex[B.j];
+        splitFactor[(size_t) a * nq + a] += c;
+        splitFactor[(size_t) b * nq + b] += c;
+        splitFactor[(size_t) a * nq + b] -= c;
+        splitFactor[(size_t) b * nq + a] -= c;
+    }
+    if (!cholesky(splitFactor, nq))
+        splitFactor.clear();
+}
+
+void PQEqPreconditioner::applySplitPreconditioner(const vector<double>& gp, vector<double>& z) const {
+    const int nx = (int) bonds.size();
+    z.resize(nx + 3 * P);
+    for (int k = 0; k < P; k++)
+        for (int c = 0; c < 3; c++)
+            z[nx + 3 * k + c] = gp[nx + 3 * k + c] / Ks[polAtoms[k]];
+    if (splitFactor.empty()) {
+        for (int b = 0; b < nx; b++)
+            z[b] = gp[b] / splitDiagonal[b];
+        return;
+    }
+    vector<double> v(nq, 0.0);   // P K^-1 g, then A^-1 P K^-1 g  [nq]
+    const vector<double>& w = splitPreconditionerW;
+    for (int b = 0; b < nx; b++) {
+        const SplitBond& B = bonds[b];
+        z[b] = gp[b] / B.kappa;
+        v[eqIndex[B.i]] += w[b] * z[b];
+        v[eqIndex[B.j]] -= w[b] * z[b];
+    }
+    choleskySolve(splitFactor, nq, v.data());
+    for (int b = 0; b < nx; b++) {
+        const SplitBond& B = bonds[b];
+        z[b] -= w[b] * (v[eqIndex[B.i]] - v[eqIndex[B.j]]) / B.kappa;
     }
 }

@@ -1,10 +1,11 @@
-/* Reciprocal-space sums of PQEqCalculator: explicit Ewald (class-screened structure factors) and
- * smooth PME (Essmann 1995; cardinal B-splines of order 6 with the Euler exponential-spline modulus
- * correction). Every group of classes with identical screening rows gamma_st has its own charge mesh;
- * two real meshes travel through one complex FFT (real and imaginary parts) and are separated in
- * k-space by the Hermitian symmetry. B-spline weights of the cores are computed once per solve. */
+/* Reciprocal-space sums of the Coulomb operator (PQEqCoulombOperator.h): explicit Ewald (class-screened
+ * structure factors) and smooth PME (Essmann 1995; cardinal B-splines of order 6 with the Euler
+ * exponential-spline modulus correction). Every group of classes with identical screening rows gamma_st
+ * has its own charge mesh; two real meshes travel through one complex FFT (real and imaginary parts) and
+ * are separated in k-space by the Hermitian symmetry. B-spline weights of the cores are computed once
+ * per solve. */
 
-#include "PQEqCalculator.h"
+#include "PQEqCoulombOperator.h"
 #include "PQEqMath.h"
 #include <algorithm>
 #include <cmath>
@@ -14,7 +15,7 @@ using namespace PolarML;
 using namespace PolarML::pqeq_detail;
 using namespace std;
 
-void PQEqCalculator::reciprocalEwald(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+void PQEqCoulombOperator::reciprocalEwald(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
     const int G = numGroups;
     const int K = (int) kvecs.size();
     // screened structure factors P_g(k) = kfac sum_h w_gh(k) S_h(k), each k summed over sites in order
@@ -177,7 +178,7 @@ void stockham(complex<double>* xc, complex<double>* yc, int n, int sign, const v
 
 } // namespace
 
-void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
+void PQEqCoulombOperator::fft3d(vector<cplx>& data, int sign) {
     // every line is transformed by one thread with the serial arithmetic: the result does not depend on
     // the thread count
     const int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];
@@ -226,7 +227,7 @@ void PQEqCalculator::fft3d(vector<cplx>& data, int sign) {
     }
 }
 
-void PQEqCalculator::setupPME() {
+void PQEqCoulombOperator::setupPME() {
     setupPmeMesh(ewaldTolerance);
     for (int k = 0; k < 3; k++) {
         int ng = ngrid[k];
@@ -254,7 +255,7 @@ void PQEqCalculator::setupPME() {
     coreSplinesValid = false;
 }
 
-void PQEqCalculator::reciprocalPME(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
+void PQEqCoulombOperator::reciprocalPME(const vector<Vec3>& x, const vector<double>& Q, vector<double>& phi, vector<Vec3>& grad) {
     const int p = PME_ORDER;
     int G = numGroups;
     int n0 = ngrid[0], n1 = ngrid[1], n2 = ngrid[2];

@@ -31,7 +31,7 @@ const double SPLIT_LIST_SKIN = 0.05;
 } // namespace
 
 void PQEqCalculator::buildSplitBonds() {
-    auto image = [this](const Vec3& dr) { return periodic ? minimumImage(dr) : dr; };
+    auto image = [this](const Vec3& dr) { return periodic ? boxSetup().minimumImage(dr) : dr; };
     bool rebuild = bondsChanged || splitListPos.size() != pos.size();
     for (size_t k = 0; k < eqAtoms.size() && !rebuild; k++) {
         Vec3 moved = image(pos[eqAtoms[k]] - splitListPos[eqAtoms[k]]);
@@ -44,7 +44,7 @@ void PQEqCalculator::buildSplitBonds() {
         vector<double> s;
         if (!carrySplitVariables(previous, splitS, bonds, s)) {
             bondsChanged = true;
-            historyS.clear();   // its vectors belong to the old list
+            warmStart.clearBondVariables();   // its vectors belong to the old list
         }
         splitS.swap(s);
         splitListPos = pos;
@@ -52,19 +52,6 @@ void PQEqCalculator::buildSplitBonds() {
     else
         for (SplitBond& bond : bonds)
             setSplitBondVector(bond, image(pos[bond.i] - pos[bond.j]), splitCutoff);
-}
-
-void PQEqCalculator::predictSplitStart(int order, const double* c) {
-    // the extrapolation of predictStart applied to the bond variables, when the history reaches back
-    // that far on the current bond list
-    if ((int) historyS.size() <= order)
-        return;
-    for (size_t b = 0; b < splitS.size(); b++) {
-        double s = 0;
-        for (int j = 0; j <= order; j++)
-            s += historyS[j][b] * c[j];
-        splitS[b] = s;
-    }
 }
 
 void PQEqCalculator::splitCharges(const vector<double>& xv) {
@@ -103,71 +90,5 @@ void PQEqCalculator::addSplitForces(vector<Vec3>& f) const {
             dEdR += B.R * (dEdw * B.dw / B.r);
         f[B.i] -= dEdR;
         f[B.j] += dEdR;
-    }
-}
-
-namespace {
-/* Above this many equilibrated atoms the bond block is preconditioned by its diagonal alone: the
- * Woodbury form factorises a dense [nq, nq] matrix (nq^3/3 flops) whenever it is rebuilt. The
- * engine's split_charge.WOODBURY_MAX_ATOMS. */
-const int MAX_WOODBURY_ATOMS = 1500;
-} // namespace
-
-void PQEqCalculator::buildSplitPreconditioner() {
-    // The exact inverse of the bond-space Hessian P^T H P + K with H = diag(eta) (P = B W, K = diag
-    // kappa_b), the Python engine's matrix-free choice (split_charge.SplitChargePreconditioner):
-    //   (P^T H P + K)^-1 = K^-1 - K^-1 P^T A^-1 P K^-1,   A = H^-1 + P K^-1 P^T   [nq, nq], SPD
-    // Shells: 1/Ks. Larger systems (or a failed factorisation): the diagonal w_b^2 (eta_i + eta_j) + kappa_b.
-    bondsChanged = false;
-    blocks.clear();
-    waveCols = 0;
-    // the weights of this build stay with it: with the weights of later steps it could lose definiteness
-    splitDiagonal.resize(bonds.size());
-    splitPreconditionerW.resize(bonds.size());
-    for (size_t b = 0; b < bonds.size(); b++) {
-        const SplitBond& B = bonds[b];
-        splitPreconditionerW[b] = B.w;
-        splitDiagonal[b] = B.w * B.w * (eta[B.i] + eta[B.j]) + B.kappa;
-    }
-    splitFactor.clear();
-    if (nq > MAX_WOODBURY_ATOMS || bonds.empty())
-        return;
-    splitFactor.assign((size_t) nq * nq, 0.0);
-    for (int k = 0; k < nq; k++)
-        splitFactor[(size_t) k * nq + k] = 1.0 / eta[eqAtoms[k]];
-    for (const SplitBond& B : bonds) {
-        double c = B.w * B.w / B.kappa;   // e^2 mol/kJ
-        int a = eqIndex[B.i], b = eqIndex[B.j];
-        splitFactor[(size_t) a * nq + a] += c;
-        splitFactor[(size_t) b * nq + b] += c;
-        splitFactor[(size_t) a * nq + b] -= c;
-        splitFactor[(size_t) b * nq + a] -= c;
-    }
-    if (!cholesky(splitFactor, nq))
-        splitFactor.clear();
-}
-
-void PQEqCalculator::applySplitPreconditioner(const vector<double>& gp, vector<double>& z) const {
-    z.resize(nx + 3 * P);
-    for (int k = 0; k < P; k++)
-        for (int c = 0; c < 3; c++)
-            z[nx + 3 * k + c] = gp[nx + 3 * k + c] / Ks[polAtoms[k]];
-    if (splitFactor.empty()) {
-        for (int b = 0; b < nx; b++)
-            z[b] = gp[b] / splitDiagonal[b];
-        return;
-    }
-    vector<double> v(nq, 0.0);   // P K^-1 g, then A^-1 P K^-1 g  [nq]
-    const vector<double>& w = splitPreconditionerW;
-    for (int b = 0; b < nx; b++) {
-        const SplitBond& B = bonds[b];
-        z[b] = gp[b] / B.kappa;
-        v[eqIndex[B.i]] += w[b] * z[b];
-        v[eqIndex[B.j]] -= w[b] * z[b];
-    }
-    choleskySolve(splitFactor, nq, v.data());
-    for (int b = 0; b < nx; b++) {
-        const SplitBond& B = bonds[b];
-        z[b] -= w[b] * (v[eqIndex[B.i]] - v[eqIndex[B.j]]) / B.kappa;
     }
 }
