@@ -41,6 +41,10 @@ COULOMB_EV_ANGSTROM = ELEMENTARY_CHARGE_C / (4.0 * math.pi * VACUUM_PERMITTIVITY
 COULOMB_KJ_PER_MOL_NM = COULOMB_EV_ANGSTROM * EV_TO_KJ_PER_MOL * ANGSTROM_TO_NM
 # in kcal/mol·Å/e² (the published code's solver constant, 332.0637...)
 COULOMB_KCAL_PER_MOL_ANGSTROM = COULOMB_EV_ANGSTROM * EV_TO_KCAL_PER_MOL
+# eps0 in e/(V·Å) = 1 / (4 pi k_e): polarisabilities (e·Å²/V) to volumes (Å³) and to ε∞
+VACUUM_PERMITTIVITY_E_PER_V_ANGSTROM = 1.0 / (4.0 * math.pi * COULOMB_EV_ANGSTROM)
+# polarisation: 1 e/Å² in C/m²
+E_PER_ANGSTROM2_TO_C_PER_M2 = ELEMENTARY_CHARGE_C / 1e-20
 
 # --- electric field --------------------------------------------------------------------------
 # A field of 1 V/Å acting on 1 e over 1 Å does 1 eV of work.

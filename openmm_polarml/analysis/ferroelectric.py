@@ -28,8 +28,6 @@ BATIO3_TRANSITIONS_K = {
     "experiment": {"R-O": 183.0, "O-T": 278.0, "T-C": 403.0},
     "paper": {"R-O": 145.0, "O-T": 205.0, "T-C": 285.0},
 }
-#: e/Å² in C/m².
-E_PER_A2_TO_C_PER_M2 = units.ELEMENTARY_CHARGE_C / 1e-20
 #: Phases by the number of polarisation components.
 PHASES = ("C", "T", "O", "R")
 
@@ -99,7 +97,7 @@ def displacement_polarization(
         frac -= frac.mean(0)  # a rigid translation carries no polarisation
         disp = frac @ cells[f]  # [N, 3] Å
         dipole = np.einsum("iab,ib->a", born, disp)  # e·Å
-        out[f] = dipole / abs(np.linalg.det(cells[f])) * E_PER_A2_TO_C_PER_M2
+        out[f] = dipole / abs(np.linalg.det(cells[f])) * units.E_PER_ANGSTROM2_TO_C_PER_M2
     return out
 
 

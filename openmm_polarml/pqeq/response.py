@@ -22,10 +22,7 @@ from .. import units
 from .charge_groups import charge_groups_of_atoms
 from .engine import PQEq
 
-#: Vacuum permittivity ε₀ in e / (V·Å).
-VACUUM_PERMITTIVITY_E_PER_V_ANGSTROM = (
-    units.VACUUM_PERMITTIVITY_F_PER_M / units.ELEMENTARY_CHARGE_C * 1e-10
-)
+VACUUM_PERMITTIVITY_E_PER_V_ANGSTROM = units.VACUUM_PERMITTIVITY_E_PER_V_ANGSTROM  # ε₀, e/(V·Å)
 
 
 @dataclass(frozen=True)

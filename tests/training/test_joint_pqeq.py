@@ -78,13 +78,14 @@ def test_refit_shifts_on_total_energies_recovers_per_element_offsets():
         assert float(moved[z]) == pytest.approx(value, abs=0.02)  # ridge shrinks a little
 
 
-def _joint_trainer(tmp_path, frames, epochs=1, **training):
+def _joint_trainer(tmp_path, frames, epochs=1, pqeq=None, **training):
+    """A joint trainer; ``pqeq`` the PQEq spec (default: the element table trainable)."""
     cfg = {
         "model": {
             "preset": "small",
             "network": dict(TINY_NET),
             "d3": None,
-            "pqeq": {"long_range": "direct", "trainable": True},
+            "pqeq": pqeq or {"long_range": "direct", "trainable": True},
         },
         "data": {"train": "given"},
         "training": {
@@ -154,7 +155,7 @@ def test_joint_fit_trains_the_split_charge_bond_hardness(tmp_path):
         f[K.HAS_ENERGY], f[K.HAS_FORCES] = torch.tensor([True]), torch.tensor([True])
         frames.append(f)
     spec = {"long_range": "direct", "charge_transfer": "split", "bond_hardness_trainable": True}
-    trainer = _joint_trainer_with(tmp_path, frames, spec)
+    trainer = _joint_trainer(tmp_path, frames, epochs=4, pqeq=spec, batch_size=2, pqeq_lr=5e-2)
     raw0 = trainer.model.pqeq.bond_hardness.raw.detach().clone()
     before = trainer.validation_loss()["loss"]
     trainer.fit()
@@ -163,23 +164,3 @@ def test_joint_fit_trains_the_split_charge_bond_hardness(tmp_path):
     assert float(moved[present].max()) > 1e-3
     assert float(moved[[z for z in range(moved.numel()) if z not in present]].max()) == 0.0
     assert trainer.validation_loss()["loss"] < before
-
-
-def _joint_trainer_with(tmp_path, frames, pqeq_spec):
-    cfg = {
-        "model": {"preset": "small", "network": dict(TINY_NET), "d3": None, "pqeq": pqeq_spec},
-        "data": {"train": "given"},
-        "training": {
-            "output_dir": str(tmp_path / "split"),
-            "epochs": 4,
-            "batch_size": 2,
-            "lr": 5e-3,
-            "pqeq_lr": 5e-2,
-            "progress": False,
-            "dtype": "float64",
-            "ema_decay": 0.0,
-            "scheduler": "constant",
-            "loss_weights": {"energy": 1.0, "forces": 1.0},
-        },
-    }
-    return Trainer(cfg, splits={"train": frames, "validation": frames, "test": []})
