@@ -5,6 +5,7 @@ for the same wall time, then compare the per-kind error tables.
     python examples/charge_model_ablation.py --arm none --minutes 45
     python examples/charge_model_ablation.py --arm molecules --head-chi --minutes 120
     python examples/charge_model_ablation.py --arm molecules --charge-transfer split  # bonds
+    python examples/charge_model_ablation.py --arm molecules --charge-transfer split --charge-input
     python examples/charge_model_table.py --model runs/charge_model/molecules/best.pt \\
         --label ft_molecules --modes molecules --out runs/charge_model/table.json
 
@@ -55,11 +56,13 @@ def arm_config(
     head_chi: bool = False,
     charge_transfer: str = "global",
     train_hardness: bool = False,
+    charge_input: bool = False,
 ) -> dict:
     """The fine-tuning configuration of one arm; ``head_chi`` adds trainable per-head χ offsets
     (joint mode: PQEq is solved in every step, with the offsets' gradient); ``charge_transfer``
     ``split`` solves split-charge equilibration, with the bond hardness trained when
-    ``train_hardness``."""
+    ``train_hardness``; ``charge_input`` gives the network each atom's charge state (the
+    reference charges), its energy table refitted with the shifts before training."""
     trainable = ["shortrange.network.*"] + (["pqeq_chi_offset"] if head_chi else [])
     trainable += ["pqeq.bond_hardness.raw"] if train_hardness else []
     return resolve(
@@ -72,6 +75,7 @@ def arm_config(
                 "fragments": arm,
                 "pqeq_head_chi": head_chi,
                 "charge_transfer": charge_transfer,
+                "charge_input": charge_input,
             },
             "data": {"train": files["train"], "validation": files["validation"]},
             "training": {
@@ -109,6 +113,9 @@ def main() -> None:
         help="global charge equilibration or split charges (bond hardness)",
     )  # fmt: skip
     parser.add_argument("--train-hardness", action="store_true", help="train the bond hardness")
+    parser.add_argument(
+        "--charge-input", action="store_true", help="give the network each atom's charge state"
+    )
     parser.add_argument("--out", default=str(ROOT / "runs" / "charge_model"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -118,9 +125,10 @@ def main() -> None:
     name = args.arm + ("_chi" if args.head_chi else "")
     name += "_split" if args.charge_transfer == "split" else ""
     name += "_kappa" if args.train_hardness else ""
+    name += "_qin" if args.charge_input else ""
     cfg = arm_config(
         args.arm, files, folder / name, args.minutes, args.epochs, args.head_chi,
-        args.charge_transfer, args.train_hardness,
+        args.charge_transfer, args.train_hardness, args.charge_input,
     )  # fmt: skip
     history = Trainer(cfg).fit(resume=True)
     for record in history:

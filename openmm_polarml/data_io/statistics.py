@@ -83,3 +83,59 @@ def dataset_statistics(frames: list, r_max: float = 5.0) -> dict:
         "avg_num_neighbors": float(nl[0].numel()) / max(n_atoms, 1),
         "energy_per_atom_mean": float((batch[K.ENERGY] / batch[K.N_ATOMS]).mean()),
     }
+
+
+def charge_state_energies(
+    frames: list, energies: list, charge_states: list, ridge: float = 1e-3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-element energies and charge-state energies from one least-squares fit (eV).
+
+    Fits ``E_frame ≈ Σ_i [e_Z(i) + c1_Z(i) q⁰_i + c2_Z(i) q⁰_i²]``, the shifts and the
+    ``charge_energy`` table of a network with a charge input: neutral frames (q⁰ = 0) pin the
+    shifts, charged fragments the charge terms, so an ion's offset against the neutral atom is
+    fitted where the data show it. The ridge (relative, as in :func:`reference_energies`) pulls the
+    shifts towards the mean energy per atom and the charge terms towards zero.
+
+    Parameters
+    ----------
+    frames : list of dict
+        Frames (their atomic numbers).
+    energies : list of float
+        Target energy of each frame (eV).
+    charge_states : list of torch.Tensor
+        ``[n]`` reference charges q⁰ (e) of each frame's atoms.
+    ridge : float
+        Relative ridge strength.
+
+    Returns
+    -------
+    shifts : torch.Tensor
+        ``[95]`` per-element energies (eV); the mean energy per atom for absent elements.
+    charge_energy : torch.Tensor
+        ``[95, 2]`` (eV/e, eV/e²); zero for elements never charged.
+    """
+    width = MAX_Z + 1
+    design = torch.zeros(len(frames), 3 * width, dtype=torch.float64)  # [B, counts|q|q²]
+    for b, (f, q) in enumerate(zip(frames, charge_states, strict=True)):
+        z = f[K.NUMBERS].long()
+        q = torch.as_tensor(q, dtype=torch.float64)
+        design[b, :width] += torch.bincount(z, minlength=width).double()
+        design[b, width : 2 * width] += torch.bincount(z, weights=q, minlength=width)
+        design[b, 2 * width :] += torch.bincount(z, weights=q * q, minlength=width)
+    target = torch.as_tensor(energies, dtype=torch.float64)
+    n = design[:, :width].sum(1)
+    mean = float(target.sum() / n.sum().clamp_min(1.0))
+    used = design.abs().sum(0) > 0
+    a = design[:, used]
+    normal = a.T @ a
+    lam = ridge * float(torch.diagonal(normal).mean()) if ridge > 0 else 0.0
+    rhs = target - n * mean
+    if lam > 0:
+        eye = torch.eye(normal.shape[0], dtype=torch.float64)
+        delta = torch.linalg.solve(normal + lam * eye, a.T @ rhs)
+    else:  # minimum norm where the data do not separate the terms
+        delta = torch.linalg.lstsq(a, rhs.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
+    full = torch.zeros(3 * width, dtype=torch.float64)
+    full[used] = delta
+    shifts = mean + full[:width]
+    return shifts, torch.stack([full[width : 2 * width], full[2 * width :]], dim=-1)

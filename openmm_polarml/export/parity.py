@@ -28,7 +28,8 @@ def eager_reference(model, atoms, include_d3: bool):
     """Energy (kJ/mol) and forces ([N, 3] kJ/mol/nm, float64) of the eager model in its dtype."""
     from openmm_polarml.data_io import atoms_to_frame, collate
 
-    data = collate([atoms_to_frame(atoms)], dtype=model.shortrange.network.shift.dtype)
+    frame = atoms_to_frame(atoms, model.config.get("fragments", "none"))  # charge states
+    data = collate([frame], dtype=model.shortrange.network.shift.dtype)
     out = model(data, compute_forces=True, include_pqeq=False, include_d3=include_d3)
     energy = float(out["energy"][0].detach()) * units.EV_TO_KJ_PER_MOL
     forces = out["forces"].detach().double() * (units.EV_TO_KJ_PER_MOL / units.ANGSTROM_TO_NM)

@@ -17,6 +17,7 @@ import torch
 from openmm_polarml import units
 from openmm_polarml.export.parity import check_parity
 from openmm_polarml.model.builder import fresh_copy
+from openmm_polarml.model.charge_state import charge_state_of_atoms
 from openmm_polarml.model.full import PolarMLModel
 from openmm_polarml.model.shortrange import ShortRange
 from openmm_polarml.pqeq.metadata import pqeq_metadata
@@ -49,10 +50,23 @@ class TorchForceModule(torch.nn.Module):
         periodic: bool,
         outputs_forces: bool,
         atom_indices: torch.Tensor | None = None,
+        charge_state: torch.Tensor | None = None,
     ):
         super().__init__()
         self.shortrange = shortrange
         self.register_buffer("numbers", numbers.to(torch.long))
+        if charge_state is None:
+            if shortrange.network.charge_input:
+                raise ValueError(
+                    "this network reads each atom's charge state: pass charge_state [N] (e), the "
+                    "reference charges of the charge model's fragments"
+                )
+            charge_state = torch.zeros(numbers.shape[0])
+        if charge_state.shape != numbers.shape:
+            raise ValueError(
+                f"charge_state has shape {tuple(charge_state.shape)}, expected ({numbers.shape[0]},)"
+            )
+        self.register_buffer("charge_state", charge_state.to(torch.float64))  # [N] e
         self.subset = atom_indices is not None
         if atom_indices is None:
             atom_indices = torch.arange(numbers.shape[0])
@@ -77,7 +91,9 @@ class TorchForceModule(torch.nn.Module):
             cell = torch.zeros(1, 3, 3, dtype=dtype, device=pos.device)
         batch = torch.zeros(n, dtype=torch.long, device=pos.device)
         ptr = torch.tensor([0, n], dtype=torch.long, device=pos.device)
-        return self.shortrange(pos, self.numbers, cell, pbc, batch, ptr).sum() * self.energy_scale
+        charge = self.charge_state.to(dtype)  # [N] e
+        energy = self.shortrange(pos, self.numbers, cell, pbc, batch, ptr, charge).sum()
+        return energy * self.energy_scale
 
     def forward(self, positions: torch.Tensor, box: torch.Tensor | None = None) -> torch.Tensor:
         """``positions [N, 3]`` nm, ``box [3, 3]`` nm -> energy (kJ/mol)."""
@@ -212,7 +228,10 @@ def export_model(
     shortrange = fresh_copy(model).shortrange
     if not include_d3:
         shortrange = ShortRange(shortrange.network, None)
-    module = cls(shortrange, numbers, periodic, outputs_forces, index)
+    charge_state = None
+    if shortrange.network.charge_input:  # the charge model's reference charges of ``atoms``
+        charge_state = charge_state_of_atoms(atoms, model.config.get("fragments", "none"))
+    module = cls(shortrange, numbers, periodic, outputs_forces, index, charge_state)
     dtype = model.shortrange.network.shift.dtype
     scripted = script_module(module.to(dtype))
     meta = _metadata(model, numbers, periodic, outputs_forces, atom_indices, num_particles)

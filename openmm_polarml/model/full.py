@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.model.charge_state import charge_state_of_batch
 from openmm_polarml.model.network import HEAD
 from openmm_polarml.model.pqeq_term import WarmStart, pqeq_frames
 from openmm_polarml.model.shortrange import ShortRange
@@ -212,7 +213,9 @@ class PolarMLModel(torch.nn.Module):
         pos_s, cell_s, eps = _strain({**data, K.POSITIONS: pos0}, compute_stress)
         n_frames = data[K.CELL].shape[0]
         args = (data[K.NUMBERS], cell_s, data[K.PBC], data[K.BATCH], data[K.PTR])
-        e_atom = self.shortrange.network(pos_s, *args, self._frame_heads(data))  # [N]
+        network = self.shortrange.network
+        charge_state = charge_state_of_batch(data) if network.charge_input else None  # [N] e
+        e_atom = network(pos_s, *args, self._frame_heads(data), charge_state)  # [N]
         if include_d3 and self.shortrange.has_d3:
             e_atom = e_atom + self.d3_energies(pos_s, cell_s, data, fast=not create_graph)
         e_sr = e_atom.new_zeros(n_frames).index_add(0, data[K.BATCH], e_atom)  # [B]

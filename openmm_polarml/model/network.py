@@ -71,7 +71,18 @@ class EquivariantNetwork(torch.nn.Module):
         every head its own channels, ``readout_2`` is a :class:`HeadLinear`, shift and scale are
         ``[H, 95]``, and the selected head is the buffer ``head_index`` (saved with the weights,
         so it survives TorchScript export).
+    charge_input : bool
+        Give the network each atom's charge state: the reference charge q⁰ of the charge model
+        (its fragment's total charge spread evenly over the fragment's atoms, e; see
+        :mod:`openmm_polarml.model.charge_state`). ``(q⁰, q⁰²)`` enter the element embedding
+        through ``charge_embedding`` and the energy directly through ``charge_energy``
+        (``[95, 2]`` or ``[H, 95, 2]`` eV/e and eV/e², per head and element): an ion's energy
+        offset against the neutral atom (ionisation energy, electron affinity) that an
+        environment alone does not reveal. Both start at zero, so a network that gains the input
+        starts as it was.
     """
+
+    __constants__ = ["charge_input"]
 
     def __init__(
         self,
@@ -84,6 +95,7 @@ class EquivariantNetwork(torch.nn.Module):
         avg_num_neighbors: float = 20.0,
         polynomial_p: int = 6,
         num_heads: int = 1,
+        charge_input: bool = False,
     ):
         super().__init__()
         self.r_max = float(r_max)
@@ -120,6 +132,11 @@ class EquivariantNetwork(torch.nn.Module):
         # the selected head; not saved for one head (state-dict keys as before heads existed)
         head_index = torch.zeros((), dtype=torch.long)
         self.register_buffer("head_index", head_index, persistent=self.num_heads > 1)
+        self.charge_input = bool(charge_input)
+        if self.charge_input:
+            self.charge_embedding = torch.nn.Linear(2, n_scalar, bias=False)
+            torch.nn.init.zeros_(self.charge_embedding.weight)  # [n_scalar, 2]
+            self.charge_energy = torch.nn.Parameter(torch.zeros(table + (2,)))  # [.., 95, 2]
 
     def forward(
         self,
@@ -130,6 +147,7 @@ class EquivariantNetwork(torch.nn.Module):
         batch: torch.Tensor,
         ptr: torch.Tensor,
         head: torch.Tensor | None = None,
+        charge_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Per-atom energies.
 
@@ -150,6 +168,9 @@ class EquivariantNetwork(torch.nn.Module):
         head : torch.Tensor, optional
             ``[B]`` long head index of each frame (several heads only); default: every frame
             uses ``head_index``.
+        charge_state : torch.Tensor, optional
+            ``[N]`` reference charges q⁰ (e) with ``charge_input``; required there (a network
+            that reads charge states refuses to guess them), ignored otherwise.
 
         Returns
         -------
@@ -164,15 +185,32 @@ class EquivariantNetwork(torch.nn.Module):
         edge_sh = self.sh(vec)  # [E, sh]
         edge_radial = self.basis(r) * self.envelope(r).unsqueeze(-1)  # [E, num_basis]
         h = self.embedding(numbers)  # [N, n_scalar]
+        charge_features = torch.zeros(0, 2, dtype=positions.dtype, device=positions.device)
+        if self.charge_input:
+            if charge_state is None:
+                raise ValueError(
+                    "this network reads each atom's charge state (charge_input): pass "
+                    "charge_state [N] (e), the charge model's reference charges"
+                )
+            q = charge_state.to(positions.dtype)  # [N] e
+            charge_features = torch.stack([q, q * q], dim=-1)  # [N, 2]
+            h = h + self.charge_embedding(charge_features)  # [N, n_scalar]
         for layer in self.layers:
             h = layer(h, edge_sh, edge_radial, center, neighbor)  # [N, hidden]
         y = self.readout_2(self.readout_1(h))  # [N, H]
         if self.num_heads == 1:
             y = y.squeeze(-1)  # [N]
-            return self.scale[numbers] * y + self.shift[numbers]  # [N]
+            energy = self.scale[numbers] * y + self.shift[numbers]  # [N]
+            if self.charge_input:
+                energy = energy + (self.charge_energy[numbers] * charge_features).sum(-1)
+            return energy
         if head is None:
             atom_head = self.head_index.expand(numbers.shape[0])  # [N]
         else:
             atom_head = head.index_select(0, batch)  # [N]
         y = y.gather(1, atom_head.unsqueeze(-1)).squeeze(-1)  # [N]
-        return self.scale[atom_head, numbers] * y + self.shift[atom_head, numbers]  # [N]
+        energy = self.scale[atom_head, numbers] * y + self.shift[atom_head, numbers]  # [N]
+        if self.charge_input:
+            table = self.charge_energy[atom_head, numbers]  # [N, 2]
+            energy = energy + (table * charge_features).sum(-1)
+        return energy

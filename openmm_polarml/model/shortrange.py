@@ -47,9 +47,11 @@ class ShortRange(torch.nn.Module):
         pbc: torch.Tensor,
         batch: torch.Tensor,
         ptr: torch.Tensor,
+        charge_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``[N]`` per-atom energies (eV); see :meth:`EquivariantNetwork.forward`."""
-        e = self.network(positions, numbers, cell, pbc, batch, ptr)  # [N]
+        """``[N]`` per-atom energies (eV); see :meth:`EquivariantNetwork.forward` (``charge_state``
+        ``[N]``, e: the reference charges, for a network with ``charge_input``)."""
+        e = self.network(positions, numbers, cell, pbc, batch, ptr, None, charge_state)  # [N]
         if self.has_d3:
             e = e + self.d3(positions, numbers, cell, pbc, batch, ptr)  # [N]
         return e

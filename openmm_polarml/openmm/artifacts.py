@@ -98,7 +98,13 @@ def cached_export(
     }
     folder = Path(directory) if directory is not None else cache_directory()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_export_key(model, atoms.numbers, atoms.pbc.all(), options)[:32]}.pt"
+    keyed = dict(options)
+    if model.shortrange.network.charge_input:  # the artifact holds the atoms' charge states
+        from ..model.charge_state import charge_state_of_atoms
+
+        state = charge_state_of_atoms(atoms, model.config.get("fragments", "none"))
+        keyed["charge_state"] = [round(float(q), 12) for q in state]
+    path = folder / f"{_export_key(model, atoms.numbers, atoms.pbc.all(), keyed)[:32]}.pt"
     if path.exists():
         return path
     handle, tmp = tempfile.mkstemp(suffix=".pt.tmp", dir=folder)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from .residue_charges import fragment_charge
+
 __all__ = [
+    "ml_fragments",
     "molecule_groups",
     "fragment_groups",
     "has_bonds",
@@ -145,3 +148,66 @@ def check_lone_atoms(every, groups) -> None:
             "openmm_polarml.openmm.topologyFromAtoms), or use fragments='none' or explicit "
             "fragments"
         )
+
+
+def _check_total(every, inside, charges, totalCharge) -> None:
+    """Raise when the fragments' charges (e) do not add up to ``totalCharge``."""
+    if totalCharge is None or abs(sum(charges) - float(totalCharge)) <= 1e-6:
+        return
+    charged = [(k, q) for k, q in enumerate(charges) if q != 0]
+    listing = ", ".join(
+        f"fragment {k} ({every[inside[k][0]].residue.name}{every[inside[k][0]].residue.id}"
+        f", {len(inside[k])} atoms) {q:+g} e"
+        for k, q in charged[:8]
+    )
+    raise ValueError(
+        f"the fragments' charges sum to {sum(charges):+g} e but totalCharge is "
+        f"{float(totalCharge):+g} e (charged fragments: {listing or 'none'}); pass the "
+        "matching totalCharge or fragmentCharges"
+    )
+
+
+def ml_fragments(topology, atoms, fragments, fragmentCharges, totalCharge, positions=None):
+    """ML-atom fragment groups (particle indices) and charges (e), checked against
+    ``totalCharge``; ``(None, None)`` for one fragment.
+
+    ``fragments`` is ``'molecules'``, ``'none'`` or explicit lists (:func:`fragment_groups`).
+    ``'molecules'`` on a Topology without bonds finds molecules from ``positions`` (nm) by the
+    training rule (:func:`bondless_molecules`)."""
+    every = list(topology.atoms())
+    molecules = isinstance(fragments, str) and fragments.lower() == "molecules"
+    if molecules and fragmentCharges is None and len(atoms) > 1 and not has_bonds(topology, atoms):
+        inside, charges = bondless_molecules(topology, atoms, positions, totalCharge)
+        _check_total(every, inside, charges, totalCharge)
+        return inside, charges
+    groups = fragment_groups(topology, fragments)
+    if groups is None:
+        return None, None
+    bad = sorted({i for g in groups for i in g if not 0 <= i < len(every)})
+    if bad:
+        raise ValueError(
+            f"fragments name particle index(es) {bad[:8]} but the Topology has {len(every)} "
+            f"atoms (indices 0..{len(every) - 1}); fix the fragment lists"
+        )
+    ml = set(atoms)
+    inside = [g for g in groups if ml.intersection(g)]
+    for g in inside:
+        if not ml.issuperset(g):
+            raise ValueError(
+                f"fragment of atoms {g[:6]}... lies partly outside the ML region; choose "
+                "mlAtoms as whole molecules or pass fragments= explicitly"
+            )
+    if molecules:
+        check_lone_atoms(every, inside)
+    if fragmentCharges is None:
+        charges = [fragment_charge([every[i] for i in g]) for g in inside]
+    elif callable(fragmentCharges):
+        charges = [float(fragmentCharges([every[i] for i in g])) for g in inside]
+    else:
+        charges = [float(q) for q in fragmentCharges]
+        if len(charges) != len(inside):
+            raise ValueError(
+                f"fragmentCharges has {len(charges)} entries for {len(inside)} fragments"
+            )
+    _check_total(every, inside, charges, totalCharge)
+    return inside, charges

@@ -24,14 +24,14 @@ import numpy as np
 import openmm
 
 from .. import units
+from ..model.charge_state import charge_state_of_groups
 from ..model.elements import check_elements, supported_elements
 from ..pqeq.metadata import pqeq_metadata
 from .defaults import DEFAULT_BACKEND, DEFAULT_MODEL, FORCE_GROUPS
 from .fields import field_to_openmm
-from .fragments import bondless_molecules, check_lone_atoms, fragment_groups, has_bonds
+from .fragments import ml_fragments
 from .mixed import createMixedSystem as build_mixed_system
 from .pqeq_force import buildModelPQEqForce
-from .residue_charges import fragment_charge
 
 __all__ = ["PolarMLPotential", "FORCE_GROUPS", "DEFAULT_MODEL", "DEFAULT_BACKEND"]
 
@@ -107,23 +107,6 @@ def _check_geometry(numbers, box_nm):
     return Atoms(numbers=numbers, scaled_positions=fractional, cell=cell, pbc=True)
 
 
-def _check_total(every, inside, charges, totalCharge) -> None:
-    """Raise when the fragments' charges (e) do not add up to ``totalCharge``."""
-    if totalCharge is None or abs(sum(charges) - float(totalCharge)) <= 1e-6:
-        return
-    charged = [(k, q) for k, q in enumerate(charges) if q != 0]
-    listing = ", ".join(
-        f"fragment {k} ({every[inside[k][0]].residue.name}{every[inside[k][0]].residue.id}"
-        f", {len(inside[k])} atoms) {q:+g} e"
-        for k, q in charged[:8]
-    )
-    raise ValueError(
-        f"the fragments' charges sum to {sum(charges):+g} e but totalCharge is "
-        f"{float(totalCharge):+g} e (charged fragments: {listing or 'none'}); pass the "
-        "matching totalCharge or fragmentCharges"
-    )
-
-
 class PolarMLPotential:
     """The polarizable ML potential (network + PQEq + D3) as OpenMM Systems.
 
@@ -166,55 +149,11 @@ class PolarMLPotential:
         check_elements(self.model, numbers, self.elements)
 
     def _fragments(self, topology, atoms, fragments, fragmentCharges, totalCharge, positions=None):
-        """ML-atom fragment groups and charges (e), checked against ``totalCharge``.
-
-        ``fragments=None`` is the model's charge model (``'molecules'`` or ``'none'``, the one
-        it was trained with). ``'molecules'`` on a Topology without bonds finds molecules from
-        ``positions`` by the training rule (:func:`.fragments.bondless_molecules`)."""
+        """ML-atom fragment groups and charges (e), checked against ``totalCharge``
+        (:func:`.fragments.ml_fragments`); ``fragments=None`` is the model's charge model."""
         if fragments is None:
             fragments = self.chargeModel()
-        every = list(topology.atoms())
-        molecules = isinstance(fragments, str) and fragments.lower() == "molecules"
-        if (
-            molecules
-            and fragmentCharges is None
-            and len(atoms) > 1
-            and not has_bonds(topology, atoms)
-        ):
-            inside, charges = bondless_molecules(topology, atoms, positions, totalCharge)
-            _check_total(every, inside, charges, totalCharge)
-            return inside, charges
-        groups = fragment_groups(topology, fragments)
-        if groups is None:
-            return None, None
-        bad = sorted({i for g in groups for i in g if not 0 <= i < len(every)})
-        if bad:
-            raise ValueError(
-                f"fragments name particle index(es) {bad[:8]} but the Topology has {len(every)} "
-                f"atoms (indices 0..{len(every) - 1}); fix the fragment lists"
-            )
-        ml = set(atoms)
-        inside = [g for g in groups if ml.intersection(g)]
-        for g in inside:
-            if not ml.issuperset(g):
-                raise ValueError(
-                    f"fragment of atoms {g[:6]}... lies partly outside the ML region; choose "
-                    "mlAtoms as whole molecules or pass fragments= explicitly"
-                )
-        if molecules:
-            check_lone_atoms(every, inside)
-        if fragmentCharges is None:
-            charges = [fragment_charge([every[i] for i in g]) for g in inside]
-        elif callable(fragmentCharges):
-            charges = [float(fragmentCharges([every[i] for i in g])) for g in inside]
-        else:
-            charges = [float(q) for q in fragmentCharges]
-            if len(charges) != len(inside):
-                raise ValueError(
-                    f"fragmentCharges has {len(charges)} entries for {len(inside)} fragments"
-                )
-        _check_total(every, inside, charges, totalCharge)
-        return inside, charges
+        return ml_fragments(topology, atoms, fragments, fragmentCharges, totalCharge, positions)
 
     # -- forces -------------------------------------------------------------------------------
     def _d3_native(self, d3Backend: str) -> bool:
@@ -229,7 +168,23 @@ class PolarMLPotential:
             raise RuntimeError("the native D3 kernel is not built; use d3Backend='network'")
         return available
 
-    def _network_force(self, system, numbers, box, atoms, backend, include_d3, positions):
+    def _charge_state(self, topology, atoms, fragments, fragmentCharges, totalCharge, positions):
+        """``[len(atoms)]`` reference charges (e) of the ML atoms from the fragments the PQEq
+        force gets, for a network that reads charge states; None otherwise."""
+        if not self.model.shortrange.network.charge_input:
+            return None
+        groups, charges = self._fragments(
+            topology, atoms, fragments, fragmentCharges, totalCharge, positions
+        )
+        local = {particle: k for k, particle in enumerate(atoms)}
+        if groups is not None:
+            groups = [[local[i] for i in g] for g in groups]
+        state = charge_state_of_groups(len(atoms), groups, charges, float(totalCharge or 0.0))
+        return [float(q) for q in state]
+
+    def _network_force(
+        self, system, numbers, box, atoms, backend, include_d3, positions, charge_state=None
+    ):
         subset = None if len(atoms) == system.getNumParticles() else list(atoms)
         group = FORCE_GROUPS["network"]
         if backend == "torch":
@@ -243,6 +198,9 @@ class PolarMLPotential:
                 geometry = _check_geometry(numbers, box)
                 if positions is not None:
                     geometry.positions = np.asarray(positions)[list(atoms)] * units.NM_TO_ANGSTROM
+                if charge_state is not None:  # one fragment per atom, at its reference charge
+                    geometry.arrays["fragment"] = np.arange(len(atoms))
+                    geometry.info["fragment_charges"] = list(charge_state)
                 path = cached_export(
                     self.model,
                     geometry,
@@ -257,7 +215,7 @@ class PolarMLPotential:
         from .python_backend import attach_python_force, network_module
 
         periodic = box is not None
-        module = network_module(self.model, numbers, periodic, include_d3, subset)
+        module = network_module(self.model, numbers, periodic, include_d3, subset, charge_state)
         recipe = {
             "config": self.model.config,
             "state": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
@@ -265,6 +223,7 @@ class PolarMLPotential:
             "periodic": periodic,
             "include_d3": bool(include_d3),
             "atom_indices": subset,
+            "charge_state": charge_state,
         }
         return attach_python_force(system, module, periodic, force_group=group, recipe=recipe)
 
@@ -319,8 +278,11 @@ class PolarMLPotential:
         native_d3 = self._d3_native(d3Backend) and len(atoms) == n_particles
         added = {"network": None, "pqeq": None, "d3": None, "mlCharge": float(totalCharge or 0)}
         include_d3 = self.model.shortrange.has_d3 and not native_d3
+        charge_state = self._charge_state(
+            topology, atoms, fragments, fragmentCharges, totalCharge, positions
+        )
         added["network"] = self._network_force(
-            system, numbers, box, atoms, backend, include_d3, positions
+            system, numbers, box, atoms, backend, include_d3, positions, charge_state
         )
         if native_d3:
             from .d3_force import attach_d3_force

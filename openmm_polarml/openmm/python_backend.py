@@ -14,7 +14,9 @@ import torch
 __all__ = ["NetworkEvaluation", "attach_python_force", "network_module", "rebuild_evaluation"]
 
 
-def network_module(model, numbers, periodic: bool, include_d3: bool, atom_indices=None):
+def network_module(
+    model, numbers, periodic: bool, include_d3: bool, atom_indices=None, charge_state=None
+):
     """The eager :class:`~openmm_polarml.export.TorchForceModule` of ``model`` (a fresh copy).
 
     Parameters
@@ -29,6 +31,9 @@ def network_module(model, numbers, periodic: bool, include_d3: bool, atom_indice
         Whether D3 runs inside the module.
     atom_indices : sequence of int, optional
         Particle indices of the ML atoms (ML/MM); None: all particles.
+    charge_state : sequence of float, optional
+        ``[N]`` reference charges (e) of the ML atoms, for a network that reads charge states
+        (:mod:`openmm_polarml.model.charge_state`).
     """
     from ..export.torchforce import TorchForceModule, fresh_copy
     from ..model.shortrange import ShortRange
@@ -37,7 +42,10 @@ def network_module(model, numbers, periodic: bool, include_d3: bool, atom_indice
     if not include_d3:
         shortrange = ShortRange(shortrange.network, None)
     index = None if atom_indices is None else torch.as_tensor(list(atom_indices))
-    module = TorchForceModule(shortrange, torch.as_tensor(list(numbers)), periodic, False, index)
+    charge = None if charge_state is None else torch.as_tensor(list(charge_state), dtype=float)
+    module = TorchForceModule(
+        shortrange, torch.as_tensor(list(numbers)), periodic, False, index, charge
+    )
     return module.to(model.shortrange.network.shift.dtype)
 
 
@@ -48,8 +56,9 @@ def rebuild_evaluation(recipe: dict) -> NetworkEvaluation:
 
     model = model_from_contents(recipe["config"], recipe["state"], "<PythonForce>").eval()
     module = network_module(
-        model, recipe["numbers"], recipe["periodic"], recipe["include_d3"], recipe["atom_indices"]
-    )
+        model, recipe["numbers"], recipe["periodic"], recipe["include_d3"],
+        recipe["atom_indices"], recipe.get("charge_state"),
+    )  # fmt: skip
     return NetworkEvaluation(module, recipe["periodic"], recipe)
 
 

@@ -8,6 +8,8 @@ import torch
 
 from openmm_polarml.data_io import collate, reference_energies
 from openmm_polarml.data_io import keys as K
+from openmm_polarml.data_io.statistics import charge_state_energies
+from openmm_polarml.model.charge_state import charge_state_of_frame
 from openmm_polarml.training.data import frames_of_head
 
 #: The seed froze everything but the last two linear layers.
@@ -18,16 +20,16 @@ PQEQ_TRAINABLE = ("chi", "eta_raw", "spring_raw")
 
 
 def _head_tables(net, frames: list, fallback: bool) -> list:
-    """``(shift row, scale row, frames of that head)`` per head; a head without frames of its
-    own gets all frames (``fallback``) or is left out."""
+    """``(head index, shift row, scale row, frames of that head)`` per head; a head without
+    frames of its own gets all frames (``fallback``) or is left out."""
     if net.num_heads == 1:
-        return [(net.shift, net.scale, frames)]
+        return [(0, net.shift, net.scale, frames)]
     default = int(net.head_index)
     out = []
     for k in range(net.num_heads):
         mine = frames_of_head(frames, k, default) or (frames if fallback else [])
         if mine:
-            out.append((net.shift[k], net.scale[k], mine))
+            out.append((k, net.shift[k], net.scale[k], mine))
     return out
 
 
@@ -37,7 +39,7 @@ def init_statistics(model, frames: list) -> None:
 
     With several heads, each head's reference energies and scale come from its own frames.
     """
-    for shift, scale, mine in _head_tables(model.shortrange.network, frames, True):
+    for _, shift, scale, mine in _head_tables(model.shortrange.network, frames, True):
         forces = torch.cat(
             [f[K.FORCES] for f in mine if bool(f[K.HAS_FORCES].all())] or [torch.ones(1, 3)]
         )
@@ -64,9 +66,17 @@ def refit_shifts(model, frames: list, batch_size: int = 16, full_energy: bool = 
             )
         errors += (batch[K.ENERGY] - pred["energy"].detach()).tolist()
     error_of = {id(f): e for f, e in zip(frames, errors, strict=True)}
-    for shift, _, mine in _head_tables(model.shortrange.network, frames, False):
-        delta = reference_energies(mine, [error_of[id(f)] for f in mine])
+    net = model.shortrange.network
+    for head, shift, _, mine in _head_tables(net, frames, False):
+        mine_errors = [error_of[id(f)] for f in mine]
+        if not net.charge_input:
+            shift.add_(reference_energies(mine, mine_errors).to(dtype))
+            continue
+        states = [charge_state_of_frame(f) for f in mine]
+        delta, charge_delta = charge_state_energies(mine, mine_errors, states)
         shift.add_(delta.to(dtype))
+        table = net.charge_energy if net.num_heads == 1 else net.charge_energy[head]
+        table.add_(charge_delta.to(dtype))
 
 
 def load_checkpoint_state(path) -> tuple[dict, dict]:
@@ -91,7 +101,8 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         ``"pqeq_chi_offset"`` in ``trainable``), ``fragments`` (the charge model),
         ``charge_transfer`` (``global`` or ``split``: switch the PQEq charge transfer, with
         ``bond_hardness`` (eV/e²) as the start of a new bond-hardness table; train it with the
-        pattern ``"pqeq.bond_hardness.raw"``).
+        pattern ``"pqeq.bond_hardness.raw"``), ``charge_input`` (give the network each atom's
+        charge state, see :class:`~openmm_polarml.model.network.EquivariantNetwork`).
     dtype : str
         Training dtype.
     """
@@ -109,6 +120,7 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         n_heads = len(config.get("heads") or ["default"])
         state = {**state, "pqeq_chi_offset": torch.zeros(n_heads, 95)}  # start at no offset
     config, state = _charge_transfer(ft, config, state)
+    config, state = _charge_input(ft, config, state)
     from openmm_polarml.model.serialization import model_from_contents
 
     model = model_from_contents(config, state, ft["checkpoint"])
@@ -126,6 +138,25 @@ def apply_finetune(ft: dict, dtype: str) -> torch.nn.Module:
         keep = keep or (refit_pqeq and name.split(".")[-1] in pqeq_names)
         p.requires_grad_(keep)
     return model
+
+
+def _charge_input(ft: dict, config: dict, state: dict) -> tuple[dict, dict]:
+    """Apply ``ft["charge_input"]``: a network that gains the charge-state input gets its
+    embedding and energy table at zero (it starts as it was; train them with the pattern
+    ``"shortrange.network.charge_*"``, refit the table with ``refit_shifts``)."""
+    network = dict(config.get("network") or {})
+    if not ft.get("charge_input") or network.get("charge_input"):
+        return config, state
+    prefix = "shortrange.network."
+    n_scalar = state[prefix + "embedding.weight"].shape[1]
+    shift = state[prefix + "shift"]  # [95] or [H, 95]
+    config["network"] = {**network, "charge_input": True}
+    state = {
+        **state,
+        prefix + "charge_embedding.weight": torch.zeros(n_scalar, 2, dtype=shift.dtype),
+        prefix + "charge_energy": torch.zeros(*shift.shape, 2, dtype=shift.dtype),
+    }
+    return config, state
 
 
 def _charge_transfer(ft: dict, config: dict, state: dict) -> tuple[dict, dict]:
