@@ -19,7 +19,9 @@ from openmm_polarml.training.evaluate import predict_frames
 __all__ = [
     "KIND_TABLE_NOTE",
     "frame_kind",
+    "errors_by_ion",
     "errors_by_kind",
+    "ion_label",
     "format_kind_table",
     "format_probe_table",
 ]
@@ -52,6 +54,7 @@ def _kind_errors(pred: dict) -> dict:
         "skipped": int(pred.get("skipped", 0)),
         "energy_mae_mev_per_atom": float(np.mean(np.abs(per_frame / pred["n"])) * 1e3),
         "energy_mean_signed_ev_per_frame": float(np.mean(per_frame)),
+        "energy_std_signed_ev_per_frame": float(np.std(per_frame)),
         "forces_mae_mev_per_A": float(np.mean(np.abs(f_err)) * 1e3) if f_err.size else None,
         "dipole_mae_e_A": float(np.mean(np.abs(d_err))) if d_err.size else None,
     }
@@ -76,17 +79,55 @@ def errors_by_kind(model, atoms_by_subset: dict, fragments: str | None = None) -
         ``{kind: {frames, energy_mae_mev_per_atom, energy_mean_signed_ev_per_frame,
         forces_mae_mev_per_A, dipole_mae_e_A}}``, sorted by kind.
     """
-    mode = model.config.get("fragments", "none") if fragments is None else fragments
     groups: dict = defaultdict(list)
     for subset, atoms_list in atoms_by_subset.items():
         for atoms in atoms_list:
             groups[frame_kind(atoms, subset)].append(atoms)
+    return _group_errors(model, groups, fragments)
+
+
+def _group_errors(model, groups: dict, fragments: str | None) -> dict:
+    mode = model.config.get("fragments", "none") if fragments is None else fragments
     out = {}
     with torch.enable_grad():
-        for kind in sorted(groups):
-            frames = frames_from_atoms(groups[kind], fragments=mode)
-            out[kind] = _kind_errors(predict_frames(model, frames))
+        for key in sorted(groups):
+            frames = frames_from_atoms(groups[key], fragments=mode)
+            out[key] = _kind_errors(predict_frames(model, frames))
     return out
+
+
+def ion_label(atoms) -> str:
+    """The charged molecules of a structure under the ``molecules`` charge model, e.g.
+    ``"Cl(-1)"`` or ``"F(-1) + Na(+1)"``; ``"neutral"`` when every molecule is neutral and
+    ``"global q=+1"`` when formal charges do not add up (one fragment)."""
+    from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms, composition_key
+
+    groups = charge_groups_of_atoms(atoms)
+    if groups.global_fallback:
+        return f"global q={float(atoms.info.get('charge', 0.0)):+g}"
+    symbols = atoms.get_chemical_symbols()
+    ions = sorted(
+        f"{composition_key([symbols[i] for i in g])}({q:+.0f})"
+        for g, q in zip(groups.groups, groups.charges, strict=True)
+        if q != 0
+    )
+    return " + ".join(ions) or "neutral"
+
+
+def errors_by_ion(model, atoms_list: list, fragments: str | None = None) -> dict:
+    """Error table per charged-molecule composition (:func:`ion_label`): where the signed energy
+    error per frame follows the ion, an energy offset per ion is missing from the model.
+
+    Returns
+    -------
+    dict
+        ``{ion label: {frames, energy_mae_mev_per_atom, energy_mean_signed_ev_per_frame,
+        energy_std_signed_ev_per_frame, ...}}``.
+    """
+    groups: dict = defaultdict(list)
+    for atoms in atoms_list:
+        groups[ion_label(atoms)].append(atoms)
+    return _group_errors(model, groups, fragments)
 
 
 def format_kind_table(tables: dict) -> str:

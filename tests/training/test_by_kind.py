@@ -53,3 +53,41 @@ def test_probe_table_puts_the_reference_beside_each_quantity():
     assert text[2] == "| binding_eV/Na | -1.33 | -0.50 | -0.60 |"
     assert text[3] == "| effective_charge_e | 0.56 | 0.30 | 1.00 |"
     assert text[4] == "| ion_pair_mae_eV/KCl | – | 0.16 | – |"
+
+
+def test_ion_labels_name_the_charged_molecules():
+    from openmm_polarml.training.by_kind import ion_label
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    hydrated = water + Atoms("Na", positions=[[2.4, 0.5, 0.3]])
+    hydrated.info["charge"] = 1.0
+    assert ion_label(hydrated) == "Na(+1)"
+    pair = Atoms("NaCl", positions=[[0, 0, 0], [0, 0, 2.4]])
+    assert ion_label(pair) == "Cl(-1) + Na(+1)"
+    assert ion_label(water) == "neutral"
+    single = water.copy()
+    single.info["charge"] = 1.0  # one molecule: one fragment with the total charge
+    assert ion_label(single) == "H2O(+1)"
+    zundel_like = water + water.copy()
+    zundel_like.positions[3:] += [2.8, 0.0, 0.0]
+    zundel_like.info["charge"] = 1.0  # two waters, +1: formal charges do not add up
+    assert ion_label(zundel_like) == "global q=+1"
+
+
+def test_errors_by_ion_give_the_signed_error_per_frame():
+    from openmm_polarml.data_io import atoms_to_frame, collate
+    from openmm_polarml.training.by_kind import errors_by_ion
+
+    model = tiny_model("float64", pqeq={"long_range": "direct"})
+    frames = []
+    for k, dz in enumerate((0.0, 0.1, 0.2)):
+        atoms = Atoms("OH2Na", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0],
+                                          [2.3, 0.4, 0.2 + dz]])  # fmt: skip
+        atoms.info["charge"] = 1.0
+        out = model(collate([atoms_to_frame(atoms, "molecules")]), compute_forces=False)
+        atoms.info["energy"] = float(out["energy"][0].detach()) - 0.5 * (k + 1)  # known error
+        frames.append(atoms)
+    row = errors_by_ion(model, frames, "molecules")["Na(+1)"]
+    assert row["frames"] == 3
+    assert row["energy_mean_signed_ev_per_frame"] == pytest.approx(1.0, abs=1e-8)
+    assert row["energy_std_signed_ev_per_frame"] == pytest.approx(np.std([0.5, 1.0, 1.5]), abs=1e-8)
