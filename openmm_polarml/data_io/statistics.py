@@ -7,6 +7,9 @@ import torch
 from openmm_polarml.data_io import keys as K
 
 MAX_Z = 94
+#: relative ridge of the charge-state terms in :func:`charge_state_energies` (resolves collinear
+#: columns without biasing the fit)
+CHARGE_RIDGE = 1e-10
 
 
 def reference_energies(
@@ -88,29 +91,32 @@ def dataset_statistics(frames: list, r_max: float = 5.0) -> dict:
 def charge_state_energies(
     frames: list, energies: list, charge_states: list, ridge: float = 1e-3
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-element energies and charge-state energies from one least-squares fit (eV).
+    """Per-element energy corrections and charge-state energies from one least-squares fit (eV).
 
-    Fits ``E_frame ≈ Σ_i [e_Z(i) + c1_Z(i) q⁰_i + c2_Z(i) q⁰_i²]``, the shifts and the
-    ``charge_energy`` table of a network with a charge input: neutral frames (q⁰ = 0) pin the
-    shifts, charged fragments the charge terms, so an ion's offset against the neutral atom is
-    fitted where the data show it. The ridge (relative, as in :func:`reference_energies`) pulls the
-    shifts towards the mean energy per atom and the charge terms towards zero.
+    Fits ``ΔE_frame ≈ Σ_i [δe_Z(i) + c1_Z(i) q⁰_i + c2_Z(i) q⁰_i²]`` to energy errors ΔE: the
+    change of the element shifts and the charge-energy table of a network with a charge input.
+    Neutral frames (q⁰ = 0) pin the shifts, charged fragments the charge terms, so an ion's offset
+    against the neutral atom is fitted where the data show it. The ridge (relative to the mean
+    diagonal of the normal matrix) pulls the shift corrections towards zero; the charge terms get
+    only :data:`CHARGE_RIDGE`, so an element seen only as an ion (Na⁺ in water) puts its offset
+    into the charge terms rather than the shift, and ``c1``/``c2`` of an ion seen at one charge
+    share its offset evenly.
 
     Parameters
     ----------
     frames : list of dict
         Frames (their atomic numbers).
     energies : list of float
-        Target energy of each frame (eV).
+        Energy error of each frame (eV).
     charge_states : list of torch.Tensor
         ``[n]`` reference charges q⁰ (e) of each frame's atoms.
     ridge : float
-        Relative ridge strength.
+        Relative ridge strength of the shift corrections (0: minimum-norm least squares).
 
     Returns
     -------
-    shifts : torch.Tensor
-        ``[95]`` per-element energies (eV); the mean energy per atom for absent elements.
+    shift_corrections : torch.Tensor
+        ``[95]`` (eV); zero for absent elements.
     charge_energy : torch.Tensor
         ``[95, 2]`` (eV/e, eV/e²); zero for elements never charged.
     """
@@ -122,20 +128,17 @@ def charge_state_energies(
         design[b, :width] += torch.bincount(z, minlength=width).double()
         design[b, width : 2 * width] += torch.bincount(z, weights=q, minlength=width)
         design[b, 2 * width :] += torch.bincount(z, weights=q * q, minlength=width)
-    target = torch.as_tensor(energies, dtype=torch.float64)
-    n = design[:, :width].sum(1)
-    mean = float(target.sum() / n.sum().clamp_min(1.0))
+    target = torch.as_tensor(energies, dtype=torch.float64)  # [B]
     used = design.abs().sum(0) > 0
     a = design[:, used]
-    normal = a.T @ a
-    lam = ridge * float(torch.diagonal(normal).mean()) if ridge > 0 else 0.0
-    rhs = target - n * mean
-    if lam > 0:
-        eye = torch.eye(normal.shape[0], dtype=torch.float64)
-        delta = torch.linalg.solve(normal + lam * eye, a.T @ rhs)
+    if ridge > 0:  # shifts: the given ridge; charge terms: a vanishing one (collinear columns)
+        normal = a.T @ a
+        weights = torch.full((3 * width,), CHARGE_RIDGE, dtype=torch.float64)
+        weights[:width] = ridge
+        penalty = torch.diag(weights[used] * float(torch.diagonal(normal).mean()))
+        delta = torch.linalg.solve(normal + penalty, a.T @ target)
     else:  # minimum norm where the data do not separate the terms
-        delta = torch.linalg.lstsq(a, rhs.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
+        delta = torch.linalg.lstsq(a, target.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
     full = torch.zeros(3 * width, dtype=torch.float64)
     full[used] = delta
-    shifts = mean + full[:width]
-    return shifts, torch.stack([full[width : 2 * width], full[2 * width :]], dim=-1)
+    return full[:width], torch.stack([full[width : 2 * width], full[2 * width :]], dim=-1)

@@ -151,6 +151,15 @@ def test_joint_fit_recovers_known_ion_offsets():
     shifts, table = charge_state_energies(frames, energies, states, ridge=0.0)
     for z, e in e_z.items():
         assert float(shifts[z]) == pytest.approx(e, abs=1e-8)
+    offsets_only = [  # errors that are ion offsets alone: the ridged fit has no bias
+        e - sum(e_z[int(z)] for z in f["numbers"]) for f, e in zip(frames, energies, strict=True)
+    ]
+    ridged_shifts, ridged = charge_state_energies(frames, offsets_only, states)
+    assert float(ridged_shifts.abs().max()) < 1e-8
+    for z, (c1, c2) in c.items():
+        q = 1.0 if z == 11 else -1.0
+        fitted = float(ridged[z, 0]) * q + float(ridged[z, 1]) * q * q
+        assert fitted == pytest.approx(c1 * q + c2 * q * q, abs=1e-8)
     for z, (c1, c2) in c.items():  # one charge per ion: the offset c1 q + c2 q² is determined
         q = 1.0 if z == 11 else -1.0
         fitted = float(table[z, 0]) * q + float(table[z, 1]) * q * q

@@ -109,3 +109,54 @@ def test_a_trainable_pattern_that_matches_nothing_is_an_error(tmp_path):
     ft = {"checkpoint": _pqeq_checkpoint(tmp_path), "trainable": ["pqeq.bond_hardness.raw"]}
     with pytest.raises(ValueError, match="match no parameter"):
         apply_finetune(ft, "float64")
+
+
+def test_gaining_the_charge_input_fits_known_ion_offsets_through_the_trainer(tmp_path):
+    """Labels = the checkpoint's own energies + a known offset per ion (Cl⁻ +2.0 eV, Na⁺ −1.0 eV):
+    the trainer's refit (delta learning, molecules charge model) puts exactly these offsets into
+    the charge-energy table, so the fine-tuned model reproduces the labels before any step."""
+    import ase.io
+    import numpy as np
+    from ase import Atoms
+
+    from openmm_polarml.data_io import atoms_to_frame, collate
+    from openmm_polarml.model.serialization import load_model
+
+    checkpoint = _pqeq_checkpoint(tmp_path)
+    base = load_model(checkpoint, dtype="float64")
+    base.config["fragments"] = "molecules"
+    water = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+    rng = np.random.default_rng(1)
+    frames = []
+    for k in range(12):
+        ion = ["Na", "Cl", None][k % 3]
+        atoms = Atoms("OH2OH2", positions=np.concatenate([water, water + [3.0, 0.3, 0.2]]))
+        atoms.rattle(0.03, seed=k)
+        if ion is not None:
+            atoms += Atoms(ion, positions=[[1.4, 2.6 + 0.2 * rng.random(), 0.3]])
+            atoms.info["charge"] = 1.0 if ion == "Na" else -1.0
+        data = collate([atoms_to_frame(atoms, "molecules")])
+        out = base(data, compute_forces=True)
+        offset = {"Na": -1.0, "Cl": 2.0, None: 0.0}[ion]
+        atoms.info["energy"] = float(out["energy"][0].detach()) + offset
+        atoms.arrays["forces"] = out["forces"].detach().numpy()
+        frames.append(atoms)
+    path = tmp_path / "ions.extxyz"
+    ase.io.write(str(path), frames)
+    cfg = _cfg(tmp_path / "run", epochs=1, dtype="float64", delta=True)
+    cfg["data"] = {"train": str(path), "split": [1.0, 0.0, 0.0], "seed": 0}
+    cfg["finetune"] = {
+        "checkpoint": checkpoint,
+        "trainable": ["shortrange.network.*"],
+        "fragments": "molecules",
+        "charge_input": True,
+        "refit_shifts": True,
+    }
+    trainer = Trainer(cfg)
+    table = trainer.model.shortrange.network.charge_energy.detach()  # [95, 2]
+    assert float(table[11, 0] + table[11, 1]) == pytest.approx(-1.0, abs=1e-6)  # q⁰ = +1
+    assert float(-table[17, 0] + table[17, 1]) == pytest.approx(2.0, abs=1e-6)  # q⁰ = −1
+    for atoms in frames:
+        data = collate([atoms_to_frame(atoms, "molecules")])
+        energy = float(trainer.model(data, compute_forces=False)["energy"][0].detach())
+        assert energy == pytest.approx(atoms.info["energy"], abs=1e-5)
