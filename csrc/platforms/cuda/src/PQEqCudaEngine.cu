@@ -1,13 +1,10 @@
-/* The CUDA PQEq engine: device buffers, kernel launches and the solver driver (preconditioned
- * nonlinear CG with secant line search, the algorithm PQEqCalculator used before its L-BFGS solver;
- * both stop on the same exact-gradient tolerance). Compiled by nvcc, or
+/* The CUDA PQEq engine, part 1 (see PQEqCudaEngineImpl.cuh): set-up from the force, device memory, the
+ * split-charge bond list, the box-dependent arrays, positions in and results out. Compiled by nvcc, or
  * by a C++ compiler with POLARML_CUDA_EMULATION as a serial emulation (see PQEqCudaCompat.h). */
 
-#include "PQEqCudaEngine.h"
-#include "PQEqCudaKernels.cuh"
-#include "PQEqCudaModel.h"
+#include "PQEqCudaEngineImpl.cuh"
+#include "PQEqCudaContextKernels.cuh"
 #include "PQEqInputChecks.h"
-#include "PQEqSplitBonds.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
 #include <cmath>
@@ -33,91 +30,15 @@ void PolarML::pqCheck(cudaError_t err, const char* what) {
 
 namespace {
 
-const double EV_TO_KJ_PER_MOL = 1.602176634e-19 * 6.02214076e23 / 1000.0;
 const double INF = numeric_limits<double>::infinity();
-
-/* A device array that owns its memory. */
-template <class V> class DevArray {
-public:
-    DevArray() : ptr(nullptr), count(0) {}
-    ~DevArray() { pqFree(ptr); }
-    DevArray(const DevArray&) = delete;
-    DevArray& operator=(const DevArray&) = delete;
-    void resize(size_t n) {
-        if (n == count)
-            return;
-        pqFree(ptr);
-        ptr = (V*) pqMalloc(n * sizeof(V));
-        count = n;
-    }
-    void upload(const vector<V>& host, pqStream s) {
-        resize(host.size());
-        pqToDevice(ptr, host.data(), host.size() * sizeof(V), s);
-    }
-    void download(vector<V>& host, pqStream s) const {
-        host.resize(count);
-        pqToHost(host.data(), ptr, count * sizeof(V), s);
-    }
-    V* get() const { return ptr; }
-    size_t size() const { return count; }
-private:
-    V* ptr;
-    size_t count;
-};
 
 template <class A, class B> vector<A> convert(const vector<B>& v) {
     return vector<A>(v.begin(), v.end());
 }
 
-template <class T> class Engine : public PQEqCudaEngine {
-public:
-    explicit Engine(void* streamIn) : stream((pqStream) streamIn), haveState(false), haveRef(false), lastIterations(0) {
-        std::fill(dipole, dipole + 3, 0.0);
-    }
-    void setup(const PQEqForce& force, bool keepState) override;
-    void setPositions(const vector<Vec3>& positions) override;
-    void setPositionsFromPosq(const void* posq, const void* corr, const int* atomIndex, int numAtoms, bool posqIsDouble) override;
-    double compute(const Vec3* box, const Vec3& field) override;
-    void addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) override;
-    void addForces(vector<Vec3>& forces) override;
-    void getCharges(vector<double>& q) override;
-    void getShellDisplacements(vector<Vec3>& d) override;
-    Vec3 getDipole() override { return Vec3(dipole[0], dipole[1], dipole[2]); }
-    int getLastIterations() const override { return lastIterations; }
-    void checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const override;
-private:
-    void uploadBox();
-    void resetState();
-    void resizeSolver();
-    void buildSplitBonds();
-    double evaluate(double* x, double* g, bool wantEnergy);
-    void electrostatics();
-    void readScalars(int first, int count);
-    void zeroScalars(int first, int count) { pqZero(dScalars.get() + first, count * sizeof(double), stream); }
-    double residual(const double* g, double& rq, double& rd);
-    pqStream stream;
-    PQEqSystemModel model;
-    PQEqBoxModel boxModel;
-    KP<T> kp;
-    bool haveState, haveRef;
-    vector<Vec3> hostPositions;   // positions given by setPositions, checked at the next compute()
-    vector<pqeq_detail::SplitBond> bonds;   // split charges: the bonds of the last solve (order of dX)
-    vector<double> shellInvPrec;  // 1/Ks per shell component
-    int lastIterations;
-    double dipole[3], scalars[S_COUNT];
-    // device data
-    DevArray<double> dChi, dEta, dKs, dZ, dFixedQ, dInvPrec, dFragInvEta, dFragCharge, dFragCount;
-    DevArray<int> dEqIndex, dPolIndex, dEqAtoms, dPolAtoms, dEqFragment;
-    DevArray<double> dPos, dRef, dU, dQAtom, dDAtom, dForces;
-    DevArray<int> dSiteClass, dSiteGroup, dExclStart, dExclList;
-    DevArray<T> dSx, dSy, dSz, dSq, dPairAlpha, dSelfGamma, dShifts, dKvec, dKweight, dGrid, dTmp, dPot, dTw[3], dInfluence;
-    DevArray<double> dPhi, dGrad, dGroupQ, dK0coef, dPr, dPi;
-    DevArray<double> dX, dG, dXt, dGt, dP, dZv, dGp, dZPrev, dGPrev, dFragSum, dFragWg, dFragSz, dScalars;
-    DevArray<double> dRefQ, dChargeGrad, dBondR, dBondLen, dBondW, dBondDW, dBondKappa, dBondDEdR;
-    DevArray<int> dBondI, dBondJ, dAtomBondStart, dAtomBondList;
-};
+} // namespace
 
-template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState) {
+template <class T> void PQEqCudaEngineImpl<T>::setup(const PQEqForce& force, bool keepState) {
     PQEqSystemModel old = model;
     model.setup(force);
     const PQEqSystemModel& m = model;
@@ -231,7 +152,7 @@ template <class T> void Engine<T>::setup(const PQEqForce& force, bool keepState)
 }
 
 /* Initial guess: each fragment's charge spread evenly, shells at the cores. */
-template <class T> void Engine<T>::resetState() {
+template <class T> void PQEqCudaEngineImpl<T>::resetState() {
     if (model.splitCharge) {   // no bonds yet: buildSplitBonds starts every bond variable at 0
         bonds.clear();
         kp.nx = kp.nb = 0;
@@ -247,7 +168,7 @@ template <class T> void Engine<T>::resetState() {
 }
 
 /* The solver vectors for kp.n unknowns (resize() keeps an array whose size is unchanged). */
-template <class T> void Engine<T>::resizeSolver() {
+template <class T> void PQEqCudaEngineImpl<T>::resizeSolver() {
     for (auto* a : {&dX, &dG, &dXt, &dGt, &dP, &dZv, &dGp, &dZPrev, &dGPrev})
         a->resize(max(kp.n, 1));
 }
@@ -257,7 +178,7 @@ template <class T> void Engine<T>::resizeSolver() {
  * solve carried over by pair, the shells kept; then the bond arrays, the per-atom bond lists and the
  * diagonal preconditioner w^2 (eta_i + eta_j) + kappa of the bond block. The positions come to the
  * host for this (3N doubles per evaluation). */
-template <class T> void Engine<T>::buildSplitBonds() {
+template <class T> void PQEqCudaEngineImpl<T>::buildSplitBonds() {
     const PQEqSystemModel& m = model;
     vector<double> flat, xOld;
     dPos.download(flat, stream);
@@ -330,7 +251,7 @@ template <class T> void Engine<T>::buildSplitBonds() {
     kp.bondDEdR = dBondDEdR.get();
 }
 
-template <class T> void Engine<T>::checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const {
+template <class T> void PQEqCudaEngineImpl<T>::checkInput(const vector<Vec3>& positions, const Vec3* box, const Vec3& field) const {
     checkField(field);
     checkOverlaps(positions, model.eqAtoms, model.periodic ? box : NULL, [&](int i, int j) {
         const vector<int>& ex = model.siteExclusions[i];
@@ -338,7 +259,7 @@ template <class T> void Engine<T>::checkInput(const vector<Vec3>& positions, con
     });
 }
 
-template <class T> void Engine<T>::setPositions(const vector<Vec3>& positions) {
+template <class T> void PQEqCudaEngineImpl<T>::setPositions(const vector<Vec3>& positions) {
     if ((int) positions.size() != model.N)
         throw OpenMMException("PQEqForce (CUDA): wrong number of positions");
     hostPositions = positions;
@@ -349,14 +270,14 @@ template <class T> void Engine<T>::setPositions(const vector<Vec3>& positions) {
     pqToDevice(dPos.get(), flat.data(), flat.size() * sizeof(double), stream);
 }
 
-template <class T> void Engine<T>::setPositionsFromPosq(const void* posq, const void* corr, const int* atomIndex, int numAtoms, bool posqIsDouble) {
+template <class T> void PQEqCudaEngineImpl<T>::setPositionsFromPosq(const void* posq, const void* corr, const int* atomIndex, int numAtoms, bool posqIsDouble) {
     if (posqIsDouble)
         PQ_LAUNCH(kPositionsFromPosq<double>, numAtoms, (const double*) posq, (const float*) nullptr, atomIndex, numAtoms, dPos.get());
     else
         PQ_LAUNCH(kPositionsFromPosq<float>, numAtoms, (const float*) posq, (const float*) corr, atomIndex, numAtoms, dPos.get());
 }
 
-template <class T> void Engine<T>::uploadBox() {
+template <class T> void PQEqCudaEngineImpl<T>::uploadBox() {
     const PQEqBoxModel& b = boxModel;
     int G = b.numGroups;
     if (G > PQ_MAX_GROUPS) {
@@ -438,237 +359,22 @@ template <class T> void Engine<T>::uploadBox() {
     }
 }
 
-/* Potentials phi and position gradients of all sites from the site arrays. */
-template <class T> void Engine<T>::electrostatics() {
-    int nS = kp.nS;
-    bool ewaldLike = (kp.method == M_EWALD || kp.method == M_PME);
-    if (ewaldLike) {
-        pqZero(dGroupQ.get(), kp.G * sizeof(double), stream);
-        PQ_LAUNCH(kGroupCharges<T>, nS, kp);
-    }
-    PQ_LAUNCH(kRealSpace<T>, nS, kp);
-    if (kp.method == M_EWALD && kp.nk > 0) {
-        PQ_LAUNCH(kEwaldStructure<T>, kp.nk, kp);
-        PQ_LAUNCH(kEwaldPotential<T>, nS, kp);
-    }
-    else if (kp.method == M_PME) {
-        long long count = kp.total * kp.G;
-        pqZero(kp.grid, 2 * count * sizeof(T), stream);
-        PQ_LAUNCH(kPmeSpread<T>, nS, kp);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.grid, kp.tmp, 2, 1);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.tmp, kp.grid, 1, 1);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.grid, kp.tmp, 0, 1);
-        PQ_LAUNCH(kPmeConvolve<T>, kp.total, kp, kp.tmp, kp.pot);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.pot, kp.tmp, 2, -1);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.tmp, kp.pot, 1, -1);
-        PQ_LAUNCH(kDftAxis<T>, count, kp, kp.pot, kp.tmp, 0, -1);
-        PQ_LAUNCH(kPmeGather<T>, nS, kp, (const T*) kp.tmp);
-    }
-}
-
-template <class T> void Engine<T>::readScalars(int first, int count) {
-    pqToHost(scalars + first, dScalars.get() + first, count * sizeof(double), stream);
-}
-
-/* E(x) and g = dE/dx into g (device arrays); the energy is read back only when asked for. */
-template <class T> double Engine<T>::evaluate(double* x, double* g, bool wantEnergy) {
-    PQ_LAUNCH(kSites<T>, kp.N, kp, (const double*) x);
-    electrostatics();
-    zeroScalars(S_EC, 5);
-    PQ_LAUNCH(kGradient<T>, kp.nq + kp.P, kp, g);
-    if (kp.split)
-        PQ_LAUNCH(kSplitBondGradient<T>, kp.nb, kp, (const double*) x, g);
-    PQ_LAUNCH(kEnergyDipole<T>, max(kp.nS, kp.N), kp);
-    if (!wantEnergy)
-        return 0.0;
-    readScalars(S_EC, 5);
-    for (int c = 0; c < 3; c++)
-        dipole[c] = scalars[S_MU + c];
-    return scalars[S_EC] + scalars[S_ESELF] - (kp.field[0] * dipole[0] + kp.field[1] * dipole[1] + kp.field[2] * dipole[2]);
-}
-
-/* Residuals (eV/e, eV/A) of a gradient; fills fragSum (sum of g per fragment) and fragWg (sum g/eta). */
-template <class T> double Engine<T>::residual(const double* g, double& rq, double& rd) {
-    int F = max(kp.nfrag, 1);
-    pqZero(dFragSum.get(), F * sizeof(double), stream);
-    pqZero(dFragWg.get(), F * sizeof(double), stream);
-    if (!kp.split)
-        PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, g, dFragSum.get(), dFragWg.get());
-    zeroScalars(S_RQ, 3);
-    PQ_LAUNCH(kResiduals<T>, kp.n, kp, g);
-    readScalars(S_RQ, 3);
-    if (scalars[S_NAN] != 0)
-        throw OpenMMException("PQEqForce: the charge/shell solver produced NaN.");
-    rq = scalars[S_RQ] / EV_TO_KJ_PER_MOL;
-    rd = scalars[S_RD] / (EV_TO_KJ_PER_MOL * 10.0);
-    return max(rq, rd);
-}
-
-template <class T> double Engine<T>::compute(const Vec3* box, const Vec3& field) {
-    const PQEqSystemModel& m = model;
-    if (m.periodic && box == NULL)
-        throw OpenMMException("PQEqForce: periodic method without box vectors.");
-    if (!hostPositions.empty()) {   // host positions: checked here, where the box is known
-        checkInput(hostPositions, box, field);
-        hostPositions.clear();
-    }
-    if (boxModel.setup(m, m.periodic ? box : NULL))
-        uploadBox();
-    for (int c = 0; c < 3; c++)
-        kp.field[c] = field[c];
-    if (!haveRef) {
-        pqCopy(dRef.get(), dPos.get(), 3 * m.N * sizeof(double), stream);
-        haveRef = true;
-    }
-    PQ_LAUNCH(kUnwrap<T>, m.N, kp);
-    if (kp.split) {
-        if (m.periodic)
-            boxModel.checkSplitCutoff(m.splitCutoff);
-        buildSplitBonds();
-    }
-    // warm start projected onto the fragment constraints
-    if (kp.nfrag > 0 && !kp.split) {
-        pqZero(dFragSum.get(), kp.nfrag * sizeof(double), stream);
-        PQ_LAUNCH(kFragmentSums<T>, kp.nq, kp, (const double*) dX.get(), dFragSum.get(), (double*) nullptr);
-        PQ_LAUNCH(kProjectCharges<T>, kp.nq, kp, dX.get());
-    }
-    int n = kp.n;
-    // single/mixed precision: the solver stops at a floor set by float rounding of the potentials
-    double tol = m.solverTolerance;
-    if (sizeof(T) < sizeof(double))
-        tol = max(tol, 1e-4);
-    double* x = dX.get();
-    double* g = dG.get();
-    double E = evaluate(x, g, true);
-    bool exact = true, havePrev = false;
-    int sinceExact = 0;
-    lastIterations = 0;
-    double rq = 0, rd = 0;
-    try {
-        if (n > 0) {
-            int it;
-            for (it = 0; it <= m.maxIterations; it++) {
-                double res = residual(g, rq, rd);
-                if (res < tol) {
-                    if (exact)
-                        break;
-                    E = evaluate(x, g, true);
-                    exact = true;
-                    havePrev = false;
-                    sinceExact = 0;
-                    continue;
-                }
-                if (it == m.maxIterations)
-                    break;
-                int F = max(kp.nfrag, 1);
-                pqZero(dFragSz.get(), F * sizeof(double), stream);
-                PQ_LAUNCH(kPrecondition<T>, n, kp, (const double*) g, dGp.get(), dZv.get());
-                zeroScalars(S_ZG, 4);
-                PQ_LAUNCH(kFixZDots<T>, n, kp, dZv.get(), (const double*) dGp.get(), (const double*) dZPrev.get(),
-                          (const double*) dGPrev.get(), havePrev ? 1 : 0);
-                readScalars(S_ZG, 3);
-                double zg = scalars[S_ZG], betaCG = 0;
-                if (havePrev) {
-                    double num = scalars[S_NUM], den = scalars[S_DEN];
-                    betaCG = (den > 0 ? max(0.0, num / den) : 0.0);
-                }
-                PQ_LAUNCH(kDirection<T>, n, kp, dP.get(), (const double*) dZv.get(), (const double*) dGp.get(), betaCG);
-                readScalars(S_PG, 1);
-                double pg = scalars[S_PG];
-                if (!(pg < 0)) {
-                    pg = -zg;
-                    zeroScalars(S_PG, 1);
-                    PQ_LAUNCH(kDirection<T>, n, kp, dP.get(), (const double*) dZv.get(), (const double*) dGp.get(), 0.0);
-                }
-                if (!(pg < 0))
-                    break;   // no descent direction left at this precision
-                PQ_LAUNCH(kAxpy<T>, n, kp, dXt.get(), (const double*) x, (const double*) dP.get(), 1.0);
-                evaluate(dXt.get(), dGt.get(), false);
-                zeroScalars(S_CURV, 2);
-                PQ_LAUNCH(kCurvature<T>, n, kp, (const double*) dP.get(), (const double*) g, (const double*) dGt.get());
-                readScalars(S_CURV, 2);
-                double curv = scalars[S_CURV], pp = scalars[S_PP];
-                if (!(curv > 0)) {
-                    stringstream msg;
-                    msg << "PQEqForce: the charge/shell energy is not positive definite (curvature " << curv / pp
-                        << " along the search direction): polarisation catastrophe or unphysical parameters "
-                        << "(too soft springs, too small eta).";
-                    throw OpenMMException(msg.str());
-                }
-                double t = -pg / curv;
-                havePrev = true;
-                E += t * pg + 0.5 * t * t * curv;
-                PQ_LAUNCH(kUpdate<T>, n, kp, x, g, (const double*) dP.get(), (const double*) dGt.get(), t,
-                          (const double*) dZv.get(), (const double*) dGp.get(), dZPrev.get(), dGPrev.get());
-                exact = false;
-                if (m.P > 0 && ++sinceExact >= 4) {
-                    E = evaluate(x, g, true);
-                    exact = true;
-                    sinceExact = 0;
-                }
-                if (m.P > 0) {
-                    zeroScalars(S_DMAX, 1);
-                    PQ_LAUNCH(kShellMax<T>, m.P, kp, (const double*) x);
-                    readScalars(S_DMAX, 1);
-                    if (scalars[S_DMAX] > 0.3 * 0.3) {
-                        vector<double> xh;
-                        dX.download(xh, stream);
-                        int worst = 0;
-                        double best = -1;
-                        for (int s = 0; s < m.P; s++) {
-                            const double* d = &xh[m.nq + 3 * s];
-                            double d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
-                            if (d2 > best) {
-                                best = d2;
-                                worst = s;
-                            }
-                        }
-                        stringstream msg;
-                        msg << "PQEqForce: shell of particle " << m.polAtoms[worst]
-                            << " ran away (|d| > 0.3 nm): polarisation catastrophe or unphysical parameters.";
-                        throw OpenMMException(msg.str());
-                    }
-                }
-            }
-            lastIterations = it;
-            if (!exact)
-                E = evaluate(x, g, true);
-            if (residual(g, rq, rd) >= tol) {
-                stringstream msg;
-                msg << "PQEqForce: the charge/shell solver did not converge in " << m.maxIterations
-                    << " iterations (residual " << rq << " eV/e, " << rd << " eV/A; tolerance " << tol
-                    << "). Increase setSolverMaxIterations or the tolerance.";
-                throw OpenMMException(msg.str());
-            }
-        }
-    }
-    catch (...) {
-        resetState();
-        throw;
-    }
-    haveState = true;
-    if (kp.split)
-        PQ_LAUNCH(kSplitBondForce<T>, kp.nb, kp, (const double*) x);
-    PQ_LAUNCH(kForces<T>, m.N, kp);
-    return E;
-}
-
-template <class T> void Engine<T>::addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) {
+template <class T> void PQEqCudaEngineImpl<T>::addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) {
     PQ_LAUNCH(kAddFixedPointForces, numAtoms, (const double*) dForces.get(), atomIndex, numAtoms, padded, buffer);
 }
 
-template <class T> void Engine<T>::addForces(vector<Vec3>& forces) {
+template <class T> void PQEqCudaEngineImpl<T>::addForces(vector<Vec3>& forces) {
     vector<double> f;
     dForces.download(f, stream);
     for (int i = 0; i < model.N; i++)
         forces[i] += Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
 }
 
-template <class T> void Engine<T>::getCharges(vector<double>& q) {
+template <class T> void PQEqCudaEngineImpl<T>::getCharges(vector<double>& q) {
     dQAtom.download(q, stream);
 }
 
-template <class T> void Engine<T>::getShellDisplacements(vector<Vec3>& d) {
+template <class T> void PQEqCudaEngineImpl<T>::getShellDisplacements(vector<Vec3>& d) {
     vector<double> f;
     dDAtom.download(f, stream);
     d.resize(model.N);
@@ -676,10 +382,11 @@ template <class T> void Engine<T>::getShellDisplacements(vector<Vec3>& d) {
         d[i] = Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
 }
 
-} // namespace
+template class PolarML::PQEqCudaEngineImpl<float>;
+template class PolarML::PQEqCudaEngineImpl<double>;
 
 PQEqCudaEngine* PQEqCudaEngine::create(bool doublePrecision, void* stream) {
     if (doublePrecision)
-        return new Engine<double>(stream);
-    return new Engine<float>(stream);
+        return new PQEqCudaEngineImpl<double>(stream);
+    return new PQEqCudaEngineImpl<float>(stream);
 }
