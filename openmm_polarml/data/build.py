@@ -22,6 +22,9 @@ xtb_contacts
 xtb_dimer_contacts
     GFN2-xTB labels (head ``gfn2``) of small-molecule pairs (one often water) with one short
     H···H, H···X or X···X contact (:mod:`~openmm_polarml.data.contacts`); 4 shards at most.
+xtb_ion_water
+    GFN2-xTB labels (head ``gfn2``) of an ion with one or two waters along their dissociation
+    curves, and bare ions (:mod:`~openmm_polarml.data.ion_water`); 4 shards at most.
 
 The teacher subsets run their teacher in the separate label environment
 (:mod:`~openmm_polarml.data.teachers`), one subprocess per shard.
@@ -83,6 +86,7 @@ SEVENN_PER_SHARD = 700
 XTB_PER_SHARD = 640
 SOLVATED_PER_SHARD = 400
 DIMER_CONTACTS_PER_SHARD = 600
+ION_WATER_PER_SHARD = 300
 #: threads of one label worker (GFN2 of ~100-atom clusters)
 LABEL_THREADS = int(os.environ.get("POLARML_LABEL_THREADS", "2"))
 PROTOTYPE_FRACTION = 0.2
@@ -198,6 +202,25 @@ def build_xtb_dimer_contacts(out, n_shards, resume=True, progress=True, per_shar
     return _record_runs(out, subset, manifest, records)
 
 
+def build_xtb_ion_water(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``xtb_ion_water`` subset: GFN2-xTB labels of ion–water dissociation curves and
+    bare ions (:mod:`openmm_polarml.data.ion_water`)."""
+    from openmm_polarml.data import ion_water, teachers
+
+    per_shard = per_shard or ION_WATER_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        candidates = ion_water.ion_water_candidates(per_shard, rng)
+        frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
+        return frames
+
+    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
+    subset = "xtb_ion_water"
+    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, subset, manifest, records)
+
+
 def _record_runs(out, subset: str, manifest: dict, records: dict) -> dict:
     """Add the teacher run records (settings, versions, dropped frames, seconds) to the manifest."""
     for index, record in records.items():
@@ -256,10 +279,12 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_xtb_solvated(out, min(n_shards, 4), resume, progress, subset=subset)
         elif subset == "xtb_dimer_contacts":
             build_xtb_dimer_contacts(out, min(n_shards, 4), resume, progress)
+        elif subset == "xtb_ion_water":
+            build_xtb_ion_water(out, min(n_shards, 4), resume, progress)
         else:
             raise ValueError(
                 f"unknown subset {subset!r} "
-                "(dft, sevenn, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts)"
+                "(dft, sevenn, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts, xtb_ion_water)"
             )
     print(format_summary(summarize(out)))
     return 0
