@@ -236,6 +236,8 @@ def export_model(
     scripted = script_module(module.to(dtype))
     meta = _metadata(model, numbers, periodic, outputs_forces, atom_indices, num_particles)
     meta["d3_in_artifact"] = bool(include_d3 and model.shortrange.has_d3)
+    if charge_state is not None:  # what the artifact holds: the network's charge input (e)
+        meta["charge_state_e"] = [float(q) for q in charge_state]
     torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
     if check:
         loaded, _ = load_exported(path)

@@ -187,6 +187,7 @@ def test_calculator_artifact_and_openmm_backends_agree(tmp_path):
     pos_nm = torch.tensor(atoms.positions * NM)
     assert float(loaded(pos_nm)) == pytest.approx(e_ref, rel=1e-10)
     assert meta["parity"]
+    assert meta["charge_state_e"] == [0.0] * 6 + [1.0, -1.0]
     backends = ["python"]
     try:
         import openmmtorch  # noqa: F401
