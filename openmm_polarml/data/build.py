@@ -183,42 +183,44 @@ def build_xtb_solvated(
     return _record_runs(out, subset, manifest, records)
 
 
-def build_xtb_dimer_contacts(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
-    """Write the ``xtb_dimer_contacts`` subset: GFN2-xTB labels of small-molecule pairs with one
-    short intermolecular contact (:mod:`openmm_polarml.data.contacts`)."""
-    from openmm_polarml.data import contacts, teachers
+def _build_gfn2_subset(out, subset, n_shards, make_candidates, per_shard, resume, progress):
+    """Write a GFN2-xTB subset whose shard ``k`` labels ``make_candidates(per_shard, rng_k)``."""
+    from openmm_polarml.data import teachers
 
-    per_shard = per_shard or DIMER_CONTACTS_PER_SHARD
     records = {}
 
     def shard_fn(rng, index):
-        candidates = contacts.contact_candidates(per_shard, rng)
+        candidates = make_candidates(per_shard, rng)
         frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
         return frames
 
     meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
-    subset = "xtb_dimer_contacts"
     manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
     return _record_runs(out, subset, manifest, records)
+
+
+def build_xtb_dimer_contacts(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``xtb_dimer_contacts`` subset: GFN2-xTB labels of small-molecule pairs with one
+    short intermolecular contact (:mod:`openmm_polarml.data.contacts`)."""
+    from openmm_polarml.data import contacts
+
+    per_shard = per_shard or DIMER_CONTACTS_PER_SHARD
+    return _build_gfn2_subset(
+        out, "xtb_dimer_contacts", n_shards, contacts.contact_candidates, per_shard, resume,
+        progress,
+    )  # fmt: skip
 
 
 def build_xtb_ion_water(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
     """Write the ``xtb_ion_water`` subset: GFN2-xTB labels of ion–water dissociation curves and
     bare ions (:mod:`openmm_polarml.data.ion_water`)."""
-    from openmm_polarml.data import ion_water, teachers
+    from openmm_polarml.data import ion_water
 
     per_shard = per_shard or ION_WATER_PER_SHARD
-    records = {}
-
-    def shard_fn(rng, index):
-        candidates = ion_water.ion_water_candidates(per_shard, rng)
-        frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
-        return frames
-
-    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
-    subset = "xtb_ion_water"
-    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
-    return _record_runs(out, subset, manifest, records)
+    return _build_gfn2_subset(
+        out, "xtb_ion_water", n_shards, ion_water.ion_water_candidates, per_shard, resume,
+        progress,
+    )  # fmt: skip
 
 
 def _record_runs(out, subset: str, manifest: dict, records: dict) -> dict:
