@@ -164,6 +164,15 @@ struct PQEqBoxSetup {
         }
     }
 
+    /** Cells per lattice direction of a cell list whose cells are at least ``side`` wide (perpendicular
+     *  widths): n_k = max(1, floor(width_k / side)). Pairs closer than ``side`` then lie in neighbouring cells. */
+    void cellCounts(double side, int nc[3]) const {
+        for (int k = 0; k < 3; k++) {
+            double width = 1.0 / std::sqrt(recip[k].dot(recip[k]));
+            nc[k] = std::max(1, (int) std::floor(width / side));
+        }
+    }
+
     /** The minimum image of a difference vector (nm), reducing along c, b, a. */
     OpenMM::Vec3 minimumImage(OpenMM::Vec3 dr) const {
         for (int k = 2; k >= 0; k--) {

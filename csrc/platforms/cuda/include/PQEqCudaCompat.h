@@ -46,6 +46,7 @@ inline void pqCopy(void* dst, const void* src, size_t bytes, pqStream) { if (byt
 inline void pqZero(void* dst, size_t bytes, pqStream) { if (bytes) std::memset(dst, 0, bytes); }
 inline void pqSync(pqStream) {}
 template <class T> PQ_DEVICE void pqAtomicAdd(T* p, T v) { *p += v; }
+PQ_DEVICE int pqAtomicInc(int* p) { return (*p)++; }
 PQ_DEVICE void pqAtomicAddFixed(long long* p, double v) { *p += (long long) (v * 0x100000000LL); }
 PQ_DEVICE void pqReduceAdd(double* dst, double v) { *dst += v; }
 PQ_DEVICE void pqReduceMax(double* dst, double v) { if (v > *dst) *dst = v; }
@@ -103,6 +104,8 @@ inline void pqZero(void* dst, size_t bytes, pqStream s) {
 inline void pqSync(pqStream s) { pqCheck(cudaStreamSynchronize(s), "cudaStreamSynchronize"); }
 #ifdef __CUDACC__
 template <class T> __device__ static inline void pqAtomicAdd(T* p, T v) { atomicAdd(p, v); }
+/* Increments *p and returns its old value. */
+__device__ static inline int pqAtomicInc(int* p) { return atomicAdd(p, 1); }
 __device__ static inline void pqAtomicAddFixed(long long* p, double v) {
     atomicAdd((unsigned long long*) p, (unsigned long long) ((long long) (v * 0x100000000LL)));
 }

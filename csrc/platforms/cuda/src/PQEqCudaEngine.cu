@@ -303,6 +303,7 @@ template <class T> void PQEqCudaEngineImpl<T>::uploadBox() {
     dShifts.upload(shifts, stream);
     kp.shifts = dShifts.get();
     kp.nshift = (int) b.shifts.size();
+    uploadCells();
     dSiteGroup.upload(b.siteGroup, stream);
     kp.siteGroup = dSiteGroup.get();
     dGroupQ.resize(G);
@@ -357,6 +358,30 @@ template <class T> void PQEqCudaEngineImpl<T>::uploadBox() {
         kp.pot = dPot.get();
         kp.influence = dInfluence.get();
     }
+}
+
+/* The real-space cell list of the box (PQEqBoxModel::chooseCells): its grid and arrays; cells = 0 where
+ * the kernels sum over all pairs. */
+template <class T> void PQEqCudaEngineImpl<T>::uploadCells() {
+    const PQEqBoxModel& b = boxModel;
+    kp.cells = (b.ncell[0] > 0 ? 1 : 0);
+    if (!kp.cells)
+        return;
+    for (int k = 0; k < 3; k++)
+        kp.nc[k] = b.ncell[k];
+    kp.nCells = b.ncell[0] * b.ncell[1] * b.ncell[2];
+    kp.nChunks = (kp.nCells + PQ_CELL_CHUNK - 1) / PQ_CELL_CHUNK;
+    for (auto* a : {&dSiteCell, &dCellTmp, &dCellSites})
+        a->resize(kp.nS);
+    dCellCount.resize(kp.nCells);
+    dCellStart.resize(kp.nCells + 1);
+    dChunkSum.resize(kp.nChunks);
+    kp.siteCell = dSiteCell.get();
+    kp.cellCount = dCellCount.get();
+    kp.cellStart = dCellStart.get();
+    kp.cellTmp = dCellTmp.get();
+    kp.cellSites = dCellSites.get();
+    kp.chunkSum = dChunkSum.get();
 }
 
 template <class T> void PQEqCudaEngineImpl<T>::addForcesToFixedPoint(long long* buffer, const int* atomIndex, int numAtoms, int padded) {

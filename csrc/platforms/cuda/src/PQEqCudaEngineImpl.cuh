@@ -64,12 +64,14 @@ public:
 private:
     // PQEqCudaEngine.cu
     void uploadBox();
+    void uploadCells();
     void resetState();
     void resizeSolver();
     void buildSplitBonds();
     // PQEqCudaSolve.cu
     double evaluate(double* x, double* g, bool wantEnergy);
     void electrostatics();
+    void buildCells();
     void readScalars(int first, int count);
     void zeroScalars(int first, int count) { pqZero(dScalars.get() + first, count * sizeof(double), stream); }
     double residual(const double* g, double& rq, double& rd);
@@ -78,6 +80,7 @@ private:
     PQEqBoxModel boxModel;
     KP<T> kp;
     bool haveState, haveRef;
+    bool cellsBuilt = false;   // Ewald/PME: the cell list of this compute() (cores do not move during a solve)
     std::vector<OpenMM::Vec3> hostPositions;   // positions given by setPositions, checked at the next compute()
     std::vector<pqeq_detail::SplitBond> bonds;   // split charges: the bonds of the last solve (order of dX)
     std::vector<double> shellInvPrec;  // 1/Ks per shell component
@@ -93,6 +96,7 @@ private:
     DevArray<double> dX, dG, dXt, dGt, dP, dZv, dGp, dZPrev, dGPrev, dFragSum, dFragWg, dFragSz, dScalars;
     DevArray<double> dRefQ, dChargeGrad, dBondR, dBondLen, dBondW, dBondDW, dBondKappa, dBondDEdR;
     DevArray<int> dBondI, dBondJ, dAtomBondStart, dAtomBondList;
+    DevArray<int> dSiteCell, dCellCount, dCellStart, dCellTmp, dCellSites, dChunkSum;
 };
 
 } // namespace PolarML

@@ -7,6 +7,7 @@
  * PQEqCudaCompat.h for the rules that keep the serial emulation faithful). The kernels themselves:
  *   PQEqCudaContextKernels.cuh     positions from OpenMM's posq, forces into its fixed-point buffer
  *   PQEqCudaRealSpaceKernels.cuh   unwrapped positions, sites from the unknowns, real-space pairs
+ *   PQEqCudaCellKernels.cuh        the real-space cell list (counting sort of the sites into cells)
  *   PQEqCudaReciprocalKernels.cuh  Ewald structure factors and potentials, smooth PME
  *   PQEqCudaEnergyKernels.cuh      energy, gradient with respect to the unknowns, dipole, forces
  *   PQEqCudaSolverKernels.cuh      the solver's vector operations
@@ -21,6 +22,7 @@ enum { S_EC = 0, S_ESELF = 1, S_MU = 2, S_RQ = 5, S_RD = 6, S_NAN = 7, S_ZG = 8,
        S_CURV = 12, S_PP = 13, S_DMAX = 14, S_COUNT = 16 };
 const int PQ_PME_ORDER = 6;
 const int PQ_MAX_GROUPS = 16;
+const int PQ_CELL_CHUNK = 64;   // cells per thread of the cell list's prefix sum
 
 /* Kernel arguments: passed by value to every kernel. */
 template <class T> struct KP {
@@ -40,6 +42,11 @@ template <class T> struct KP {
     double *phi, *grad, *groupQ;
     const T *pairAlpha, *selfGamma, *shifts;
     const double* k0coef;
+    // real-space cell list (periodic, at least 3 cells per direction; cells = 0: all pairs): the cell of
+    // every site, per cell its count (then the scatter's next free slot) and the start of its sites in
+    // cellSites (ascending site index), the unordered scatter, the prefix sums of PQ_CELL_CHUNK cells
+    int cells, nc[3], nCells, nChunks;
+    int *siteCell, *cellCount, *cellStart, *cellTmp, *cellSites, *chunkSum;
     // Ewald
     const T *kvec, *kweight;
     double *Pr, *Pi;

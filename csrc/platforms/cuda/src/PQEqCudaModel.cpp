@@ -38,6 +38,7 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
         nimg[0] = nimg[1] = nimg[2] = 0;
         numGroups = 1;
         siteGroup.assign(m.nS, 0);
+        ncell[0] = ncell[1] = ncell[2] = 0;
         return true;
     }
     bool same = valid;
@@ -56,6 +57,7 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
             for (int n3 = -nimg[2]; n3 <= nimg[2]; n3++)
                 if (n1 != 0 || n2 != 0 || n3 != 0)
                     shifts.push_back(boxVec[0] * n1 + boxVec[1] * n2 + boxVec[2] * n3);
+    chooseCells(m.nS);
     valid = true;
     numGroups = 1;
     siteGroup.assign(m.nS, 0);
@@ -80,4 +82,18 @@ bool PQEqBoxModel::setup(const PQEqSystemModel& m, const Vec3* boxIn) {
         pmeInfluence(m.ke, groupGamma, influence);   // one mesh per group pair: [(g*G+h)*total + idx]
     }
     return true;
+}
+
+void PQEqBoxModel::chooseCells(int nS) {
+    cellCounts(rc * (1 + 1e-3), ncell);
+    if (ncell[0] < 3 || ncell[1] < 3 || ncell[2] < 3) {
+        ncell[0] = ncell[1] = ncell[2] = 0;
+        return;
+    }
+    double total = (double) ncell[0] * ncell[1] * ncell[2], limit = max(27, nS);
+    if (total > limit) {   // fewer, wider cells (at most about one per site)
+        double f = cbrt(limit / total);
+        for (int k = 0; k < 3; k++)
+            ncell[k] = max(3, (int) floor(ncell[k] * f));
+    }
 }

@@ -3,7 +3,8 @@
 
 /* Device kernels of the real-space part (see PQEqCudaKernelArgs.cuh): the Coulomb pair kernel of each
  * method, positions unwrapped against the reference, sites (cores and shells) from the unknowns, and one
- * thread per site over all partners for the potentials and position gradients. */
+ * thread per site for the potentials and position gradients, over all partners (kRealSpace) or over the
+ * sites of the 27 cells around its own of the cell list (kRealSpaceCells). */
 
 #include "PQEqCudaKernelArgs.cuh"
 
@@ -116,94 +117,157 @@ template <class T> PQ_GLOBAL void kGroupCharges(KP<T> p) {
         pqAtomicAdd(&p.groupQ[p.siteGroup[a]], (double) p.sq[a]);
 }
 
-/* ---------------- real space: one thread per site, all partners (both directions, no atomics) -------- */
+/* ---------------- real space: one thread per site owns its sums (both directions of a pair, no atomics) ---- */
 
+/* The sums of one site a: position, charge, class, atom (= core site) and exclusions (CSR range), then
+ * its potential and position gradient. */
+template <class T> struct SiteSums {
+    T x, y, z, Q;
+    int cls, atom, exclBegin, exclEnd;
+    double phi, gx, gy, gz;
+};
+
+template <class T> PQ_DEVICE SiteSums<T> siteBegin(const KP<T>& p, int a) {
+    SiteSums<T> s;
+    s.x = p.sx[a];
+    s.y = p.sy[a];
+    s.z = p.sz[a];
+    s.Q = p.sq[a];
+    s.cls = p.siteClass[a];
+    s.atom = (a < p.N ? a : p.polAtoms[a - p.N]);
+    s.exclBegin = p.exclStart[a];
+    s.exclEnd = p.exclStart[a + 1];
+    s.phi = s.gx = s.gy = s.gz = 0;
+    return s;
+}
+
+/* Whether b is in the sorted exclusion list of a site (binary search). */
+template <class T> PQ_DEVICE bool isExcluded(const KP<T>& p, const SiteSums<T>& s, int b) {
+    int lo = s.exclBegin, hi = s.exclEnd;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (p.exclList[mid] < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s.exclEnd && p.exclList[lo] == b;
+}
+
+/* The terms of the site pair (a, b), every image shift inside the cutoff, added to the sums of a. */
+template <class T> PQ_DEVICE void pairTerms(const KP<T>& p, int a, int b, bool excluded, bool ewaldLike, SiteSums<T>& s) {
+    T Qb = p.sq[b];
+    if (Qb == (T) 0)
+        return;
+    T aab = p.pairAlpha[s.cls * p.C + p.siteClass[b]];
+    if (ewaldLike && !(aab > p.beta))
+        return;   // broad pair: reciprocal space only
+    T dx = p.sx[b] - s.x, dy = p.sy[b] - s.y, dz = p.sz[b] - s.z;
+    T cx = 0, cy = 0, cz = 0;   // Ewald/PME: core-core vector, same image as the sites
+    if (ewaldLike) {
+        int ia = s.atom, ib = (b < p.N ? b : p.polAtoms[b - p.N]);
+        cx = p.sx[ib] - p.sx[ia];
+        cy = p.sy[ib] - p.sy[ia];
+        cz = p.sz[ib] - p.sz[ia];
+        if (p.periodic)
+            minimumImage(p.box, p.recip, cx, cy, cz);
+        dx = cx + (p.sx[b] - p.sx[ib]) - (s.x - p.sx[ia]);
+        dy = cy + (p.sy[b] - p.sy[ib]) - (s.y - p.sy[ia]);
+        dz = cz + (p.sz[b] - p.sz[ib]) - (s.z - p.sz[ia]);
+    }
+    else if (p.periodic)
+        minimumImage(p.box, p.recip, dx, dy, dz);
+    for (int k = 0; k < p.nshift; k++) {
+        if (k == 0 && (b == a || excluded))
+            continue;   // shift 0 is the zero shift
+        T rx = dx + p.shifts[3 * k], ry = dy + p.shifts[3 * k + 1], rz = dz + p.shifts[3 * k + 2];
+        T r2 = rx * rx + ry * ry + rz * rz;
+        if (ewaldLike) {   // pairs by core-core distance < rc (docs/conventions.md)
+            T qx = cx + p.shifts[3 * k], qy = cy + p.shifts[3 * k + 1], qz = cz + p.shifts[3 * k + 2];
+            if (qx * qx + qy * qy + qz * qz >= p.rc2)
+                continue;
+        }
+        else if (r2 >= p.rc2)
+            continue;
+        T r = pqSqrt(r2), K, dK;
+        pairKernel(p, aab, r, K, dK);
+        s.phi += (double) (Qb * K);
+        if (b != a) {
+            T c = s.Q * Qb * dK / r;
+            s.gx -= (double) (rx * c);
+            s.gy -= (double) (ry * c);
+            s.gz -= (double) (rz * c);
+        }
+    }
+}
+
+/* Ewald/PME corrections of site a (excluded pairs, self and k = 0 terms), then its outputs. */
+template <class T> PQ_DEVICE void siteEnd(const KP<T>& p, int a, bool ewaldLike, SiteSums<T>& s) {
+    if (ewaldLike) {
+        // excluded pairs: remove what the reciprocal sum includes
+        for (int k = s.exclBegin; k < s.exclEnd; k++) {
+            int b = p.exclList[k];
+            T Qb = p.sq[b];
+            T gm = p.pairAlpha[s.cls * p.C + p.siteClass[b]];
+            if (gm > p.beta)
+                gm = p.beta;
+            T dx = p.sx[b] - s.x, dy = p.sy[b] - s.y, dz = p.sz[b] - s.z;
+            minimumImage(p.box, p.recip, dx, dy, dz);
+            T r = pqSqrt(dx * dx + dy * dy + dz * dz), f, df;
+            erfOverR(gm, r, f, df);
+            s.phi -= (double) (p.ke * Qb * f);
+            if (r > 0) {
+                T c = p.ke * s.Q * Qb * df / r;
+                s.gx += (double) (dx * c);
+                s.gy += (double) (dy * c);
+                s.gz += (double) (dz * c);
+            }
+        }
+        // self and k = 0 terms
+        s.phi -= 2.0 * (double) p.ke * (double) s.Q * (double) p.selfGamma[s.cls] / 1.7724538509055160273;
+        int g = p.siteGroup[a];
+        for (int h = 0; h < p.G; h++)
+            s.phi -= p.k0coef[g * p.G + h] * p.groupQ[h];
+    }
+    p.phi[a] = s.phi;
+    p.grad[3 * a] = s.gx;
+    p.grad[3 * a + 1] = s.gy;
+    p.grad[3 * a + 2] = s.gz;
+}
+
+/* All pairs, b ascending: non-periodic systems and boxes with fewer than 3 cells per direction. */
 template <class T> PQ_GLOBAL void kRealSpace(KP<T> p) {
     bool ewaldLike = (p.method == M_EWALD || p.method == M_PME);
     for (int a = PQ_TID; a < p.nS; a += PQ_NTHREADS) {
-        T xa = p.sx[a], ya = p.sy[a], za = p.sz[a], Qa = p.sq[a];
-        int ca = p.siteClass[a];
-        int ia = (a < p.N ? a : p.polAtoms[a - p.N]);   // atom (= core site) of site a
-        double phiA = 0, gx = 0, gy = 0, gz = 0;
-        int e = p.exclStart[a], eEnd = p.exclStart[a + 1];
+        SiteSums<T> s = siteBegin(p, a);
+        int e = s.exclBegin;
         for (int b = 0; b < p.nS; b++) {
-            while (e < eEnd && p.exclList[e] < b)
+            while (e < s.exclEnd && p.exclList[e] < b)
                 e++;
-            bool excluded = (e < eEnd && p.exclList[e] == b);
-            T Qb = p.sq[b];
-            if (Qb == (T) 0)
-                continue;
-            T aab = p.pairAlpha[ca * p.C + p.siteClass[b]];
-            if (ewaldLike && !(aab > p.beta))
-                continue;   // broad pair: reciprocal space only
-            T dx = p.sx[b] - xa, dy = p.sy[b] - ya, dz = p.sz[b] - za;
-            T cx = 0, cy = 0, cz = 0;   // Ewald/PME: core-core vector, same image as the sites
-            if (ewaldLike) {
-                int ib = (b < p.N ? b : p.polAtoms[b - p.N]);
-                cx = p.sx[ib] - p.sx[ia];
-                cy = p.sy[ib] - p.sy[ia];
-                cz = p.sz[ib] - p.sz[ia];
-                if (p.periodic)
-                    minimumImage(p.box, p.recip, cx, cy, cz);
-                dx = cx + (p.sx[b] - p.sx[ib]) - (xa - p.sx[ia]);
-                dy = cy + (p.sy[b] - p.sy[ib]) - (ya - p.sy[ia]);
-                dz = cz + (p.sz[b] - p.sz[ib]) - (za - p.sz[ia]);
-            }
-            else if (p.periodic)
-                minimumImage(p.box, p.recip, dx, dy, dz);
-            for (int s = 0; s < p.nshift; s++) {
-                if (s == 0 && (b == a || excluded))
-                    continue;   // shift 0 is the zero shift
-                T rx = dx + p.shifts[3 * s], ry = dy + p.shifts[3 * s + 1], rz = dz + p.shifts[3 * s + 2];
-                T r2 = rx * rx + ry * ry + rz * rz;
-                if (ewaldLike) {   // pairs by core-core distance < rc (docs/conventions.md)
-                    T qx = cx + p.shifts[3 * s], qy = cy + p.shifts[3 * s + 1], qz = cz + p.shifts[3 * s + 2];
-                    if (qx * qx + qy * qy + qz * qz >= p.rc2)
-                        continue;
-                }
-                else if (r2 >= p.rc2)
-                    continue;
-                T r = pqSqrt(r2), K, dK;
-                pairKernel(p, aab, r, K, dK);
-                phiA += (double) (Qb * K);
-                if (b != a) {
-                    T c = Qa * Qb * dK / r;
-                    gx -= (double) (rx * c);
-                    gy -= (double) (ry * c);
-                    gz -= (double) (rz * c);
-                }
-            }
+            pairTerms(p, a, b, e < s.exclEnd && p.exclList[e] == b, ewaldLike, s);
         }
-        if (ewaldLike) {
-            // excluded pairs: remove what the reciprocal sum includes
-            for (int k = p.exclStart[a]; k < eEnd; k++) {
-                int b = p.exclList[k];
-                T Qb = p.sq[b];
-                T gm = p.pairAlpha[ca * p.C + p.siteClass[b]];
-                if (gm > p.beta)
-                    gm = p.beta;
-                T dx = p.sx[b] - xa, dy = p.sy[b] - ya, dz = p.sz[b] - za;
-                minimumImage(p.box, p.recip, dx, dy, dz);
-                T r = pqSqrt(dx * dx + dy * dy + dz * dz), f, df;
-                erfOverR(gm, r, f, df);
-                phiA -= (double) (p.ke * Qb * f);
-                if (r > 0) {
-                    T c = p.ke * Qa * Qb * df / r;
-                    gx += (double) (dx * c);
-                    gy += (double) (dy * c);
-                    gz += (double) (dz * c);
+        siteEnd(p, a, ewaldLike, s);
+    }
+}
+
+/* Cell list (PQEqCudaCellKernels.cuh): the sites of the 27 cells around the cell of site a, each once
+ * (at least 3 cells per direction); they hold every partner closer than the cutoff. */
+template <class T> PQ_GLOBAL void kRealSpaceCells(KP<T> p) {
+    bool ewaldLike = (p.method == M_EWALD || p.method == M_PME);
+    const int n0 = p.nc[0], n1 = p.nc[1], n2 = p.nc[2];
+    for (int a = PQ_TID; a < p.nS; a += PQ_NTHREADS) {
+        SiteSums<T> s = siteBegin(p, a);
+        int cell = p.siteCell[a], c0 = cell / (n1 * n2), c1 = (cell / n2) % n1, c2 = cell % n2;
+        for (int d0 = n0 - 1; d0 <= n0 + 1; d0++)
+            for (int d1 = n1 - 1; d1 <= n1 + 1; d1++)
+                for (int d2 = n2 - 1; d2 <= n2 + 1; d2++) {
+                    int nb = (((c0 + d0) % n0) * n1 + (c1 + d1) % n1) * n2 + (c2 + d2) % n2;
+                    for (int k = p.cellStart[nb]; k < p.cellStart[nb + 1]; k++) {
+                        int b = p.cellSites[k];
+                        pairTerms(p, a, b, isExcluded(p, s, b), ewaldLike, s);
+                    }
                 }
-            }
-            // self and k = 0 terms
-            phiA -= 2.0 * (double) p.ke * (double) Qa * (double) p.selfGamma[ca] / 1.7724538509055160273;
-            int g = p.siteGroup[a];
-            for (int h = 0; h < p.G; h++)
-                phiA -= p.k0coef[g * p.G + h] * p.groupQ[h];
-        }
-        p.phi[a] = phiA;
-        p.grad[3 * a] = gx;
-        p.grad[3 * a + 1] = gy;
-        p.grad[3 * a + 2] = gz;
+        siteEnd(p, a, ewaldLike, s);
     }
 }
 

@@ -5,6 +5,7 @@
  * a C++ compiler with POLARML_CUDA_EMULATION as a serial emulation (see PQEqCudaCompat.h). */
 
 #include "PQEqCudaEngineImpl.cuh"
+#include "PQEqCudaCellKernels.cuh"
 #include "PQEqCudaEnergyKernels.cuh"
 #include "PQEqCudaRealSpaceKernels.cuh"
 #include "PQEqCudaReciprocalKernels.cuh"
@@ -23,6 +24,17 @@ const double EV_TO_KJ_PER_MOL = 1.602176634e-19 * 6.02214076e23 / 1000.0;
 
 } // namespace
 
+/* The real-space cell list from the site positions (PQEqCudaCellKernels.cuh): a counting sort, O(nS + cells). */
+template <class T> void PQEqCudaEngineImpl<T>::buildCells() {
+    pqZero(kp.cellCount, kp.nCells * sizeof(int), stream);
+    PQ_LAUNCH(kCellCount<T>, kp.nS, kp);
+    PQ_LAUNCH(kCellChunkSums<T>, kp.nChunks, kp);
+    PQ_LAUNCH(kCellChunkScan<T>, 1, kp);
+    PQ_LAUNCH(kCellStarts<T>, kp.nChunks, kp);
+    PQ_LAUNCH(kCellScatter<T>, kp.nS, kp);
+    PQ_LAUNCH(kCellOrder<T>, kp.nS, kp);
+}
+
 /* Potentials phi and position gradients of all sites from the site arrays. */
 template <class T> void PQEqCudaEngineImpl<T>::electrostatics() {
     int nS = kp.nS;
@@ -31,7 +43,15 @@ template <class T> void PQEqCudaEngineImpl<T>::electrostatics() {
         pqZero(dGroupQ.get(), kp.G * sizeof(double), stream);
         PQ_LAUNCH(kGroupCharges<T>, nS, kp);
     }
-    PQ_LAUNCH(kRealSpace<T>, nS, kp);
+    if (kp.cells) {
+        // Ewald/PME bin by core positions: once per compute(); the taper bins the sites (shells move)
+        if (!ewaldLike || !cellsBuilt)
+            buildCells();
+        cellsBuilt = true;
+        PQ_LAUNCH(kRealSpaceCells<T>, nS, kp);
+    }
+    else
+        PQ_LAUNCH(kRealSpace<T>, nS, kp);
     if (kp.method == M_EWALD && kp.nk > 0) {
         PQ_LAUNCH(kEwaldStructure<T>, kp.nk, kp);
         PQ_LAUNCH(kEwaldPotential<T>, nS, kp);
@@ -106,6 +126,7 @@ template <class T> double PQEqCudaEngineImpl<T>::compute(const Vec3* box, const 
         haveRef = true;
     }
     PQ_LAUNCH(kUnwrap<T>, m.N, kp);
+    cellsBuilt = false;   // new positions
     if (kp.split) {
         if (m.periodic)
             boxModel.checkSplitCutoff(m.splitCutoff);

@@ -2,11 +2,14 @@
  * as plain C++ (POLARML_CUDA_EMULATION) against the Reference calculator, for every nonbonded method,
  * with fragments, fixed charges, exclusions and a field, in double (tight) and float (loose) arithmetic;
  * split charge transfer (PQEqForce::Split) on a charged water + Na+ cluster (no cutoff, taper without
- * periodicity) and a rattled rocksalt box (taper, Ewald, PME) in a field.
+ * periodicity) and a rattled rocksalt box (taper, Ewald, PME) in a field; the real-space cell list on a
+ * 216-atom triclinic rocksalt box and a 125-water box (global and split charge transfer), and the
+ * all-pairs fallback where a box has fewer than 3 cells per direction.
  * Exit status 0 when every case agrees. Build: cmake -DPOLARML_CUDA_EMULATION_CHECK=ON (see docs/cuda.md). */
 
 #include "PQEqCalculator.h"
 #include "PQEqCudaEngine.h"
+#include "PQEqCudaModel.h"
 #include "openmm/OpenMMException.h"
 #include <cmath>
 #include <cstdio>
@@ -41,18 +44,29 @@ static void add(PQEqForce& f, const Element& e, bool pol = true) {
     f.addParticle(e.chi, e.eta, e.radius, e.k, -1.0, pol);
 }
 
+/** k x k x k conventional rocksalt cells (lattice constant a), every atom rattled by N(0, jitter); per atom
+ *  the split-charge bond hardness into kappa. */
+static void addRocksalt(Case& c, int k, double a, double jitter, unsigned seed, vector<double>& kappa) {
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, jitter);
+    const double base[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+    for (int n = 0; n < k * k * k; n++)
+        for (int s = 0; s < 2; s++)
+            for (auto& b : base) {
+                add(c.force, s == 0 ? NA : CL);
+                kappa.push_back(s == 0 ? 1.5 * 96.485 : 0.8 * 96.485);
+                Vec3 cell(n % k, (n / k) % k, n / (k * k));
+                c.pos.push_back(Vec3((cell[0] + b[0] + 0.5 * s) * a + nd(rng), (cell[1] + b[1]) * a + nd(rng),
+                                     (cell[2] + b[2]) * a + nd(rng)));
+            }
+}
+
 static Case nacl(int method, double jitter, unsigned seed) {
     Case c;
     c.name = string("NaCl method ") + to_string(method);
     double a = 0.564;
-    mt19937 rng(seed);
-    normal_distribution<double> nd(0.0, jitter);
-    const double base[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
-    for (int s = 0; s < 2; s++)
-        for (auto& b : base) {
-            add(c.force, s == 0 ? NA : CL);
-            c.pos.push_back(Vec3((b[0] + 0.5 * s) * a + nd(rng), b[1] * a + nd(rng), b[2] * a + nd(rng)));
-        }
+    vector<double> kappa;
+    addRocksalt(c, 1, a, jitter, seed, kappa);
     c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
     c.force.setSolverTolerance(1e-10);
     c.periodic = true;
@@ -153,19 +167,8 @@ static Case splitRocksalt(int method, unsigned seed) {
     Case c;
     c.name = string("rocksalt 2x2x2 method ") + to_string(method);
     double a = 0.564;
-    mt19937 rng(seed);
-    normal_distribution<double> nd(0.0, 0.01);
-    const double base[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
     vector<double> kappa;
-    for (int n = 0; n < 8; n++)
-        for (int s = 0; s < 2; s++)
-            for (auto& b : base) {
-                add(c.force, s == 0 ? NA : CL);
-                kappa.push_back(s == 0 ? 1.5 * 96.485 : 0.8 * 96.485);
-                Vec3 cell(n & 1, (n >> 1) & 1, (n >> 2) & 1);
-                c.pos.push_back(Vec3((cell[0] + b[0] + 0.5 * s) * a + nd(rng), (cell[1] + b[1]) * a + nd(rng),
-                                     (cell[2] + b[2]) * a + nd(rng)));
-            }
+    addRocksalt(c, 2, a, 0.01, seed, kappa);
     c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
     c.force.setCutoffDistance(0.5);
     c.periodic = true;
@@ -177,7 +180,78 @@ static Case splitRocksalt(int method, unsigned seed) {
     return c;
 }
 
+/** The engine's real-space path for a case (PQEqBoxModel::chooseCells): "cells n0xn1xn2" or "all pairs". */
+static string realSpacePath(const Case& c) {
+    if (!c.periodic)
+        return "all pairs";
+    PQEqSystemModel m;
+    m.setup(c.force);
+    PQEqBoxModel b;
+    b.setup(m, c.box);
+    if (b.ncell[0] == 0)
+        return "all pairs";
+    return "cells " + to_string(b.ncell[0]) + "x" + to_string(b.ncell[1]) + "x" + to_string(b.ncell[2]);
+}
+
+/** Cell list (issue #26): 3x3x3 rocksalt cells (216 atoms, 432 sites) in a triclinic box, rattled by 0.01 nm,
+ *  global or split charge transfer; real-space cutoff 0.4 nm (4 cells per direction, 27 of 64 visited)
+ *  or 0.6 nm (2 per direction: the all-pairs fallback). */
+static Case bigRocksalt(int method, bool split, double cutoff, unsigned seed) {
+    Case c;
+    double a = 0.564, L = 3 * a;
+    vector<double> kappa;
+    addRocksalt(c, 3, a, 0.01, seed, kappa);
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.force.setCutoffDistance(cutoff);
+    c.force.setSolverTolerance(1e-10);
+    c.periodic = true;
+    c.box[0] = Vec3(L, 0, 0);
+    c.box[1] = Vec3(0.05, L, 0);
+    c.box[2] = Vec3(-0.04, 0.03, L);
+    c.field = Vec3(20.0, -10.0, 5.0);
+    if (split)
+        makeSplit(c, kappa);
+    c.name = (split ? "split " : "") + string("rocksalt 3x3x3 method ") + to_string(method);
+    return c;
+}
+
+/** Cell list: 4x4x4 waters (192 atoms; the second H of every other water not polarisable) on a 0.42 nm
+ *  grid, rattled by 0.01 nm, a neutral fragment and an O-H exclusion per water, cutoff 0.4 nm (4 cells
+ *  per direction), in a field. */
+static Case waterBox(int method, bool split, unsigned seed) {
+    Case c;
+    mt19937 rng(seed);
+    normal_distribution<double> nd(0.0, 0.01);
+    const int k = 4;
+    const double spacing = 0.42;
+    for (int m = 0; m < k * k * k; m++) {
+        Vec3 shift((m % k) * spacing + nd(rng), ((m / k) % k) * spacing + nd(rng), (m / (k * k)) * spacing + nd(rng));
+        vector<int> frag;
+        for (int j = 0; j < 3; j++) {
+            add(c.force, j == 0 ? O : H, j != 2 || m % 2 == 0);
+            c.pos.push_back(shift + Vec3(WATER[j][0], WATER[j][1], WATER[j][2]));
+            frag.push_back(3 * m + j);
+        }
+        c.force.addFragment(frag, 0.0);
+        c.force.addExclusion(3 * m, 3 * m + 1);
+    }
+    c.force.setNonbondedMethod((PQEqForce::NonbondedMethod) method);
+    c.force.setCutoffDistance(0.4);
+    c.force.setSolverTolerance(1e-10);
+    c.periodic = true;
+    for (int d = 0; d < 3; d++) {
+        c.box[d] = Vec3();
+        c.box[d][d] = k * spacing;
+    }
+    c.field = Vec3(30.0, 0.0, -15.0);
+    if (split)
+        makeSplit(c, vector<double>(c.pos.size(), 96.485));
+    c.name = (split ? "split " : "") + string("water box 4x4x4 method ") + to_string(method);
+    return c;
+}
+
 static int check(Case& c, bool doublePrecision) {
+    c.name += " (" + realSpacePath(c) + ")";
     PQEqCalculator ref;
     ref.setup(c.force, false);
     vector<Vec3> fRef(c.pos.size());
@@ -202,7 +276,7 @@ static int check(Case& c, bool doublePrecision) {
     double relF = df / max(fmaxRef, 1.0);
     double tolE = doublePrecision ? c.tolE : 2e-4, tolF = doublePrecision ? c.tolF : 5e-3, tolQ = doublePrecision ? c.tolQ : 2e-3;
     bool ok = de < tolE && relF < tolF && dq < tolQ && sqrt(dmu.dot(dmu)) < 10 * tolQ;
-    printf("%-34s %-6s E=%.10f dE/E=%.2e |dF|/Fmax=%.2e |dq|=%.2e |dmu|=%.2e iters=%d/%d %s\n", c.name.c_str(),
+    printf("%-40s %-6s E=%.10f dE/E=%.2e |dF|/Fmax=%.2e |dq|=%.2e |dmu|=%.2e iters=%d/%d %s\n", c.name.c_str(),
            doublePrecision ? "double" : "float", eRef, de, relF, dq, sqrt(dmu.dot(dmu)), eng->getLastIterations(),
            ref.getLastIterations(), ok ? "ok" : "FAIL");
     // warm start: a second evaluation at displaced positions
@@ -245,7 +319,7 @@ static int checkInputRules(bool doublePrecision) {
         catch (const OpenMMException& e) {
             refused = string(e.what()).find(bad == 0 ? "closer than" : "non-finite") != string::npos;
         }
-        printf("%-34s %-6s %s\n", bad == 0 ? "input check: overlap" : "input check: NaN position",
+        printf("%-40s %-6s %s\n", bad == 0 ? "input check: overlap" : "input check: NaN position",
                doublePrecision ? "double" : "float", refused ? "ok (refused)" : "FAIL (accepted)");
         failures += refused ? 0 : 1;
     }
@@ -277,6 +351,24 @@ int main() {
                 // fixed charges, an exclusion and a non-polarisable H
                 Case c = water(PQEqForce::Taper, 3);
                 makeSplit(c, vector<double>(c.pos.size(), 96.485));
+                failures += check(c, prec == 1);
+            }
+            // the real-space cell list (and the all-pairs fallback on the same system)
+            for (int split = 0; split < 2; split++)
+                for (int method : {PQEqForce::Ewald, PQEqForce::PME}) {
+                    Case c = bigRocksalt(method, split == 1, 0.4, 11);
+                    failures += check(c, prec == 1);
+                }
+            {
+                Case c = bigRocksalt(PQEqForce::Ewald, false, 0.6, 11);
+                failures += check(c, prec == 1);
+            }
+            for (int method : {PQEqForce::Taper, PQEqForce::Ewald}) {   // water PME: slow direct DFT here
+                Case c = waterBox(method, false, 13);
+                failures += check(c, prec == 1);
+            }
+            {
+                Case c = waterBox(PQEqForce::Taper, true, 13);
                 failures += check(c, prec == 1);
             }
         }

@@ -86,10 +86,7 @@ void PQEqCoulombOperator::buildPairList(const vector<Vec3>& x, double rlist) {
         nbList.push_back(nb);
     };
     int nc[3];
-    for (int k = 0; k < 3; k++) {
-        double width = 1.0 / sqrt(recip[k].dot(recip[k]));
-        nc[k] = max(1, (int) floor(width / rlist));
-    }
+    cellCounts(rlist, nc);
     if (!(nc[0] >= 3 && nc[1] >= 3 && nc[2] >= 3)) {
         // small cell: every pair, every neighbouring image whose fractional offsets allow |dr| < rlist
         // (|df_k| W_k <= |dr| for the perpendicular width W_k)
