@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("--config", default=str(CONFIG))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="wall time of this run (overrides the config)",
+    )
     parser.add_argument("--heldout-per-subset", type=int, default=40)
     parser.add_argument(
         "--default-head",
@@ -101,6 +107,8 @@ def main() -> None:
     cfg = load_config(args.config)
     if args.epochs is not None:
         cfg["training"]["epochs"] = args.epochs
+    if args.max_minutes is not None:  # resuming is exact whatever the length of each run
+        cfg["training"]["max_minutes"] = args.max_minutes
     trainer = Trainer(cfg)
     if args.validate_start:  # the reference point of a campaign's learning curve
         val = trainer.validation_loss()
