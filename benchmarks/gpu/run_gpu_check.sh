@@ -75,18 +75,26 @@ $CXX $CXXFLAGS -shared -o "$BUILD/libPolarMLPQEq.so" $C/openmmapi/src/*.cpp $C/s
   -L"$OPENMM_DIR/lib" -lOpenMM -Wl,-rpath,"$OPENMM_DIR/lib"
 $CXX $CXXFLAGS -shared -o "$BUILD/plugins/libPolarMLPQEqReference.so" $C/platforms/reference/src/*.cpp \
   -L"$BUILD" -lPolarMLPQEq -L"$OPENMM_DIR/lib" -lOpenMM -Wl,-rpath,"$BUILD:$OPENMM_DIR/lib"
-"$NVCC" -std=c++17 -O3 -Xcompiler=-fPIC $INC -gencode arch=compute_$ARCH,code=[sm_$ARCH,compute_$ARCH] \
-  -c $C/platforms/cuda/src/PQEqCudaEngine.cu -o "$BUILD/PQEqCudaEngine.o"
+ENGINE_SOURCES="PQEqCudaEngine PQEqCudaSolve"  # the engine's .cu files (PQEQ_CUDA_ENGINE_SOURCES)
+ENGINE_OBJECTS=""
+mkdir -p "$BUILD/emulation"
+for name in $ENGINE_SOURCES; do
+  "$NVCC" -std=c++17 -O3 -Xcompiler=-fPIC $INC -gencode arch=compute_$ARCH,code=[sm_$ARCH,compute_$ARCH] \
+    -c $C/platforms/cuda/src/$name.cu -o "$BUILD/$name.o"
+  ENGINE_OBJECTS="$ENGINE_OBJECTS $BUILD/$name.o"
+  # the emulation compiles the same source as C++ through a one-line wrapper (as CMake does)
+  echo "#include \"$ROOT/$C/platforms/cuda/src/$name.cu\"" > "$BUILD/emulation/$name.cpp"
+done
 $CXX $CXXFLAGS -Wno-deprecated-declarations -c $C/platforms/cuda/src/CudaPQEqKernels.cpp -o "$BUILD/CudaPQEqKernels.o"
 $CXX $CXXFLAGS -c $C/platforms/cuda/src/CudaPQEqKernelFactory.cpp -o "$BUILD/CudaPQEqKernelFactory.o"
 $CXX $CXXFLAGS -c $C/platforms/cuda/src/PQEqCudaModel.cpp -o "$BUILD/PQEqCudaModel.o"
 "$NVCC" -shared -cudart static -gencode arch=compute_$ARCH,code=[sm_$ARCH,compute_$ARCH] -o "$BUILD/plugins/libPolarMLPQEqCUDA.so" \
-  "$BUILD/PQEqCudaEngine.o" "$BUILD/CudaPQEqKernels.o" "$BUILD/CudaPQEqKernelFactory.o" "$BUILD/PQEqCudaModel.o" \
+  $ENGINE_OBJECTS "$BUILD/CudaPQEqKernels.o" "$BUILD/CudaPQEqKernelFactory.o" "$BUILD/PQEqCudaModel.o" \
   -L"$BUILD" -lPolarMLPQEq -L"$OPENMM_DIR/lib" -lOpenMM -Xlinker -rpath,"$BUILD:$OPENMM_DIR/lib" -Xlinker --no-undefined
 $CXX $CXXFLAGS -o "$BUILD/CudaParityCheck" $C/platforms/cuda/tests/CudaParityCheck.cpp \
   -L"$BUILD" -lPolarMLPQEq -L"$OPENMM_DIR/lib" -lOpenMM -Wl,-rpath,"$BUILD:$OPENMM_DIR/lib"
 $CXX $CXXFLAGS -DPOLARML_CUDA_EMULATION -o "$BUILD/EmulationCheck" $C/platforms/cuda/tests/EmulationCheck.cpp \
-  $C/platforms/cuda/tests/EmulationEngine.cpp $C/platforms/cuda/src/PQEqCudaModel.cpp \
+  "$BUILD"/emulation/*.cpp $C/platforms/cuda/src/PQEqCudaModel.cpp \
   -L"$BUILD/plugins" -lPolarMLPQEqReference -L"$BUILD" -lPolarMLPQEq -L"$OPENMM_DIR/lib" -lOpenMM \
   -Wl,-rpath,"$BUILD/plugins:$BUILD:$OPENMM_DIR/lib"
 set +e
