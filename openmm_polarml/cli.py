@@ -112,6 +112,7 @@ def cmd_md(args) -> int:
         model=args.model,
         head=args.head,
         platform=args.platform,
+        minimize_steps=args.minimize_steps,
     )
     result = run_md(args.structure, args.out, settings)
     print(
@@ -182,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=int, default=100, help="steps between frames/progress")
     p.add_argument("--hydrogen-mass", type=float, default=2.0, help="amu; 0 keeps 1.008")
     p.add_argument("--platform", default="CPU")
+    p.add_argument(
+        "--minimize-steps",
+        type=int,
+        default=0,
+        help="energy minimisation iterations before MD (0: none); a structure made for another "
+        "force field heats the first steps without it",
+    )
     p.set_defaults(func=cmd_md)
     p = sub.add_parser("data", help="reference data sets")
     data_sub = p.add_subparsers(dest="data_command", required=True)

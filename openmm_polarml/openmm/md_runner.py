@@ -52,6 +52,14 @@ class MDSettings:
         Readout head (``"gfn2"`` molecules and liquids, ``"pbe"`` crystals).
     platform : str
         OpenMM platform name.
+    minimize_steps : int
+        Iterations of ``LocalEnergyMinimizer`` before the velocities are drawn (0: none, the
+        default). A structure built for another force field (TIP3P waters from ``Modeller``, a
+        crystal from a database) is not at this model's minimum, and the released energy heats
+        the first steps far above the thermostat (a 277-atom NaCl(aq) box from ``Modeller``:
+        725 K after 25 fs with the v3 and v4 networks). Not the default: a model with a hole in
+        its repulsion can minimise atoms into each other (the PQEqForce then stops with an
+        overlap error), which plain MD at the thermostat temperature may never reach.
     """
 
     steps: int = 1000
@@ -66,13 +74,16 @@ class MDSettings:
     model: str = "foundation"
     head: str | None = None
     platform: str = "CPU"
+    minimize_steps: int = 0
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first setting out of range."""
         if self.ensemble not in ENSEMBLES:
             raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {self.ensemble!r}")
-        if self.steps < 0 or self.report_interval < 1:
-            raise ValueError("steps must be >= 0 and the report interval >= 1")
+        if self.steps < 0 or self.report_interval < 1 or self.minimize_steps < 0:
+            raise ValueError(
+                "steps and minimisation steps must be >= 0 and the report interval >= 1"
+            )
         if not 0.0 < self.timestep_fs <= 5.0:
             raise ValueError(f"timestep must lie in (0, 5] fs, got {self.timestep_fs}")
         if self.temperature_k <= 0.0 or self.friction_per_ps <= 0.0:
@@ -103,6 +114,25 @@ def read_structure(path: str | Path):
         atoms.positions = atoms.positions @ rotation.T
         atoms.cell = cell
     return topologyFromAtoms(atoms), np.asarray(atoms.positions) * units.ANGSTROM_TO_NM
+
+
+def _minimize(context, iterations: int) -> None:
+    """Relax the start structure (``LocalEnergyMinimizer``, forces to 10 kJ/mol/nm) and print the
+    potential energy before and after (kJ/mol)."""
+    import openmm
+    import openmm.unit as u
+
+    def energy() -> float:
+        state = context.getState(getEnergy=True)
+        return state.getPotentialEnergy().value_in_unit(u.kilojoule_per_mole)
+
+    before = energy()
+    openmm.LocalEnergyMinimizer.minimize(context, 10.0, iterations)
+    print(
+        f"minimised ({iterations} iterations at most): potential energy {before:.1f} -> "
+        f"{energy():.1f} kJ/mol",
+        flush=True,
+    )
 
 
 def run_md(structure: str | Path, out_dir: str | Path, settings: MDSettings) -> dict:
@@ -148,6 +178,8 @@ def run_md(structure: str | Path, out_dir: str | Path, settings: MDSettings) -> 
     platform = openmm.Platform.getPlatformByName(settings.platform)
     simulation = app.Simulation(topology, system, integrator, platform)
     simulation.context.setPositions(positions)
+    if settings.minimize_steps:
+        _minimize(simulation.context, settings.minimize_steps)
     simulation.context.setVelocitiesToTemperature(settings.temperature_k * u.kelvin)
     every = settings.report_interval
     simulation.reporters += [

@@ -1,5 +1,7 @@
 """``polarml md``: a structure file in, trajectory, charges and final structure out."""
 
+import re
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -29,11 +31,13 @@ def test_md_verb_writes_trajectory_charges_and_final_structure(tmp_path, capsys)
     code = main([
         "--threads", "1", "md", str(structure), "--out", str(out), "--model", "small_demo",
         "--steps", "6", "--report", "3", "--timestep", "0.5", "--field", "0", "0", "1.0",
-        "--platform", "Reference",
+        "--platform", "Reference", "--minimize-steps", "3",
     ])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "6 steps done" in printed and "Progress" in printed
+    before, after = re.search(r"potential energy (\S+) -> (\S+) kJ/mol", printed).groups()
+    assert float(after) < float(before)  # the start structure was relaxed first
     trajectory = mdtraj.load(str(out / "trajectory.dcd"), top=str(out / "final.pdb"))
     assert trajectory.n_frames == 2 and trajectory.n_atoms == len(atoms)
     import netCDF4
@@ -48,6 +52,8 @@ def test_md_settings_and_inputs_are_checked(tmp_path):
         MDSettings(ensemble="nph").check()
     with pytest.raises(ValueError, match=r"timestep must lie in \(0, 5\] fs"):
         MDSettings(timestep_fs=10.0).check()
+    with pytest.raises(ValueError, match="minimisation steps must be >= 0"):
+        MDSettings(minimize_steps=-1).check()
     with pytest.raises(FileNotFoundError, match="no structure file"):
         read_structure(tmp_path / "missing.pdb")
     structure = tmp_path / "dimer.xyz"
