@@ -7,9 +7,6 @@ import torch
 from openmm_polarml.data_io import keys as K
 
 MAX_Z = 94
-#: relative ridge of the charge-state terms in :func:`charge_state_energies` (resolves collinear
-#: columns without biasing the fit)
-CHARGE_RIDGE = 1e-10
 
 
 def reference_energies(
@@ -93,14 +90,17 @@ def charge_state_energies(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-element energy corrections and charge-state energies from one least-squares fit (eV).
 
-    Fits ``ΔE_frame ≈ Σ_i [δe_Z(i) + c1_Z(i) q⁰_i + c2_Z(i) q⁰_i²]`` to energy errors ΔE: the
-    change of the element shifts and the charge-energy table of a network with a charge input.
+    Fits ``ΔE_frame ≈ Σ_i [δe_Z(i) + c1_Z(i) q⁰_i]`` to energy errors ΔE: the change of the
+    element shifts and the linear column of the charge-energy table of a network with a charge
+    input (the quadratic column stays zero here and is left to training: an ion seen at one charge
+    makes q⁰ and q⁰² nearly collinear, and a fit of both turns noise into large opposite terms).
     Neutral frames (q⁰ = 0) pin the shifts, charged fragments the charge terms, so an ion's offset
     against the neutral atom is fitted where the data show it. The ridge (relative to the mean
-    diagonal of the normal matrix) pulls the shift corrections towards zero; the charge terms get
-    only :data:`CHARGE_RIDGE`, so an element seen only as an ion (Na⁺ in water) puts its offset
-    into the charge terms rather than the shift, and ``c1``/``c2`` of an ion seen at one charge
-    share its offset evenly.
+    diagonal of the normal matrix) pulls the shift corrections towards zero and leaves the charge
+    terms free: an element seen only as an ion at one charge makes its count and charge columns
+    collinear, and the ridge on the shift then puts the offset into the charge term (Na⁺ in
+    water) rather than into the shift; terms the data cannot separate at all get the
+    minimum-norm solution.
 
     Parameters
     ----------
@@ -118,27 +118,29 @@ def charge_state_energies(
     shift_corrections : torch.Tensor
         ``[95]`` (eV); zero for absent elements.
     charge_energy : torch.Tensor
-        ``[95, 2]`` (eV/e, eV/e²); zero for elements never charged.
+        ``[95, 2]`` (eV/e, eV/e²): ``c1`` fitted (zero for elements never charged), ``c2`` zero.
     """
     width = MAX_Z + 1
-    design = torch.zeros(len(frames), 3 * width, dtype=torch.float64)  # [B, counts|q|q²]
+    design = torch.zeros(len(frames), 2 * width, dtype=torch.float64)  # [B, counts|q]
     for b, (f, q) in enumerate(zip(frames, charge_states, strict=True)):
         z = f[K.NUMBERS].long()
         q = torch.as_tensor(q, dtype=torch.float64)
         design[b, :width] += torch.bincount(z, minlength=width).double()
-        design[b, width : 2 * width] += torch.bincount(z, weights=q, minlength=width)
-        design[b, 2 * width :] += torch.bincount(z, weights=q * q, minlength=width)
+        design[b, width:] += torch.bincount(z, weights=q, minlength=width)
     target = torch.as_tensor(energies, dtype=torch.float64)  # [B]
     used = design.abs().sum(0) > 0
     a = design[:, used]
-    if ridge > 0:  # shifts: the given ridge; charge terms: a vanishing one (collinear columns)
-        normal = a.T @ a
-        weights = torch.full((3 * width,), CHARGE_RIDGE, dtype=torch.float64)
-        weights[:width] = ridge
-        penalty = torch.diag(weights[used] * float(torch.diagonal(normal).mean()))
-        delta = torch.linalg.solve(normal + penalty, a.T @ target)
-    else:  # minimum norm where the data do not separate the terms
-        delta = torch.linalg.lstsq(a, target.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
-    full = torch.zeros(3 * width, dtype=torch.float64)
+    # ridge on the shift corrections only, as extra rows of the least-squares problem; gelsd
+    # takes the minimum norm where the data do not separate terms (water's O and H, say)
+    scale = float((a * a).sum(0).mean())
+    weights = torch.zeros(2 * width, dtype=torch.float64)
+    weights[:width] = ridge * scale
+    rows = torch.diag(weights[used].sqrt())[weights[used] > 0]  # [k, m]
+    stacked = torch.cat([a, rows])  # [B + k, m]
+    rhs = torch.cat([target, target.new_zeros(rows.shape[0])])
+    delta = torch.linalg.lstsq(stacked, rhs.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
+    full = torch.zeros(2 * width, dtype=torch.float64)
     full[used] = delta
-    return full[:width], torch.stack([full[width : 2 * width], full[2 * width :]], dim=-1)
+    table = torch.zeros(width, 2, dtype=torch.float64)
+    table[:, 0] = full[width:]
+    return full[:width], table

@@ -219,3 +219,26 @@ def test_tiny_config_is_unchanged_without_the_input():
     assert not model.shortrange.network.charge_input
     assert not any("charge_" in k for k in model.state_dict())
     assert TINY  # the shared tiny network
+
+
+def test_refit_stays_bounded_when_ions_also_appear_at_fractional_charge():
+    """An ion seen at ±1 and, in global fragments, at a small fractional q⁰ with noisy errors: the
+    fit keeps c2 = 0 and c1 near the offset (a fit of both turned the noise into opposite terms
+    of tens of eV, seen on the campaign data)."""
+    rng = np.random.default_rng(3)
+    frames, errors, states = [], [], []
+    for k in range(80):
+        n_w = int(rng.integers(2, 8))
+        numbers = [8, 1, 1] * n_w + [11]
+        if k % 4:  # Na⁺ as an ion: offset −1.1 eV, small noise
+            q = np.array([0.0] * 3 * n_w + [1.0])
+            error = -1.1 + 0.05 * rng.normal()
+        else:  # one global fragment of charge +1: q⁰ = 1/N on every atom, error is noise
+            q = np.full(len(numbers), 1.0 / len(numbers))
+            error = 0.3 * rng.normal()
+        frames.append({"numbers": torch.tensor(numbers)})
+        states.append(torch.tensor(q))
+        errors.append(error)
+    _, table = charge_state_energies(frames, errors, states)
+    assert float(table[11, 1]) == 0.0
+    assert abs(float(table[11, 0]) + 1.1) < 0.1
