@@ -168,14 +168,12 @@ class PolarMLPotential:
             raise RuntimeError("the native D3 kernel is not built; use d3Backend='network'")
         return available
 
-    def _charge_state(self, topology, atoms, fragments, fragmentCharges, totalCharge, positions):
+    def _charge_state(self, atoms, groups, charges, totalCharge):
         """``[len(atoms)]`` reference charges (e) of the ML atoms from the fragments the PQEq
-        force gets, for a network that reads charge states; None otherwise."""
+        force gets (``groups`` of particle indices, or None for one fragment), for a network
+        that reads charge states; None otherwise."""
         if not self.model.shortrange.network.charge_input:
             return None
-        groups, charges = self._fragments(
-            topology, atoms, fragments, fragmentCharges, totalCharge, positions
-        )
         local = {particle: k for k, particle in enumerate(atoms)}
         if groups is not None:
             groups = [[local[i] for i in g] for g in groups]
@@ -278,9 +276,12 @@ class PolarMLPotential:
         native_d3 = self._d3_native(d3Backend) and len(atoms) == n_particles
         added = {"network": None, "pqeq": None, "d3": None, "mlCharge": float(totalCharge or 0)}
         include_d3 = self.model.shortrange.has_d3 and not native_d3
-        charge_state = self._charge_state(
-            topology, atoms, fragments, fragmentCharges, totalCharge, positions
-        )
+        groups = charges = None  # the fragments, found once for the network and PQEq
+        if self.model.pqeq is not None or self.model.shortrange.network.charge_input:
+            groups, charges = self._fragments(
+                topology, atoms, fragments, fragmentCharges, totalCharge, positions
+            )
+        charge_state = self._charge_state(atoms, groups, charges, totalCharge)
         added["network"] = self._network_force(
             system, numbers, box, atoms, backend, include_d3, positions, charge_state
         )
@@ -292,9 +293,9 @@ class PolarMLPotential:
             )
         if self.model.pqeq is not None:
             added["pqeq"], added["mlCharge"] = self._pqeq_force(
-                topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
-                fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
-                exclusions, checkNeutral, positions=positions,
+                system, atoms, numbers, box, totalCharge, groups, charges, fixedCharges,
+                pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+                exclusions, checkNeutral,
             )  # fmt: skip
         return added
 
@@ -312,10 +313,12 @@ class PolarMLPotential:
             )
 
     def _pqeq_force(
-        self, topology, system, atoms, numbers, box, totalCharge, fragments, fragmentCharges,
-        fixedCharges, pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
-        exclusions=(), checkNeutral=True, positions=None,
+        self, system, atoms, numbers, box, totalCharge, groups, charges, fixedCharges,
+        pqeqMethod, cutoff, ewaldErrorTolerance, solverTolerance, externalField,
+        exclusions=(), checkNeutral=True,
     ):  # fmt: skip
+        """The PQEqForce of the ML atoms (fragments ``groups``/``charges`` from
+        :meth:`_fragments`) with fixed-charge sites elsewhere; returns (force, ML charge e)."""
 
         n_particles = system.getNumParticles()
         fixed = {i: (0.0, 0.0) for i in range(n_particles)}
@@ -326,9 +329,6 @@ class PolarMLPotential:
                 raise ValueError(f"fixed charge on particle {i}, which is an ML atom")
             fixed[int(i)] = (float(site[0]), float(site[1]))
         mm_charge = sum(q for q, _ in fixed.values())
-        groups, charges = self._fragments(
-            topology, atoms, fragments, fragmentCharges, totalCharge, positions
-        )
         ml_charge = float(totalCharge or 0.0) if groups is None else sum(charges)
         if checkNeutral and box is not None and abs(ml_charge + mm_charge) > 1e-6:
             raise ValueError(

@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
+from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms, composition_key
 from openmm_polarml.training.data import frames_from_atoms
 from openmm_polarml.training.evaluate import predict_frames
 
@@ -100,8 +101,6 @@ def ion_label(atoms) -> str:
     """The charged molecules of a structure under the ``molecules`` charge model, e.g.
     ``"Cl(-1)"`` or ``"F(-1) + Na(+1)"``; ``"neutral"`` when every molecule is neutral and
     ``"global q=+1"`` when formal charges do not add up (one fragment)."""
-    from openmm_polarml.pqeq.charge_groups import charge_groups_of_atoms, composition_key
-
     groups = charge_groups_of_atoms(atoms)
     if groups.global_fallback:
         return f"global q={float(atoms.info.get('charge', 0.0)):+g}"

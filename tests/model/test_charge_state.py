@@ -18,7 +18,7 @@ from openmm_polarml.model.charge_state import (
     charge_state_of_groups,
 )
 from openmm_polarml.training.finetune import _charge_input
-from tests.model.helpers import TINY, tiny_model
+from tests.model.helpers import tiny_model
 from tests.physics_checks import central_difference_forces, random_rotation
 
 KJ, NM = units.EV_TO_KJ_PER_MOL, units.ANGSTROM_TO_NM
@@ -218,7 +218,6 @@ def test_tiny_config_is_unchanged_without_the_input():
     model = tiny_model("float64")
     assert not model.shortrange.network.charge_input
     assert not any("charge_" in k for k in model.state_dict())
-    assert TINY  # the shared tiny network
 
 
 def test_refit_stays_bounded_when_ions_also_appear_at_fractional_charge():
