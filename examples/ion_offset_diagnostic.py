@@ -24,8 +24,8 @@ from openmm_polarml.training.data import split_atoms_by_subset, test_atoms_by_su
 
 ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = ROOT / "openmm_polarml" / "models" / "foundation"
-SUBSETS = ("xtb", "xtb_solvated", "xtb_contacts", "xtb_dimer_contacts")
-KINDS = ("ion_cluster", "ion_pair", "electrolyte")
+SUBSETS = ("xtb", "xtb_solvated", "xtb_contacts", "xtb_dimer_contacts", "xtb_ion_water")
+KINDS = ("ion_cluster", "ion_pair", "electrolyte", "ion_water_curve", "ion_two_waters", "bare_ion")
 
 
 def main() -> None:
@@ -36,16 +36,26 @@ def main() -> None:
     parser.add_argument("--part", default="test", choices=("train", "validation", "test"))
     parser.add_argument("--out", default=str(ROOT / "runs" / "ion_offsets.json"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--config",
+        default=str(FOUNDATION / "config.yaml"),
+        help="training config whose split is used",
+    )
+    parser.add_argument(
+        "--by-kind",
+        action="store_true",
+        help="group by ion and kind of frame (bare ion, cluster, ...)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.model, dtype="float64", head="gfn2")
-    cfg = load_config(FOUNDATION / "config.yaml")
+    cfg = load_config(args.config)
     groups = (
         test_atoms_by_subset(cfg) if args.part == "test" else split_atoms_by_subset(cfg, args.part)
     )
     atoms = [a for s in SUBSETS for a in groups.get(s, []) if frame_kind(a).startswith(KINDS)]
     print(f"[ion-offsets] {len(atoms)} charged-kind {args.part} frames", flush=True)
-    table = errors_by_ion(model, atoms, args.fragments)
+    table = errors_by_ion(model, atoms, args.fragments, by_kind=args.by_kind)
     out = Path(args.out)
     record = json.loads(out.read_text()) if out.exists() else {}
     record[args.label] = table

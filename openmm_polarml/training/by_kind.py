@@ -113,9 +113,14 @@ def ion_label(atoms) -> str:
     return " + ".join(ions) or "neutral"
 
 
-def errors_by_ion(model, atoms_list: list, fragments: str | None = None) -> dict:
+def errors_by_ion(
+    model, atoms_list: list, fragments: str | None = None, by_kind: bool = False
+) -> dict:
     """Error table per charged-molecule composition (:func:`ion_label`): where the signed energy
     error per frame follows the ion, an energy offset per ion is missing from the model.
+
+    With ``by_kind`` the groups are split further by the kind of frame (:func:`frame_kind`),
+    e.g. ``"Mg(+2) | bare_ion"`` beside ``"Mg(+2) | ion_cluster"``.
 
     Returns
     -------
@@ -125,7 +130,8 @@ def errors_by_ion(model, atoms_list: list, fragments: str | None = None) -> dict
     """
     groups: dict = defaultdict(list)
     for atoms in atoms_list:
-        groups[ion_label(atoms)].append(atoms)
+        label = ion_label(atoms)
+        groups[f"{label} | {frame_kind(atoms)}" if by_kind else label].append(atoms)
     return _group_errors(model, groups, fragments)
 
 

@@ -91,3 +91,26 @@ def test_errors_by_ion_give_the_signed_error_per_frame():
     assert row["frames"] == 3
     assert row["energy_mean_signed_ev_per_frame"] == pytest.approx(1.0, abs=1e-8)
     assert row["energy_std_signed_ev_per_frame"] == pytest.approx(np.std([0.5, 1.0, 1.5]), abs=1e-8)
+
+
+def test_errors_by_ion_split_by_kind_of_frame():
+    from openmm_polarml.training.by_kind import errors_by_ion
+
+    model = tiny_model("float64", pqeq={"long_range": "direct"})
+    bare = Atoms("Na", positions=[[0, 0, 0]])
+    hydrated = Atoms(
+        "OH2Na", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0], [2.3, 0.4, 0.2]]
+    )
+    frames = []
+    for atoms, kind in (
+        (bare, "bare_ion"),
+        (hydrated, "ion_water_curve"),
+        (hydrated, "ion_water_curve"),
+    ):
+        atoms = atoms.copy()
+        atoms.info.update(charge=1.0, kind=kind, energy=0.0)
+        frames.append(atoms)
+    table = errors_by_ion(model, frames, "molecules", by_kind=True)
+    assert sorted(table) == ["Na(+1) | bare_ion", "Na(+1) | ion_water_curve"]
+    assert table["Na(+1) | ion_water_curve"]["frames"] == 2
+    assert list(errors_by_ion(model, frames, "molecules")) == ["Na(+1)"]
