@@ -30,6 +30,10 @@ KCAL_PER_MOL_TO_EV = THERMOCHEMICAL_CALORIE_J / EV_TO_KJ_PER_MOL  # 0.0433641...
 EV_TO_KCAL_PER_MOL = 1.0 / KCAL_PER_MOL_TO_EV  # 23.0605478...
 BOLTZMANN_EV_PER_K = BOLTZMANN_J_PER_K / EV_TO_J  # 8.617333e-5
 
+# kinetic units: 1 amu·Å²/fs² in eV (103.6427...); the unified atomic mass unit, CODATA 2018
+ATOMIC_MASS_KG = 1.66053906660e-27  # kg
+AMU_A2_PER_FS2_TO_EV = ATOMIC_MASS_KG * 1e-20 / 1e-30 / EV_TO_J
+
 # --- length --------------------------------------------------------------------------------
 ANGSTROM_TO_NM = 0.1
 NM_TO_ANGSTROM = 10.0

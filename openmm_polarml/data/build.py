@@ -83,6 +83,7 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
 
 
 SEVENN_PER_SHARD = 700
+L3I5_PER_SHARD = 500  # about 7 minutes of SevenNet-l3i5 at one thread
 XTB_PER_SHARD = 640
 SOLVATED_PER_SHARD = 400
 DIMER_CONTACTS_PER_SHARD = 600
@@ -138,6 +139,25 @@ def build_sevenn(out, n_shards, sdist_dir, resume=True, progress=True, per_shard
     meta = {"levels": ["pbe"], "teacher": "sevenn", "per_shard": per_shard}
     manifest = _shards.run_shards(out, "sevenn", n_shards, shard_fn, 0, resume, progress, meta)
     return _record_runs(out, "sevenn", manifest, records)
+
+
+def build_sevenn_l3i5(out, n_shards, sdist_dir, resume=True, progress=True, per_shard=None):
+    """Write the ``sevenn_l3i5`` subset: SevenNet-l3i5 labels of crystals by family and
+    chemistry (:mod:`openmm_polarml.data.crystal_families`), the teacher set v2 of the pbe head."""
+    from openmm_polarml.data import crystal_families, teachers
+
+    real, prototypes = crystal_seeds(out, sdist_dir)
+    per_shard = per_shard or L3I5_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        candidates = crystal_families.family_candidates(real + prototypes, per_shard, rng)
+        frames, records[index] = teachers.label("sevenn-l3i5", candidates)
+        return frames
+
+    meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
+    manifest = _shards.run_shards(out, "sevenn_l3i5", n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, "sevenn_l3i5", manifest, records)
 
 
 def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
@@ -275,6 +295,8 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_dft(out, n_shards, sdist_dir, resume, progress)
         elif subset == "sevenn":
             build_sevenn(out, n_shards, sdist_dir, resume, progress)
+        elif subset == "sevenn_l3i5":
+            build_sevenn_l3i5(out, n_shards, sdist_dir, resume, progress)
         elif subset == "xtb":
             build_xtb(out, n_shards, resume, progress)
         elif subset in ("xtb_solvated", "xtb_contacts"):
@@ -286,7 +308,7 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
         else:
             raise ValueError(
                 f"unknown subset {subset!r} "
-                "(dft, sevenn, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts, xtb_ion_water)"
+                "(dft, sevenn, sevenn_l3i5, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts, xtb_ion_water)"
             )
     print(format_summary(summarize(out)))
     return 0

@@ -32,6 +32,11 @@ TEACHERS = {
         "method": "SevenNet-0 (7net-0) teacher of PBE/PBE+U (MPtrj)",
         "license": "MIT (SevenNet-0 weights); generated labels CC-BY-4.0",
     },
+    "sevenn-l3i5": {
+        "level": "pbe",
+        "method": "SevenNet-l3i5 (7net-l3i5) teacher of PBE/PBE+U (MPtrj)",
+        "license": "GPL-3.0 (SevenNet-l3i5 weights); generated labels CC-BY-4.0",
+    },
     "gfn2": {
         "level": "gfn2",
         "method": "GFN2-xTB (tblite)",
