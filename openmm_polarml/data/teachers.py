@@ -35,7 +35,7 @@ TEACHERS = {
     "sevenn-l3i5": {
         "level": "pbe",
         "method": "SevenNet-l3i5 (7net-l3i5) teacher of PBE/PBE+U (MPtrj)",
-        "license": "GPL-3.0 (SevenNet-l3i5 weights); generated labels CC-BY-4.0",
+        "license": "MIT (SevenNet-l3i5 weights, sevenn 0.13.0); generated labels CC-BY-4.0",
     },
     "gfn2": {
         "level": "gfn2",
