@@ -1,7 +1,7 @@
 """Li⁺ diffusion in cubic LLZO (Li₇La₃Zr₂O₁₂): start cells, D from the Li MSD, the plot.
 
 The paper's structures (``../shared/data/reaxnet/LLZO``) give the start cell and the density at
-each temperature (:func:`llzo_cell`); :func:`li_diffusion` takes D of Li (nm²/ps) with a 5-block
+each temperature (:func:`~openmm_polarml.data.llzo.llzo_cell`); :func:`li_diffusion` takes D of Li (nm²/ps) with a 5-block
 error from the production part of a trajectory. The MD: :mod:`openmm_polarml.openmm.llzo_md`.
 """
 
@@ -11,37 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA", "EXPERIMENT_EA_EV", "llzo_cell", "li_diffusion", "plot"]
+from openmm_polarml.data.llzo import DATA, llzo_cell
 
-#: the repository root (a source checkout)
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "reaxnet" / "LLZO"
+__all__ = ["DATA", "EXPERIMENT_EA_EV", "llzo_cell", "li_diffusion", "plot"]
 
 #: experiment for cubic (Ga/Al/Ta-stabilised) LLZO, bulk: Ea ≈ 0.3–0.4 eV
 EXPERIMENT_EA_EV = (0.30, 0.40)
-
-
-def llzo_cell(temperature_k: int, cell: str):
-    """The start structure: the paper's 1536-atom cell, or its stoichiometric 192-atom octant
-    scaled to the paper's density at ``temperature_k``."""
-    import ase.io
-
-    start = ase.io.read(DATA / "init.vasp")
-    final = DATA / f"{temperature_k}_final.vasp"
-    if not final.exists():
-        raise FileNotFoundError(f"no paper frame for {temperature_k} K in {DATA}; "
-                                "use one of 800, 1000, ..., 1800")  # fmt: skip
-    edge = float(np.cbrt(ase.io.read(final).get_volume()))  # Å, the paper's cell at T
-    if cell == "paper":
-        start.set_cell(np.eye(3) * edge, scale_atoms=True)
-        return start
-    frac = start.get_scaled_positions()
-    octant = start[np.all(frac < 0.5 - 1e-6, axis=1)]
-    octant.set_cell(start.cell / 2, scale_atoms=False)
-    octant.set_cell(np.eye(3) * edge / 2, scale_atoms=True)
-    if octant.get_chemical_formula() != "La24Li56O96Zr16":
-        raise RuntimeError(f"unexpected octant {octant.get_chemical_formula()}")
-    return octant
 
 
 def li_diffusion(folder: Path, args) -> dict:

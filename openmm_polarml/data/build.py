@@ -84,6 +84,7 @@ def build_dft(out, n_shards: int, sdist_dir, resume=True, progress=True, frames=
 
 SEVENN_PER_SHARD = 700
 L3I5_PER_SHARD = 500  # about 7 minutes of SevenNet-l3i5 at one thread
+LLZO_PER_SHARD = 40  # 192-atom cells, about 15 s each at one thread
 XTB_PER_SHARD = 640
 SOLVATED_PER_SHARD = 400
 DIMER_CONTACTS_PER_SHARD = 600
@@ -158,6 +159,24 @@ def build_sevenn_l3i5(out, n_shards, sdist_dir, resume=True, progress=True, per_
     meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
     manifest = _shards.run_shards(out, "sevenn_l3i5", n_shards, shard_fn, 0, resume, progress, meta)
     return _record_runs(out, "sevenn_l3i5", manifest, records)
+
+
+def build_sevenn_l3i5_llzo(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
+    """Write the ``sevenn_l3i5_llzo`` subset: SevenNet-l3i5 labels of hot, compressed and
+    Li-contact LLZO cells (:mod:`openmm_polarml.data.llzo`; active learning for the LLZO study)."""
+    from openmm_polarml.data import llzo, teachers
+
+    per_shard = per_shard or LLZO_PER_SHARD
+    records = {}
+
+    def shard_fn(rng, index):
+        frames, records[index] = teachers.label("sevenn-l3i5", llzo.llzo_candidates(per_shard, rng))
+        return frames
+
+    meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
+    subset = "sevenn_l3i5_llzo"
+    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    return _record_runs(out, subset, manifest, records)
 
 
 def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
@@ -297,6 +316,8 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
             build_sevenn(out, n_shards, sdist_dir, resume, progress)
         elif subset == "sevenn_l3i5":
             build_sevenn_l3i5(out, n_shards, sdist_dir, resume, progress)
+        elif subset == "sevenn_l3i5_llzo":
+            build_sevenn_l3i5_llzo(out, min(n_shards, 4), resume, progress)
         elif subset == "xtb":
             build_xtb(out, n_shards, resume, progress)
         elif subset in ("xtb_solvated", "xtb_contacts"):
@@ -308,7 +329,7 @@ def build(out, subsets, n_shards=8, resume=True, sdist_dir="runs/sdists", progre
         else:
             raise ValueError(
                 f"unknown subset {subset!r} "
-                "(dft, sevenn, sevenn_l3i5, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts, xtb_ion_water)"
+                "(dft, sevenn, sevenn_l3i5, sevenn_l3i5_llzo, xtb, xtb_solvated, xtb_contacts, xtb_dimer_contacts, xtb_ion_water)"
             )
     print(format_summary(summarize(out)))
     return 0

@@ -65,10 +65,12 @@ def seed_category(atoms: Atoms) -> str:
     return "binary" if len(symbols) == 2 else "other"
 
 
-def einstein_sigma(numbers: np.ndarray, temperature: float) -> np.ndarray:
+def einstein_sigma(
+    numbers: np.ndarray, temperature: float, frequency_thz: float = EINSTEIN_THZ
+) -> np.ndarray:
     """Per-atom displacement σ (Å, per Cartesian component) of an Einstein crystal at
-    ``temperature`` (K): σ² = k_B T / (m ω²), ω = 2π :data:`EINSTEIN_THZ` THz."""
-    omega = 2.0 * np.pi * EINSTEIN_THZ * 1e-3  # rad/fs
+    ``temperature`` (K): σ² = k_B T / (m ω²), ω = 2π ``frequency_thz`` (THz)."""
+    omega = 2.0 * np.pi * frequency_thz * 1e-3  # rad/fs
     mass = atomic_masses[numbers]  # [n] amu
     return np.sqrt(BOLTZMANN_EV_PER_K * temperature / (mass * AMU_A2_PER_FS2_TO_EV * omega**2))
 

@@ -88,17 +88,23 @@ def prototype_crystals() -> list[Atoms]:
     return crystals
 
 
-def too_close(atoms: Atoms, fraction: float = MIN_DISTANCE_FRACTION) -> bool:
-    """True when two atoms (minimum image) are closer than ``fraction`` × covalent radii sum."""
+def close_atoms(atoms: Atoms, fraction: float = MIN_DISTANCE_FRACTION) -> np.ndarray:
+    """``[n]`` bool: atoms with a partner (minimum image) closer than ``fraction`` × the sum of
+    their covalent radii."""
     from ase.geometry import get_distances
 
     if len(atoms) < 2:
-        return False
+        return np.zeros(len(atoms), dtype=bool)
     _, dist = get_distances(atoms.positions, cell=atoms.cell, pbc=atoms.pbc)  # [n, n] Å
     radii = covalent_radii[atoms.numbers]
     limit = fraction * (radii[:, None] + radii[None, :])  # [n, n] Å
     np.fill_diagonal(dist, np.inf)
-    return bool(np.any(dist < limit))
+    return np.any(dist < limit, axis=1)
+
+
+def too_close(atoms: Atoms, fraction: float = MIN_DISTANCE_FRACTION) -> bool:
+    """True when two atoms (minimum image) are closer than ``fraction`` × covalent radii sum."""
+    return bool(close_atoms(atoms, fraction).any())
 
 
 def _supercell_to(atoms: Atoms, min_atoms: int) -> Atoms:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openmm_polarml.analysis.llzo import llzo_cell
+from openmm_polarml.data.llzo import llzo_cell
 
 __all__ = ["simulation", "run_temperature"]
 
