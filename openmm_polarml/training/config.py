@@ -18,6 +18,10 @@ DEFAULTS: dict = {
         "max_frames": None,
         "drop_pqeq_failures": True,  # drop frames where the PQEq solve fails
         "max_fixed_force": None,  # drop frames whose PQEq + D3 forces exceed this (eV/Å)
+        # drop frames whose reference forces exceed this (eV/Å): teacher labels far outside the
+        # teacher's range (SevenNet-0 gives 10^3-10^4 eV/Å on some substituted cells); applied
+        # after the split, so the split itself does not change
+        "max_label_force": None,
         # more data without reshuffling the split above: {files, split, seed, repeat}; its own
         # split is appended to each part, its training frames `repeat` times per epoch
         "extend": None,

@@ -79,6 +79,36 @@ def make_splits(data_cfg: dict, heads: list[str] | None = None, fragments: str =
         out["test"] = load_frames(data_cfg["test"], None, heads, fragments)
     for extend in extension_sections(data_cfg):
         out = extend_splits(out, extend, heads, fragments)
+    return drop_label_outliers(out, data_cfg.get("max_label_force"))
+
+
+def _label_force_max(item) -> float:
+    """Largest reference force component (eV/Å) of a frame dict or ``ase.Atoms``; 0 without."""
+    if isinstance(item, dict):
+        has = item.get(K.HAS_FORCES)
+        forces = item.get(K.FORCES)
+        present = forces is not None and (has is None or bool(has.all()))
+        return float(forces.abs().max()) if present and forces.numel() else 0.0
+    forces = item.arrays.get("forces")
+    if forces is None and item.calc is not None:  # as read_frames stores them
+        forces = item.calc.results.get("forces")
+    return float(abs(forces).max()) if forces is not None and forces.size else 0.0
+
+
+def drop_label_outliers(splits: dict, max_force: float | None, quiet: bool = False) -> dict:
+    """Each part of ``splits`` without the frames whose reference forces exceed ``max_force``
+    (eV/Å; ``data.max_label_force``; None keeps all). Parts are filtered after splitting, so the
+    split is the same with and without the cap. Works on frame dicts and ``ase.Atoms``."""
+    if max_force is None:
+        return splits
+    if not max_force > 0:
+        raise ValueError(f"data.max_label_force must be positive (eV/Å), got {max_force!r}")
+    out = {}
+    for name, items in splits.items():
+        out[name] = [f for f in items if _label_force_max(f) <= max_force]
+        if len(out[name]) < len(items) and not quiet:
+            print(f"[polarml] {name}: dropped {len(items) - len(out[name])} of {len(items)} "
+                  f"frames with reference forces above data.max_label_force = {max_force} eV/Å")  # fmt: skip
     return out
 
 
@@ -325,7 +355,7 @@ def split_atoms_by_subset(cfg: dict, part: str = "test") -> dict[str, list]:
             extra_subset += [Path(path).parent.name] * len(frames)
         for i in extension_indices(extend, len(extra))[k]:
             groups.setdefault(extra_subset[i], []).append(extra[i])
-    return groups
+    return drop_label_outliers(groups, cfg["data"].get("max_label_force"), quiet=True)
 
 
 def test_atoms_by_subset(cfg: dict) -> dict[str, list]:

@@ -69,3 +69,36 @@ def test_a_second_extension_leaves_the_first_ones_split_as_it_was(tmp_path):
     assert [len(after[k]) - len(before[k]) for k in ("train", "validation", "test")] == [8, 1, 1]
     with pytest.raises(ValueError, match="needs a 'files' entry"):
         make_splits({**data, "extend": [one, {"split": [1, 0, 0]}]})
+
+
+def test_label_force_cap_drops_outliers_after_the_split(tmp_path):
+    import numpy as np
+
+    base = tmp_path / "base.extxyz"
+    atoms = emt_frames(20, seed=0)
+    wild = {3, 11, 17}  # frames whose labels a teacher got wildly wrong
+    for k in wild:
+        atoms[k].calc.results["forces"][0, 0] = 1.0e4  # eV/Å
+    write_frames(base, atoms)
+    data = {"train": str(base), "split": [0.6, 0.2, 0.2], "seed": 0}
+    plain = make_splits(data)
+    capped = make_splits({**data, "max_label_force": 100.0})
+    cap = max(float(np.abs(a.get_forces()).max()) for k, a in enumerate(atoms) if k not in wild)
+    assert cap < 100.0  # the cap removes exactly the planted frames
+    for name in ("train", "validation", "test"):
+        kept = [f for f in plain[name] if float(f[K.FORCES].abs().max()) <= 100.0]
+        assert _positions(capped[name]) == _positions(kept)  # same split, outliers removed
+    assert sum(len(v) for v in plain.values()) - sum(len(v) for v in capped.values()) == 3
+    with pytest.raises(ValueError, match="max_label_force must be positive"):
+        make_splits({**data, "max_label_force": 0.0})
+
+
+def test_label_force_cap_reads_ase_atoms_as_stored():
+    import numpy as np
+
+    from openmm_polarml.training.data import drop_label_outliers
+
+    atoms = emt_frames(4, seed=2)  # forces held by the calculator, as read_frames returns them
+    atoms[1].calc.results["forces"] = np.full((len(atoms[1]), 3), 500.0)
+    kept = drop_label_outliers({"test": atoms}, 100.0, quiet=True)["test"]
+    assert [a is b for a, b in zip(kept, [atoms[0], atoms[2], atoms[3]], strict=True)] == [True] * 3
