@@ -15,6 +15,7 @@ materials model meets in use and balances the chemistry:
   - ``eos``: isotropic strain of ±8 % in length (the equation-of-state range), small rattle;
   - ``shear``: a symmetric strain tensor with deviatoric entries up to ±8 % (elastic range);
   - ``vacancy`` / ``substitute``: the perturbations of the first subset, with a thermal rattle;
+    a substituted cell is scaled by the change of the mean covalent radius;
   - ``slab``: a surface slab of a low-index plane ((100), (110), (111) of the seed's cell), at
     least two layers, :data:`SLAB_VACUUM` Å of vacuum on each side, thermal rattle.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 from ase.build import surface
-from ase.data import atomic_masses
+from ase.data import atomic_masses, covalent_radii
 
 from openmm_polarml.data import structures
 from openmm_polarml.units import AMU_A2_PER_FS2_TO_EV, BOLTZMANN_EV_PER_K
@@ -96,6 +97,17 @@ def shear_strain(atoms: Atoms, rng: np.random.Generator) -> str:
     return f"shear(max={np.abs(eps).max():.3f})"
 
 
+def substitute_scaled(atoms: Atoms, rng: np.random.Generator) -> str:
+    """A same-group substitution (:func:`~openmm_polarml.data.structures.substitute`), then the
+    cell scaled by the ratio of the mean covalent radii after and before, so O→Te or B→Tl does
+    not leave the larger atom in the smaller one's site (SevenNet gives 10²–10⁴ eV/Å there)."""
+    before = covalent_radii[atoms.numbers].mean()
+    step = structures.substitute(atoms, rng)
+    scale = covalent_radii[atoms.numbers].mean() / before
+    atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
+    return f"{step}+scale({scale:.4f})" if step else ""
+
+
 def slab(seed: Atoms, rng: np.random.Generator) -> tuple[Atoms, str] | None:
     """A surface slab of ``seed`` (at least two layers, ≤ :data:`SLAB_MAX_ATOMS` atoms), or None."""
     plane = SLAB_PLANES[int(rng.integers(len(SLAB_PLANES)))]
@@ -129,7 +141,7 @@ def _one(seed: Atoms, family: str, rng: np.random.Generator) -> Atoms | None:
     elif family == "vacancy":
         steps.append(structures.vacancy(base, rng))
     elif family == "substitute":
-        steps.append(structures.substitute(base, rng))
+        steps.append(substitute_scaled(base, rng))
     cold = family in ("eos", "shear", "vacancy", "substitute")
     steps.append(thermal_rattle(base, rng, COLD_RANGE if cold else TEMPERATURE_RANGE))
     limit = SLAB_MAX_ATOMS if family == "slab" else structures.MAX_ATOMS

@@ -83,3 +83,18 @@ def test_candidates_are_reproducible_balanced_and_valid():
 def test_no_usable_seed_is_a_clear_error():
     with pytest.raises(ValueError, match="no periodic seed"):
         cf.family_candidates([bulk("Cu").repeat(4)], 1, np.random.default_rng(0))
+
+
+def test_substitution_scales_the_cell_with_the_radii():
+    from ase.data import covalent_radii
+
+    rng = np.random.default_rng(0)
+    atoms = bulk("MgO", "rocksalt", a=4.21, cubic=True)
+    before = atoms.copy()
+    step = ""
+    while not step:
+        atoms = before.copy()
+        step = cf.substitute_scaled(atoms, rng)
+    ratio = covalent_radii[atoms.numbers].mean() / covalent_radii[before.numbers].mean()
+    np.testing.assert_allclose(atoms.cell.array, before.cell.array * ratio, rtol=1e-14)
+    assert "scale(" in step and not np.isclose(ratio, 1.0)
