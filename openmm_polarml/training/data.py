@@ -79,7 +79,7 @@ def make_splits(data_cfg: dict, heads: list[str] | None = None, fragments: str =
         out["test"] = load_frames(data_cfg["test"], None, heads, fragments)
     for extend in extension_sections(data_cfg):
         out = extend_splits(out, extend, heads, fragments)
-    return drop_label_outliers(out, data_cfg.get("max_label_force"))
+    return out
 
 
 def _label_force_max(item) -> float:
@@ -98,7 +98,8 @@ def _label_force_max(item) -> float:
 def drop_label_outliers(splits: dict, max_force: float | None, quiet: bool = False) -> dict:
     """Each part of ``splits`` without the frames whose reference forces exceed ``max_force``
     (eV/Å; ``data.max_label_force``; None keeps all). Parts are filtered after splitting, so the
-    split is the same with and without the cap. Works on frame dicts and ``ase.Atoms``."""
+    split is the same with and without the cap. Works on frame dicts and ``ase.Atoms``; the
+    trainer applies it after the fixed terms (their cache stays valid when the cap changes)."""
     if max_force is None:
         return splits
     if not max_force > 0:

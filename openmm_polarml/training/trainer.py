@@ -18,7 +18,12 @@ from openmm_polarml.model.serialization import CHECKPOINT_FORMAT, plain, read_bl
 from openmm_polarml.pqeq.errors import ConvergenceError
 from openmm_polarml.training import distributed as dist
 from openmm_polarml.training.config import resolve
-from openmm_polarml.training.data import float64_copy, make_splits, subtract_fixed_terms
+from openmm_polarml.training.data import (
+    drop_label_outliers,
+    float64_copy,
+    make_splits,
+    subtract_fixed_terms,
+)
 from openmm_polarml.training.ema import EMA
 from openmm_polarml.training.finetune import (
     apply_finetune,
@@ -162,8 +167,9 @@ class Trainer:
     def _targets(self, frames: list, name: str = "") -> list:
         """Delta-learning labels (or, in joint mode, the frames PQEq can solve)."""
         d = self.cfg["data"]
+        cap, quiet = d.get("max_label_force"), self.rank != 0
         if self.model.pqeq is None and not self.model.shortrange.has_d3:
-            return frames
+            return drop_label_outliers({name: frames}, cap, quiet)[name]
         residual, dropped = subtract_fixed_terms(
             float64_copy(self.model),
             frames,
@@ -178,10 +184,12 @@ class Trainer:
                 f"[polarml] {name}: dropped {len(dropped)} of {len(frames)} frames "
                 "(PQEq failure or fixed-term force above data.max_fixed_force)"
             )
+        kept = [k for k in range(len(frames)) if k not in set(dropped)]  # residual's frames
+        capped = drop_label_outliers({name: [frames[k] for k in kept]}, cap, quiet)
+        within = {id(f) for f in capped[name]}
         if self.delta:
-            return residual
-        keep = set(range(len(frames))) - set(dropped)
-        return [f for k, f in enumerate(frames) if k in keep]
+            return [r for k, r in zip(kept, residual, strict=True) if id(frames[k]) in within]
+        return capped[name]
 
     def _scheduler(self):
         t = self.cfg["training"]

@@ -7,7 +7,7 @@ import torch
 
 from openmm_polarml.data_io import keys as K
 from openmm_polarml.training.config import load_config
-from openmm_polarml.training.data import make_splits
+from openmm_polarml.training.data import drop_label_outliers, make_splits
 from tests.training.helpers import emt_frames, write_frames
 
 
@@ -82,7 +82,7 @@ def test_label_force_cap_drops_outliers_after_the_split(tmp_path):
     write_frames(base, atoms)
     data = {"train": str(base), "split": [0.6, 0.2, 0.2], "seed": 0}
     plain = make_splits(data)
-    capped = make_splits({**data, "max_label_force": 100.0})
+    capped = drop_label_outliers(make_splits(data), 100.0)
     cap = max(float(np.abs(a.get_forces()).max()) for k, a in enumerate(atoms) if k not in wild)
     assert cap < 100.0  # the cap removes exactly the planted frames
     for name in ("train", "validation", "test"):
@@ -90,7 +90,7 @@ def test_label_force_cap_drops_outliers_after_the_split(tmp_path):
         assert _positions(capped[name]) == _positions(kept)  # same split, outliers removed
     assert sum(len(v) for v in plain.values()) - sum(len(v) for v in capped.values()) == 3
     with pytest.raises(ValueError, match="max_label_force must be positive"):
-        make_splits({**data, "max_label_force": 0.0})
+        drop_label_outliers(plain, 0.0)
 
 
 def test_label_force_cap_reads_ase_atoms_as_stored():

@@ -126,3 +126,21 @@ def test_training_frames_without_labels_are_refused(tmp_path):
     ase.io.write(str(path), frames)
     with pytest.raises(ValueError, match="none of the 4 training frames carries an energy"):
         Trainer(tiny_config(str(path), tmp_path / "out"))
+
+
+@pytest.mark.parametrize("pqeq", [None, {"long_range": "ewald"}], ids=["plain", "delta"])
+def test_label_force_cap_removes_frames_from_training_and_validation(tmp_path, pqeq):
+    frames = emt_frames(6)
+    frames[0].calc.results["forces"][0, 0] = 1.0e4  # eV/Å: a teacher far outside its range
+    path = write_frames(tmp_path / "wild.extxyz", frames)
+    configs = [tiny_config(path, tmp_path / name, epochs=1) for name in ("plain", "capped")]
+    for cfg in configs:
+        cfg["model"]["pqeq"] = pqeq
+    configs[1]["data"]["max_label_force"] = 100.0
+    plain, capped = (Trainer(cfg) for cfg in configs)
+    assert (capped.model.pqeq is not None) == (pqeq is not None)
+    sizes = [(len(t.train_frames), len(t.val_frames)) for t in (plain, capped)]
+    assert sum(sizes[0]) - sum(sizes[1]) == 1
+    assert all(
+        float(f["forces"].abs().max()) <= 100.0 for f in capped.train_frames + capped.val_frames
+    )
