@@ -138,7 +138,9 @@ def build_sevenn(out, n_shards, sdist_dir, resume=True, progress=True, per_shard
         return frames
 
     meta = {"levels": ["pbe"], "teacher": "sevenn", "per_shard": per_shard}
-    manifest = _shards.run_shards(out, "sevenn", n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, "sevenn", n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, "sevenn", manifest, records)
 
 
@@ -157,7 +159,9 @@ def build_sevenn_l3i5(out, n_shards, sdist_dir, resume=True, progress=True, per_
         return frames
 
     meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
-    manifest = _shards.run_shards(out, "sevenn_l3i5", n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, "sevenn_l3i5", n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, "sevenn_l3i5", manifest, records)
 
 
@@ -175,7 +179,9 @@ def build_sevenn_l3i5_llzo(out, n_shards, resume=True, progress=True, per_shard=
 
     meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
     subset = "sevenn_l3i5_llzo"
-    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, subset, n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, subset, manifest, records)
 
 
@@ -192,7 +198,9 @@ def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict
         return frames
 
     meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
-    manifest = _shards.run_shards(out, "xtb", n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, "xtb", n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, "xtb", manifest, records)
 
 
@@ -218,7 +226,9 @@ def build_xtb_solvated(
         return frames
 
     meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard, "seeds": len(seeds)}
-    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, subset, n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, subset, manifest, records)
 
 
@@ -234,7 +244,9 @@ def _build_gfn2_subset(out, subset, n_shards, make_candidates, per_shard, resume
         return frames
 
     meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
-    manifest = _shards.run_shards(out, subset, n_shards, shard_fn, 0, resume, progress, meta)
+    manifest = _shards.run_shards(
+        out, subset, n_shards, shard_fn, 0, resume, progress, meta, records
+    )
     return _record_runs(out, subset, manifest, records)
 
 

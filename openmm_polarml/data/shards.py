@@ -183,6 +183,7 @@ def run_shards(
     resume: bool = True,
     progress: bool = True,
     meta: dict | None = None,
+    records: dict | None = None,
 ) -> dict:
     """Generate ``n_shards`` shards of one subset under ``out/subset``, skipping done ones.
 
@@ -204,6 +205,9 @@ def run_shards(
         Show a tqdm progress bar.
     meta : dict, optional
         Extra entries recorded in the manifest.
+    records : dict, optional
+        ``{shard index: label run record}`` that ``shard_fn`` fills; each shard's record is
+        written to the manifest with the shard (``labels``), so a killed build keeps them.
 
     Returns
     -------
@@ -232,6 +236,8 @@ def run_shards(
         record = {"sha256": digest, "n_frames": len(frames), "seed": [base_seed, subset, index]}
         (folder / f"{name}.done").write_text(json.dumps(record))
         manifest["shards"][name] = {"sha256": digest, "n_frames": len(frames)}
+        if records is not None and index in records:
+            manifest["shards"][name]["labels"] = records[index]
         _write_json(manifest_path, manifest)
     _write_json(manifest_path, manifest)
     return manifest

@@ -102,3 +102,19 @@ def test_label_worker_names_every_teacher_it_knows(tmp_path):
     with pytest.raises(SystemExit, match="sevenn-l3i5"):
         label_worker.main(["sevenn-typo", str(source), str(tmp_path / "out.json")])
     assert not (tmp_path / "out.json").exists()
+
+
+def test_label_records_reach_the_manifest_shard_by_shard(tmp_path):
+    records = {}
+
+    def labelled(rng, index):
+        records[index] = {"frames": 3, "seconds": 0.5 * index}
+        if index == 1:
+            raise KeyboardInterrupt  # a build killed while labelling shard 1
+        return _shard_fn(rng, index)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_shards(tmp_path, "toy", 3, labelled, 0, progress=False, records=records)
+    manifest = json.loads((tmp_path / "toy" / "manifest.json").read_text())
+    assert manifest["shards"]["shard_0000"]["labels"] == {"frames": 3, "seconds": 0.0}
+    assert "shard_0001" not in manifest["shards"]
