@@ -147,42 +147,28 @@ def build_sevenn(out, n_shards, sdist_dir, resume=True, progress=True, per_shard
 def build_sevenn_l3i5(out, n_shards, sdist_dir, resume=True, progress=True, per_shard=None):
     """Write the ``sevenn_l3i5`` subset: SevenNet-l3i5 labels of crystals by family and
     chemistry (:mod:`openmm_polarml.data.crystal_families`), the teacher set v2 of the pbe head."""
-    from openmm_polarml.data import crystal_families, teachers
+    from openmm_polarml.data import crystal_families
 
     real, prototypes = crystal_seeds(out, sdist_dir)
-    per_shard = per_shard or L3I5_PER_SHARD
-    records = {}
 
-    def shard_fn(rng, index):
-        candidates = crystal_families.family_candidates(real + prototypes, per_shard, rng)
-        frames, records[index] = teachers.label("sevenn-l3i5", candidates)
-        return frames
+    def candidates(n, rng):
+        return crystal_families.family_candidates(real + prototypes, n, rng)
 
-    meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
-    manifest = _shards.run_shards(
-        out, "sevenn_l3i5", n_shards, shard_fn, 0, resume, progress, meta, records
-    )
-    return _record_runs(out, "sevenn_l3i5", manifest, records)
+    return _build_teacher_subset(
+        out, "sevenn_l3i5", "sevenn-l3i5", n_shards, candidates, per_shard or L3I5_PER_SHARD,
+        resume, progress,
+    )  # fmt: skip
 
 
 def build_sevenn_l3i5_llzo(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
     """Write the ``sevenn_l3i5_llzo`` subset: SevenNet-l3i5 labels of hot, compressed and
     Li-contact LLZO cells (:mod:`openmm_polarml.data.llzo`; active learning for the LLZO study)."""
-    from openmm_polarml.data import llzo, teachers
+    from openmm_polarml.data import llzo
 
-    per_shard = per_shard or LLZO_PER_SHARD
-    records = {}
-
-    def shard_fn(rng, index):
-        frames, records[index] = teachers.label("sevenn-l3i5", llzo.llzo_candidates(per_shard, rng))
-        return frames
-
-    meta = {"levels": ["pbe"], "teacher": "sevenn-l3i5", "per_shard": per_shard}
-    subset = "sevenn_l3i5_llzo"
-    manifest = _shards.run_shards(
-        out, subset, n_shards, shard_fn, 0, resume, progress, meta, records
-    )
-    return _record_runs(out, subset, manifest, records)
+    return _build_teacher_subset(
+        out, "sevenn_l3i5_llzo", "sevenn-l3i5", n_shards, llzo.llzo_candidates,
+        per_shard or LLZO_PER_SHARD, resume, progress,
+    )  # fmt: skip
 
 
 def build_xtb(out, n_shards, resume=True, progress=True, per_shard=None) -> dict:
@@ -232,18 +218,25 @@ def build_xtb_solvated(
     return _record_runs(out, subset, manifest, records)
 
 
-def _build_gfn2_subset(out, subset, n_shards, make_candidates, per_shard, resume, progress):
-    """Write a GFN2-xTB subset whose shard ``k`` labels ``make_candidates(per_shard, rng_k)``."""
+def _build_teacher_subset(
+    out, subset, teacher, n_shards, make_candidates, per_shard, resume, progress
+) -> dict:
+    """Write a teacher subset whose shard ``k`` labels ``make_candidates(per_shard, rng_k)``
+    with ``teacher`` (:data:`~openmm_polarml.data.teachers.TEACHERS`). GFN2-xTB runs on
+    :data:`LABEL_THREADS` threads; SevenNet on one (its float32 sums depend on the thread
+    count, and one thread keeps a rebuild bit for bit)."""
     from openmm_polarml.data import teachers
 
     records = {}
+    threads = LABEL_THREADS if teacher == "gfn2" else 1
 
     def shard_fn(rng, index):
         candidates = make_candidates(per_shard, rng)
-        frames, records[index] = teachers.label("gfn2", candidates, threads=LABEL_THREADS)
+        frames, records[index] = teachers.label(teacher, candidates, threads=threads)
         return frames
 
-    meta = {"levels": ["gfn2"], "teacher": "gfn2", "per_shard": per_shard}
+    level = teachers.TEACHERS[teacher]["level"]
+    meta = {"levels": [level], "teacher": teacher, "per_shard": per_shard}
     manifest = _shards.run_shards(
         out, subset, n_shards, shard_fn, 0, resume, progress, meta, records
     )
@@ -256,9 +249,9 @@ def build_xtb_dimer_contacts(out, n_shards, resume=True, progress=True, per_shar
     from openmm_polarml.data import contacts
 
     per_shard = per_shard or DIMER_CONTACTS_PER_SHARD
-    return _build_gfn2_subset(
-        out, "xtb_dimer_contacts", n_shards, contacts.contact_candidates, per_shard, resume,
-        progress,
+    return _build_teacher_subset(
+        out, "xtb_dimer_contacts", "gfn2", n_shards, contacts.contact_candidates, per_shard,
+        resume, progress,
     )  # fmt: skip
 
 
@@ -268,9 +261,9 @@ def build_xtb_ion_water(out, n_shards, resume=True, progress=True, per_shard=Non
     from openmm_polarml.data import ion_water
 
     per_shard = per_shard or ION_WATER_PER_SHARD
-    return _build_gfn2_subset(
-        out, "xtb_ion_water", n_shards, ion_water.ion_water_candidates, per_shard, resume,
-        progress,
+    return _build_teacher_subset(
+        out, "xtb_ion_water", "gfn2", n_shards, ion_water.ion_water_candidates, per_shard,
+        resume, progress,
     )  # fmt: skip
 
 

@@ -4,6 +4,8 @@ The teacher itself runs in the separate label environment (``bash tools/label_en
 tests that call it are skipped where that environment is absent (as in CI).
 """
 
+import json
+
 import numpy as np
 import pytest
 from ase import Atoms
@@ -215,3 +217,29 @@ def test_shard_round_trip_of_a_read_back_periodic_frame_keeps_its_stress(tmp_pat
     from ase.stress import voigt_6_to_full_3x3_stress
 
     assert np.allclose(voigt_6_to_full_3x3_stress(twice.info["stress"]), full)
+
+
+@pytest.mark.parametrize("teacher", ["gfn2", "sevenn-l3i5"])
+def test_teacher_subset_build_records_level_threads_and_runs(tmp_path, monkeypatch, teacher):
+    from openmm_polarml.data import build, shards
+
+    calls = []
+
+    def fake_label(name, candidates, threads=1):
+        calls.append((name, threads))
+        frames = [a.copy() for a in candidates]
+        for a in frames:
+            a.info.update(energy=-1.0, level=teachers.TEACHERS[name]["level"])
+        return frames, {"candidates": len(candidates), "frames": len(frames), "dropped": 0}
+
+    monkeypatch.setattr(teachers, "label", fake_label)
+
+    def candidates(n, rng):
+        return [bulk("Cu", cubic=True).copy() for _ in range(n)]
+
+    build._build_teacher_subset(tmp_path, "toy", teacher, 2, candidates, 3, True, False)
+    manifest = json.loads((tmp_path / "toy" / "manifest.json").read_text())
+    assert manifest["meta"]["levels"] == [teachers.TEACHERS[teacher]["level"]]
+    assert manifest["shards"]["shard_0001"]["labels"]["frames"] == 3
+    assert calls == [(teacher, build.LABEL_THREADS if teacher == "gfn2" else 1)] * 2
+    assert len(shards.read_frames(tmp_path / "toy" / "shard_0000.extxyz.gz")) == 3
