@@ -128,8 +128,9 @@ def extend_splits(
     splits : dict
         ``{"train", "validation", "test"}`` lists of frames.
     extend : dict or None
-        ``files`` (path or list), ``split`` (fractions, default 0.8/0.1/0.1), ``seed`` (0) and
-        ``repeat`` (1: how many times each of its training frames appears per epoch).
+        ``files`` (path or list), ``split`` (fractions, default 0.8/0.1/0.1), ``seed`` (0),
+        ``repeat`` (1: how many times each of its training frames appears per epoch) and
+        ``exclude_elements`` (symbols whose frames are left out after the split).
     """
     if not extend:
         return splits
@@ -138,11 +139,30 @@ def extend_splits(
         raise ValueError(f"data.extend.repeat must be at least 1, got {repeat}")
     frames = load_frames(extend["files"], None, heads, fragments)
     parts = extension_indices(extend, len(frames))
+    excluded = excluded_numbers(extend)
     for name, ix, times in zip(
         ("train", "validation", "test"), parts, (repeat, 1, 1), strict=False
     ):
-        splits[name] = splits[name] + [frames[i] for i in ix] * times
+        kept = [frames[i] for i in ix if not _has_any(frames[i][K.NUMBERS].tolist(), excluded)]
+        splits[name] = splits[name] + kept * times
     return splits
+
+
+def excluded_numbers(extend: dict) -> set[int]:
+    """Atomic numbers of an extension's ``exclude_elements`` (symbols): its frames holding any
+    of them are left out after its split (e.g. the dications of ``xtb_ion_water``, whose GFN2-xTB
+    labels move an electron to a water 6 Å away; data card)."""
+    from ase.data import atomic_numbers
+
+    symbols = extend.get("exclude_elements") or []
+    unknown = [s for s in symbols if s not in atomic_numbers]
+    if unknown:
+        raise ValueError(f"data.extend.exclude_elements: unknown element symbols {unknown}")
+    return {atomic_numbers[s] for s in symbols}
+
+
+def _has_any(numbers, excluded: set[int]) -> bool:
+    return bool(excluded) and any(int(z) in excluded for z in numbers)
 
 
 def frames_of_head(frames: list, head: int, default: int = 0) -> list:
@@ -354,8 +374,10 @@ def split_atoms_by_subset(cfg: dict, part: str = "test") -> dict[str, list]:
             frames = read_frames(path)
             extra += frames
             extra_subset += [Path(path).parent.name] * len(frames)
+        excluded = excluded_numbers(extend)
         for i in extension_indices(extend, len(extra))[k]:
-            groups.setdefault(extra_subset[i], []).append(extra[i])
+            if not _has_any(extra[i].numbers, excluded):
+                groups.setdefault(extra_subset[i], []).append(extra[i])
     return drop_label_outliers(groups, cfg["data"].get("max_label_force"), quiet=True)
 
 

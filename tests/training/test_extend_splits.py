@@ -102,3 +102,39 @@ def test_label_force_cap_reads_ase_atoms_as_stored():
     atoms[1].calc.results["forces"] = np.full((len(atoms[1]), 3), 500.0)
     kept = drop_label_outliers({"test": atoms}, 100.0, quiet=True)["test"]
     assert [a is b for a, b in zip(kept, [atoms[0], atoms[2], atoms[3]], strict=True)] == [True] * 3
+
+
+def test_extension_can_leave_out_frames_with_given_elements_after_its_split(tmp_path):
+    base, extra = tmp_path / "base.extxyz", tmp_path / "extra.extxyz"
+    write_frames(base, emt_frames(10, seed=0))
+    write_frames(extra, emt_frames(10, seed=1))  # Cu (even) and Al (odd) cells
+    data = {"train": str(base), "split": [0.8, 0.1, 0.1], "seed": 0}
+    extend = {"files": [str(extra)], "split": [0.6, 0.2, 0.2], "seed": 3}
+    full = make_splits({**data, "extend": extend})
+    no_al = make_splits({**data, "extend": {**extend, "exclude_elements": ["Al"]}})
+    for name in ("train", "validation", "test"):
+        n = len(make_splits(data)[name])
+        cu = [f for f in full[name][n:] if 13 not in f[K.NUMBERS].tolist()]
+        assert _positions(no_al[name][n:]) == _positions(cu)  # same split, Al frames gone
+    assert sum(len(v) for v in no_al.values()) == sum(len(v) for v in full.values()) - 5
+    with pytest.raises(ValueError, match="unknown element symbols"):
+        make_splits({**data, "extend": {**extend, "exclude_elements": ["Xx"]}})
+
+
+def test_evaluation_split_leaves_out_the_same_frames(tmp_path):
+    from openmm_polarml.training.data import split_atoms_by_subset
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "extra").mkdir()
+    base, extra = tmp_path / "base" / "a.extxyz", tmp_path / "extra" / "b.extxyz"
+    write_frames(base, emt_frames(10, seed=0))
+    write_frames(extra, emt_frames(10, seed=1))
+    extend = {"files": [str(extra)], "split": [0.6, 0.2, 0.2], "seed": 3}
+    data = {"train": [str(base)], "split": [0.8, 0.1, 0.1], "seed": 0}
+    for part in ("train", "validation", "test"):
+        full = split_atoms_by_subset({"data": {**data, "extend": extend}}, part).get("extra", [])
+        cut = {**extend, "exclude_elements": ["Al"]}
+        kept = split_atoms_by_subset({"data": {**data, "extend": cut}}, part).get("extra", [])
+        assert [a.positions.tolist() for a in kept] == [
+            a.positions.tolist() for a in full if "Al" not in a.get_chemical_symbols()
+        ]
