@@ -184,7 +184,8 @@ class Trainer:
                 f"[polarml] {name}: dropped {len(dropped)} of {len(frames)} frames "
                 "(PQEq failure or fixed-term force above data.max_fixed_force)"
             )
-        kept = [k for k in range(len(frames)) if k not in set(dropped)]  # residual's frames
+        gone = set(dropped)
+        kept = [k for k in range(len(frames)) if k not in gone]  # the residual's input frames
         capped = drop_label_outliers({name: [frames[k] for k in kept]}, cap, quiet)
         within = {id(f) for f in capped[name]}
         if self.delta:
