@@ -1,8 +1,9 @@
 """Li⁺ diffusion in cubic LLZO (Li₇La₃Zr₂O₁₂): start cells, D from the Li MSD, the plot.
 
 The paper's structures (``../shared/data/reaxnet/LLZO``) give the start cell and the density at
-each temperature (:func:`~openmm_polarml.data.llzo.llzo_cell`); :func:`li_diffusion` takes D of Li (nm²/ps) with a 5-block
-error from the production part of a trajectory. The MD: :mod:`openmm_polarml.openmm.llzo_md`.
+each temperature (:func:`~openmm_polarml.data.llzo.llzo_cell`); :func:`li_diffusion` takes D of
+Li (nm²/ps) with a 5-block error from the production part of a trajectory. The MD:
+:mod:`openmm_polarml.openmm.llzo_md`.
 """
 
 from __future__ import annotations

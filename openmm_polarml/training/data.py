@@ -95,21 +95,34 @@ def _label_force_max(item) -> float:
     return float(abs(forces).max()) if forces is not None and forces.size else 0.0
 
 
-def drop_label_outliers(splits: dict, max_force: float | None, quiet: bool = False) -> dict:
-    """Each part of ``splits`` without the frames whose reference forces exceed ``max_force``
-    (eV/Å; ``data.max_label_force``; None keeps all). Parts are filtered after splitting, so the
-    split is the same with and without the cap. Works on frame dicts and ``ase.Atoms``; the
-    trainer applies it after the fixed terms (their cache stays valid when the cap changes)."""
+def within_label_cap(items: list, max_force: float | None) -> list[bool]:
+    """Per frame (dict or ``ase.Atoms``): are its reference forces at most ``max_force`` (eV/Å;
+    ``data.max_label_force``; None: all True)?"""
     if max_force is None:
-        return splits
+        return [True] * len(items)
     if not max_force > 0:
         raise ValueError(f"data.max_label_force must be positive (eV/Å), got {max_force!r}")
+    return [_label_force_max(f) <= max_force for f in items]
+
+
+def report_label_cap(name: str, mask: list[bool], max_force: float | None) -> None:
+    """Print how many of a part's frames the label-force cap dropped (nothing when none)."""
+    if not all(mask):
+        print(f"[polarml] {name}: dropped {mask.count(False)} of {len(mask)} frames with "
+              f"reference forces above data.max_label_force = {max_force} eV/Å")  # fmt: skip
+
+
+def drop_label_outliers(splits: dict, max_force: float | None, quiet: bool = False) -> dict:
+    """Each part of ``splits`` without the frames whose reference forces exceed ``max_force``
+    (:func:`within_label_cap`). Parts are filtered after splitting, so the split is the same
+    with and without the cap. The trainer applies the same cap after the fixed terms (their
+    cache stays valid when the cap changes)."""
     out = {}
     for name, items in splits.items():
-        out[name] = [f for f in items if _label_force_max(f) <= max_force]
-        if len(out[name]) < len(items) and not quiet:
-            print(f"[polarml] {name}: dropped {len(items) - len(out[name])} of {len(items)} "
-                  f"frames with reference forces above data.max_label_force = {max_force} eV/Å")  # fmt: skip
+        mask = within_label_cap(items, max_force)
+        out[name] = [f for f, ok in zip(items, mask, strict=True) if ok]
+        if not quiet:
+            report_label_cap(name, mask, max_force)
     return out
 
 

@@ -19,10 +19,11 @@ from openmm_polarml.pqeq.errors import ConvergenceError
 from openmm_polarml.training import distributed as dist
 from openmm_polarml.training.config import resolve
 from openmm_polarml.training.data import (
-    drop_label_outliers,
     float64_copy,
     make_splits,
+    report_label_cap,
     subtract_fixed_terms,
+    within_label_cap,
 )
 from openmm_polarml.training.ema import EMA
 from openmm_polarml.training.finetune import (
@@ -167,9 +168,8 @@ class Trainer:
     def _targets(self, frames: list, name: str = "") -> list:
         """Delta-learning labels (or, in joint mode, the frames PQEq can solve)."""
         d = self.cfg["data"]
-        cap, quiet = d.get("max_label_force"), self.rank != 0
         if self.model.pqeq is None and not self.model.shortrange.has_d3:
-            return drop_label_outliers({name: frames}, cap, quiet)[name]
+            return self._capped(name, frames, frames)
         residual, dropped = subtract_fixed_terms(
             float64_copy(self.model),
             frames,
@@ -185,12 +185,17 @@ class Trainer:
                 "(PQEq failure or fixed-term force above data.max_fixed_force)"
             )
         gone = set(dropped)
-        kept = [k for k in range(len(frames)) if k not in gone]  # the residual's input frames
-        capped = drop_label_outliers({name: [frames[k] for k in kept]}, cap, quiet)
-        within = {id(f) for f in capped[name]}
-        if self.delta:
-            return [r for k, r in zip(kept, residual, strict=True) if id(frames[k]) in within]
-        return capped[name]
+        inputs = [f for k, f in enumerate(frames) if k not in gone]  # the residual's frames
+        return self._capped(name, inputs, residual if self.delta else inputs)
+
+    def _capped(self, name: str, labelled: list, targets: list) -> list:
+        """``targets`` without the entries whose ``labelled`` frame (same position) has reference
+        forces above ``data.max_label_force``."""
+        cap = self.cfg["data"].get("max_label_force")
+        mask = within_label_cap(labelled, cap)
+        if self.rank == 0:
+            report_label_cap(name, mask, cap)
+        return [t for t, ok in zip(targets, mask, strict=True) if ok]
 
     def _scheduler(self):
         t = self.cfg["training"]
