@@ -372,7 +372,8 @@ def split_atoms_by_subset(cfg: dict, part: str = "test") -> dict[str, list]:
     indices as the trainer's split (extensions by their own splits, each frame once)."""
     k = ("train", "validation", "test").index(part)
     atoms, subset_of = [], []
-    for path in cfg["data"]["train"]:
+    paths = cfg["data"]["train"]
+    for path in [paths] if isinstance(paths, str) else paths:
         frames = read_frames(path)
         atoms += frames
         subset_of += [Path(path).parent.name] * len(frames)
