@@ -66,6 +66,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(FOUNDATION / "charge_model_table.json"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--probes", action="store_true", help="also the card's GFN2-xTB probes")
+    parser.add_argument(
+        "--card",
+        action="store_true",
+        help="list this label's columns among those the model card shows (card_columns)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -80,12 +85,16 @@ def main() -> None:
     for mode in args.modes.split(","):
         print(f"[charge-model] {args.label}: evaluating under fragments={mode!r}", flush=True)
         record[f"{args.label}/{mode}"] = errors_by_kind(model, atoms, mode)
+        if args.card and f"{args.label}/{mode}" not in record.setdefault("card_columns", []):
+            record["card_columns"].append(f"{args.label}/{mode}")
         if args.probes:
             record.setdefault("probes", {})[f"{args.label}/{mode}"] = probe_summary(model, mode)
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(out)
-    print(format_kind_table({k: v for k, v in record.items() if k != "probes"}))
+    print(
+        format_kind_table({k: v for k, v in record.items() if k not in ("probes", "card_columns")})
+    )
     if record.get("probes"):
         print(format_probe_table(record["probes"]))
 

@@ -191,6 +191,19 @@ def build_card(model_dir: str | Path, data_dir: str | Path) -> dict:
     return card
 
 
+def card_columns(by_kind: dict) -> tuple[dict, dict]:
+    """The per-kind tables and probe rows of ``charge_model_table.json`` that the card shows:
+    the labels listed under its ``"card_columns"`` key, in that order (every label when the key
+    is absent; the other labels stay in the file as the record of the ablations)."""
+    results = {k: v for k, v in by_kind.items() if k not in ("probes", "card_columns")}
+    probes_ = by_kind.get("probes", {})
+    wanted = by_kind.get("card_columns") or list(results)
+    missing = [k for k in wanted if k not in results]
+    if missing:
+        raise KeyError(f"charge_model_table.json lists card columns without results: {missing}")
+    return {k: results[k] for k in wanted}, {k: probes_[k] for k in wanted if k in probes_}
+
+
 def render(card: dict, model_dir: str | Path) -> str:
     """``MODEL_CARD.md`` of ``card`` (see :func:`build_card`); ``model_dir`` holds
     ``CARD_INTRO.md`` and ``config.yaml``."""
@@ -225,11 +238,11 @@ def render(card: dict, model_dir: str | Path) -> str:
     lines += element_section(card["metrics"])
     if card.get("by_kind"):
         lines += ["", "### Error per kind of system, GFN2-xTB test frames (head `gfn2`)", ""]
-        tables = {k: v for k, v in card["by_kind"].items() if k != "probes"}
+        tables, probe_rows = card_columns(card["by_kind"])
         lines += [KIND_TABLE_NOTE, "", format_kind_table(tables)]
-        if card["by_kind"].get("probes"):
+        if probe_rows:
             lines += ["", "Probes under each charge model (eV; effective charge e):", ""]
-            lines += [format_probe_table(card["by_kind"]["probes"])]
+            lines += [format_probe_table(probe_rows)]
     lines += ["", "## Probes against GFN2-xTB (head `gfn2`)", "", "![probes](probes.png)", ""]
     lines += probe_section(card["ion_pairs"], card["charged_clusters"])
     if card.get("ion_water"):

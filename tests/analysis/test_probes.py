@@ -423,3 +423,21 @@ def test_committed_gfn2_hh_contact_curves_are_repulsive():
         assert len(r) == len(probes.HH_CONTACT_DISTANCES)
         assert binding[r == 1.0][0] > 0.5 and np.all(np.diff(binding[r <= 2.0]) < 0)
         assert abs(binding[-1]) < 0.05  # 4 Å: separated
+
+
+def test_card_shows_the_listed_per_kind_columns_in_order():
+    row = {"energy_mae_mev_per_atom": 1.0, "forces_mae_mev_per_A": 2.0, "frames": 3}
+    by_kind = {
+        "a/none": {"water": row},
+        "b/molecules": {"water": row},
+        "c/molecules": {"water": row},
+        "probes": {"a/none": {"x": 1.0}, "c/molecules": {"x": 2.0}},
+    }
+    tables, probe_rows = model_card.card_columns(by_kind)
+    assert list(tables) == ["a/none", "b/molecules", "c/molecules"]  # no list: every result
+    by_kind["card_columns"] = ["c/molecules", "a/none"]
+    tables, probe_rows = model_card.card_columns(by_kind)
+    assert list(tables) == ["c/molecules", "a/none"] and list(probe_rows) == list(tables)
+    by_kind["card_columns"] = ["d/molecules"]
+    with pytest.raises(KeyError, match="d/molecules"):
+        model_card.card_columns(by_kind)
