@@ -119,21 +119,24 @@ def format_tables(results: dict) -> str:
     """Plain-text tables of :func:`error_table` results keyed by subset name."""
     from ase.data import chemical_symbols
 
-    lines = [f"{'subset':<12}{'quantity':<22}{'MAE':>12}{'RMSE':>12}{'count':>9}"]
+    w = max([12] + [len(name) + 2 for name in results])  # subset column wide enough for every name
+    lines = [f"{'subset':<{w}}{'quantity':<22}{'MAE':>12}{'RMSE':>12}{'count':>9}"]
     for subset, res in results.items():
         if res.get("skipped_frames"):
-            lines.append(f"{subset:<12}(skipped {res['skipped_frames']} frames: PQEq failed)")
+            lines.append(f"{subset:<{w}}(skipped {res['skipped_frames']} frames: PQEq failed)")
         for key in ("energy_mev_per_atom", "forces_mev_per_A", "stress_gpa", "dipole_e_A"):
             r = res.get(key)
             if r is None or not r["count"]:
                 continue
-            lines.append(f"{subset:<12}{key:<22}{r['mae']:>12.4g}{r['rmse']:>12.4g}{r['count']:>9}")
+            lines.append(
+                f"{subset:<{w}}{key:<22}{r['mae']:>12.4g}{r['rmse']:>12.4g}{r['count']:>9}"
+            )
     lines.append("")
-    lines.append(f"{'subset':<12}{'element':<8}{'force MAE':>12}{'RMSE (meV/Å)':>14}{'count':>9}")
+    lines.append(f"{'subset':<{w}}{'element':<8}{'force MAE':>12}{'RMSE (meV/Å)':>14}{'count':>9}")
     for subset, res in results.items():
         for z, r in sorted(res["per_element_forces_mev_per_A"].items()):
             lines.append(
-                f"{subset:<12}{chemical_symbols[int(z)]:<8}{r['mae']:>12.4g}"
+                f"{subset:<{w}}{chemical_symbols[int(z)]:<8}{r['mae']:>12.4g}"
                 f"{r['rmse']:>14.4g}{r['count']:>9}"
             )
     return "\n".join(lines)
