@@ -1,6 +1,6 @@
 """Resumable NVT stability runs of the shipped model, with RDF first peaks against references.
 
-Systems: ``water64`` (64 waters, 1.0 g/cm³), ``nacl_aq`` (1 M NaCl(aq), 1.6 nm box),
+Systems: ``water64`` (64 waters, 1.0 g/cm³), ``nacl_aq`` (1 M NaCl(aq), 1.6 nm box), ``kcl_aq`` (2 M KCl(aq), 1.6 nm box),
 ``alanine_dipeptide_aq`` (ACE-ALA-NME in a 1.6 nm water box), ``nacl_crystal`` (rocksalt 2x2x2,
 a = 5.64 Å) and ``baTiO3`` (cubic perovskite 3x3x3, a = 4.00 Å). Liquid boxes come from
 ``openmm.app.Modeller``, relaxed with AMBER14/TIP3P (Modeller leaves ~1.3 Å O–H contacts at the

@@ -39,6 +39,7 @@ REFERENCE_PEAKS = {
     "O-H inter": (1.85, "liquid water O...H, X-ray+neutron: Soper, ISRN Phys. Chem. 279463 (2013)"),
     "Na-O": (2.41, f"Na+ hydration shell, 2.38-2.45 A: {_OR}"),
     "Cl-O": (3.18, f"Cl- hydration shell, 3.16-3.20 A: {_OR}"),
+    "K-O": (2.81, "K+ hydration shell, EXAFS/LAXS: Mähler & Persson, Inorg. Chem. 51, 425 (2012)"),
     "Na-Cl": (2.82, "rocksalt NaCl, a/2 with the experimental a = 5.64 A (room temperature)"),
     "Ti-O": (2.00, f"cubic BaTiO3, a/2 with a = 4.00 A: {_KWEI}"),
     "Ba-O": (2.83, f"cubic BaTiO3, a/sqrt(2) with a = 4.00 A: {_KWEI}"),

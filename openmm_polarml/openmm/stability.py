@@ -32,6 +32,7 @@ from openmm_polarml.openmm.potential import PolarMLPotential
 from openmm_polarml.openmm.standard_systems import (
     alanine_dipeptide_aq,
     baTiO3,
+    kcl_aq,
     nacl_aq,
     nacl_crystal,
     water64,
@@ -43,6 +44,7 @@ __all__ = ["SYSTEMS", "StabilitySettings", "run_system", "recheck", "run_stabili
 SYSTEMS = {
     "water64": (water64, "gfn2"),
     "nacl_aq": (nacl_aq, "gfn2"),
+    "kcl_aq": (kcl_aq, "gfn2"),
     "alanine_dipeptide_aq": (alanine_dipeptide_aq, "gfn2"),
     "nacl_crystal": (nacl_crystal, "pbe"),
     "baTiO3": (baTiO3, "pbe"),

@@ -27,6 +27,7 @@ __all__ = [
     "mm_relax",
     "water64",
     "nacl_aq",
+    "kcl_aq",
     "alanine_dipeptide_aq",
     "nacl_crystal",
     "baTiO3",
@@ -49,10 +50,10 @@ def mm_relax(topology, positions, forcefield=None, iterations: int = 500) -> np.
     return np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer))
 
 
-def _solvate(modeller, box_nm: float, forcefield=None, molar: float = 0.0):
+def _solvate(modeller, box_nm: float, forcefield=None, molar: float = 0.0, cation: str = "Na+"):
     ff = forcefield or app.ForceField("amber14/tip3p.xml")
     size = (box_nm, box_nm, box_nm) * u.nanometer
-    modeller.addSolvent(ff, boxSize=size, ionicStrength=molar * u.molar)  # Na+ / Cl-
+    modeller.addSolvent(ff, boxSize=size, ionicStrength=molar * u.molar, positiveIon=cation)
     pos = np.asarray(modeller.positions.value_in_unit(u.nanometer))
     return modeller.topology, mm_relax(modeller.topology, pos, ff)
 
@@ -77,6 +78,12 @@ def nacl_aq(box_nm: float = 1.6, molar: float = 1.0):
     """NaCl(aq) at ``molar`` (mol/L) in a cubic water box of ``box_nm`` (nm)."""
     topology, pos = _solvate(app.Modeller(app.Topology(), []), box_nm, molar=molar)
     return topology, pos, {k: (*k.split("-"), 0) for k in ("Na-O", "Cl-O", "O-O")}
+
+
+def kcl_aq(box_nm: float = 1.6, molar: float = 2.0):
+    """KCl(aq) at ``molar`` (mol/L) in a cubic water box of ``box_nm`` (nm): 2 M by default."""
+    topology, pos = _solvate(app.Modeller(app.Topology(), []), box_nm, molar=molar, cation="K+")
+    return topology, pos, {k: (*k.split("-"), 0) for k in ("K-O", "Cl-O", "O-O")}
 
 
 def alanine_dipeptide_aq(box_nm: float = 1.6):

@@ -155,3 +155,17 @@ def test_recheck_records_the_first_frame_a_new_criterion_fails(tmp_path, monkeyp
     assert summary["status"] == "failed" and summary["failure_step"] == 0
     assert summary["failure"].startswith("atoms fused") and "recheck" in summary["failure"]
     assert summary["min_hh_A"] is None  # no hydrogens
+
+
+def test_kcl_aq_is_two_molar_potassium_chloride_with_a_k_o_reference_peak():
+    from openmm_polarml.analysis.stability import REFERENCE_PEAKS
+    from openmm_polarml.openmm.standard_systems import kcl_aq
+
+    topology, positions, pairs = kcl_aq()
+    residues = [r.name for r in topology.residues()]
+    n_k, n_cl, n_water = residues.count("K"), residues.count("CL"), residues.count("HOH")
+    assert n_k == n_cl > 0 and "NA" not in residues
+    molality = n_k / (n_water * 18.015e-3)  # mol per kg of water
+    assert 1.6 < molality < 2.6  # 2 mol/L of solution, as Modeller counts it
+    assert positions.shape == (topology.getNumAtoms(), 3)
+    assert set(pairs) == {"K-O", "Cl-O", "O-O"} and all(k in REFERENCE_PEAKS for k in pairs)
