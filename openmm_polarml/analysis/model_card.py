@@ -69,6 +69,22 @@ STAGES = [
     "   # the stage-4 model (commit c04f5e6)",
     "python examples/train_foundation.py --config examples/train_foundation_stage5.yaml"
     "   # stage 5: one more joint epoch with both active-learning subsets; installs",
+    "python examples/train_foundation.py --config examples/train_foundation_v2.yaml"
+    "   # campaign v2 from stage 5 (resumable runs; 8 epochs, one total-charge constraint)",
+    "python examples/train_foundation.py --config examples/train_foundation_v3.yaml"
+    "   # campaign v3 from v2's best: split charges, `molecules` reference charges (6 epochs)",
+    "polarml data build --out data/reference --subsets xtb_ion_water --shards 4"
+    "   # ion-water dissociation curves and bare ions (committed)",
+    "python examples/train_foundation.py --config examples/train_foundation_v4.yaml"
+    "   # campaign v4 from v3's best: the charge-state input (resumable runs of 45 minutes)",
+    "python examples/train_foundation.py --config examples/train_foundation_v4.yaml"
+    " --install-from campaigns/foundation_v4/run/best.pt"
+    "   # installs v4's best weights so far (epoch 7) with the test-split metrics",
+    "python examples/charge_model_table.py --label v4_epoch7 --modes molecules --probes --card",
+    "python examples/lattice_constants.py --out runs/lattice"
+    " --summary-to openmm_polarml/models/foundation/lattice_constants.json",
+    "python examples/stability_runs.py --out runs/stability_v4"
+    " --summary-to openmm_polarml/models/foundation/stability.json",
     "python examples/foundation_card.py",
 ]
 

@@ -314,9 +314,9 @@ def _ion_water_panel(ax, ion_water: dict) -> None:
     for k, (ion, c) in enumerate(ion_water.items()):
         color = f"C{k + 3}"
         ax.plot(c["r_A"], c["reference_eV"], "o", color=color, label=f"{ion} GFN2-xTB")
-        ax.plot(c["r_A"], c["model_eV"], "-", color=color, label=f"{ion} model, one constraint")
+        ax.plot(c["r_A"], c["model_eV"], "-", color=color, label=f"{ion} model, as trained")
         if "model_fragments_eV" in c:
-            label = f"{ion} model, ion and water fragments (MD default)"
+            label = f"{ion} model, ion and water as fragments"
             ax.plot(c["r_A"], c["model_fragments_eV"], "--", color=color, label=label)
         if ion in FIRST_SHELL_EXPERIMENT_A:
             ax.axvline(FIRST_SHELL_EXPERIMENT_A[ion], color=color, ls=":", lw=1)

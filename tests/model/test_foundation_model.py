@@ -27,7 +27,8 @@ def model():
 @pytest.fixture(scope="module")
 def heldout(model):
     atoms = read_frames(FOLDER / "heldout.extxyz.gz")
-    return atoms, frames_from_atoms(atoms, model.config["heads"], "heldout")
+    fragments = model.config["fragments"]  # the charge model the card was evaluated under
+    return atoms, frames_from_atoms(atoms, model.config["heads"], "heldout", fragments)
 
 
 def test_foundation_is_the_shipped_default_and_small(model):
