@@ -86,7 +86,11 @@ def dataset_statistics(frames: list, r_max: float = 5.0) -> dict:
 
 
 def charge_state_energies(
-    frames: list, energies: list, charge_states: list, ridge: float = 1e-3
+    frames: list,
+    energies: list,
+    charge_states: list,
+    ridge: float = 1e-3,
+    ridge_on: str = "shifts",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-element energy corrections and charge-state energies from one least-squares fit (eV).
 
@@ -100,7 +104,11 @@ def charge_state_energies(
     terms free: an element seen only as an ion at one charge makes its count and charge columns
     collinear, and the ridge on the shift then puts the offset into the charge term (Na⁺ in
     water) rather than into the shift; terms the data cannot separate at all get the
-    minimum-norm solution.
+    minimum-norm solution. That is the choice when the charge terms are new (they start at zero).
+    When they were already trained and the fit corrects a model for another level of theory
+    (fine-tuning), ``ridge_on="charges"`` puts the ridge on the charge terms instead: an element
+    seen only as an ion then moves its shift (the new level's atomic reference energy) and keeps
+    the ion offset it learnt.
 
     Parameters
     ----------
@@ -111,7 +119,9 @@ def charge_state_energies(
     charge_states : list of torch.Tensor
         ``[n]`` reference charges q⁰ (e) of each frame's atoms.
     ridge : float
-        Relative ridge strength of the shift corrections (0: minimum-norm least squares).
+        Relative ridge strength (0: minimum-norm least squares).
+    ridge_on : str
+        ``"shifts"`` (default) or ``"charges"``: the columns the ridge pulls towards zero.
 
     Returns
     -------
@@ -130,11 +140,13 @@ def charge_state_energies(
     target = torch.as_tensor(energies, dtype=torch.float64)  # [B]
     used = design.abs().sum(0) > 0
     a = design[:, used]
-    # ridge on the shift corrections only, as extra rows of the least-squares problem; gelsd
+    # ridge on one kind of column only, as extra rows of the least-squares problem; gelsd
     # takes the minimum norm where the data do not separate terms (water's O and H, say)
     scale = float((a * a).sum(0).mean())
+    if ridge_on not in ("shifts", "charges"):
+        raise ValueError(f"ridge_on must be 'shifts' or 'charges', got {ridge_on!r}")
     weights = torch.zeros(2 * width, dtype=torch.float64)
-    weights[:width] = ridge * scale
+    weights[slice(None, width) if ridge_on == "shifts" else slice(width, None)] = ridge * scale
     rows = torch.diag(weights[used].sqrt())[weights[used] > 0]  # [k, m]
     stacked = torch.cat([a, rows])  # [B + k, m]
     rhs = torch.cat([target, target.new_zeros(rows.shape[0])])

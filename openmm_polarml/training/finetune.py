@@ -55,7 +55,13 @@ def refit_shifts(model, frames: list, batch_size: int = 16, full_energy: bool = 
 
     ``full_energy``: the frames carry total energies (joint PQEq fitting), so the error is taken
     against the full model (network + PQEq + D3); otherwise against the network alone (the frames
-    carry delta-learning residuals)."""
+    carry delta-learning residuals).
+
+    A network with the charge-state input gets its charge-energy table fitted in the same least
+    squares (:func:`~openmm_polarml.data_io.statistics.charge_state_energies`): freely when the
+    table is still zero, and with the ridge on its corrections once it holds trained values, so
+    that fine-tuning to another level of theory on ions alone moves the shifts, not the ion
+    offsets."""
     errors = []
     dtype = model.shortrange.network.shift.dtype
     for start in range(0, len(frames), batch_size):
@@ -73,9 +79,11 @@ def refit_shifts(model, frames: list, batch_size: int = 16, full_energy: bool = 
             shift.add_(reference_energies(mine, mine_errors).to(dtype))
             continue
         states = [charge_state_of_frame(f) for f in mine]
-        delta, charge_delta = charge_state_energies(mine, mine_errors, states)
-        shift.add_(delta.to(dtype))
         table = net.charge_energy if net.num_heads == 1 else net.charge_energy[head]
+        # a trained table keeps its ion offsets where the data cannot tell them from the shifts
+        ridge_on = "charges" if bool(table.detach().abs().sum() > 0) else "shifts"
+        delta, charge_delta = charge_state_energies(mine, mine_errors, states, ridge_on=ridge_on)
+        shift.add_(delta.to(dtype))
         table.add_(charge_delta.to(dtype))
 
 

@@ -241,3 +241,24 @@ def test_refit_stays_bounded_when_ions_also_appear_at_fractional_charge():
     _, table = charge_state_energies(frames, errors, states)
     assert float(table[11, 1]) == 0.0
     assert abs(float(table[11, 0]) + 1.1) < 0.1
+
+
+def test_a_trained_charge_table_keeps_its_offsets_when_only_ions_are_seen():
+    """Fine-tuning to another level of theory on Na⁺ in water: the fit cannot tell Na's
+    reference energy from the Na⁺ offset; ridge_on="charges" moves the shift and leaves the
+    charge term, the default ("shifts", a new table) does the opposite."""
+    rng = np.random.default_rng(5)
+    frames, errors, states = [], [], []
+    for _ in range(40):
+        n_w = int(rng.integers(2, 8))
+        frames.append({"numbers": torch.tensor([8, 1, 1] * n_w + [11])})
+        states.append(torch.tensor([0.0] * 3 * n_w + [1.0]))
+        errors.append(-22.0 - 0.4 * n_w + 0.01 * rng.normal())  # new Na and water references
+    shifts, table = charge_state_energies(frames, errors, states, ridge_on="charges")
+    assert float(shifts[11]) == pytest.approx(-22.0, abs=0.05)
+    assert abs(float(table[11, 0])) < 0.05
+    shifts, table = charge_state_energies(frames, errors, states)
+    assert float(table[11, 0]) == pytest.approx(-22.0, abs=0.05)
+    assert abs(float(shifts[11])) < 0.05
+    with pytest.raises(ValueError, match="ridge_on"):
+        charge_state_energies(frames, errors, states, ridge_on="both")
