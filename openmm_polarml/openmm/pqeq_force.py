@@ -310,7 +310,9 @@ def attach_pqeq_force(
     total_charge : float
         Total charge (e) when no fragments are given.
     fragments, fragment_charges : list, optional
-        Atom-index groups and their charges (e).
+        Atom-index groups and their charges (e); default the fragments the artifact recorded
+        for its atoms under the model's charge model (the reference charges of split-charge
+        models, the network's charge input), else one group of ``total_charge``.
     ewald_error_tolerance, solver_tolerance : float
         Accuracy settings of the native force.
     force_group : int, optional
@@ -326,6 +328,8 @@ def attach_pqeq_force(
     _, meta = load_exported(artifact)
     if not meta.get("pqeq"):
         raise ValueError("the artifact's model has no PQEq term")
+    if fragments is None and meta.get("fragments") and not meta.get("atom_indices"):
+        fragments, fragment_charges = meta["fragments"], meta["fragment_charges"]
     force = buildModelPQEqForce(
         meta["pqeq"],
         meta["numbers"],
