@@ -92,6 +92,21 @@ def _min_width(box: np.ndarray) -> float:
     return volume / max(areas)
 
 
+def _check_split_box(force, box_nm) -> None:
+    """Refuse, with what to do, a periodic box narrower than twice the split-charge bond cutoff
+    (the native force's bonds join each pair through one image only)."""
+    if box_nm is None or force.getChargeTransfer() != force.Split:
+        return
+    width, cutoff = _min_width(np.asarray(box_nm, dtype=float)), force.getSplitCutoff()  # nm
+    if width < 2.0 * cutoff:
+        raise ValueError(
+            f"this model moves charge along bonds up to {10 * cutoff:g} Å long (split charges), so "
+            f"OpenMM needs a periodic box at least {20 * cutoff:g} Å wide in every direction; this "
+            f"one is {10 * width:.2f} Å. Replicate the cell (e.g. ase Atoms.repeat, or a larger "
+            "Modeller box); the ASE calculator PolarMLCalculator evaluates small cells as they are"
+        )
+
+
 def _check_geometry(numbers, box_nm):
     """An ase.Atoms of the atom list on a regular grid (the export's parity-check geometry)."""
     from ase import Atoms
@@ -353,6 +368,7 @@ class PolarMLPotential:
             ewald_error_tolerance=ewaldErrorTolerance,
             solver_tolerance=solverTolerance,
         )
+        _check_split_box(force, box)
         for i, j in exclusions:
             force.addExclusion(int(i), int(j))
         force.setDefaultExternalField(*field_to_openmm(externalField, "V/nm"))

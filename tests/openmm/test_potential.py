@@ -235,6 +235,18 @@ def test_each_head_of_the_foundation_model_knows_its_own_elements():
     pbe.checkElements([22, 8, 56])
 
 
+def test_split_charge_model_refuses_a_box_narrower_than_twice_the_bond_cutoff():
+    from openmm_polarml.openmm.standard_systems import rocksalt_crystal
+
+    potential = PolarMLPotential("foundation", head="pbe")
+    assert potential.model.pqeq.charge_transfer == "split"
+    small = topologyFromAtoms(rocksalt_crystal("NaF", repeat=1), bondScale=0)  # 4.45 Å cell
+    with pytest.raises(ValueError, match=r"at least 10 Å wide.*4\.45 Å.*Replicate the cell"):
+        potential.createSystem(small)
+    large = topologyFromAtoms(rocksalt_crystal("NaF", repeat=3), bondScale=0)  # 13.35 Å
+    assert potential.createSystem(large).getNumParticles() == 216
+
+
 def test_hydrogen_mass_repartitioning_keeps_total_mass_and_energy(potential):
     atoms = water_ion_cluster()
     topology = topologyFromAtoms(atoms)
