@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from openmm_polarml import units
+from openmm_polarml.openmm.minimize import minimize
 
 __all__ = ["openmm_topology", "export_artifact", "build_system", "run_md"]
 
@@ -168,7 +169,7 @@ def run_md(atoms, system, pqeq, out: Path, args) -> dict:
 
     t0 = time.perf_counter()
     e_start = sim.context.getState(getEnergy=True).getPotentialEnergy()
-    sim.minimizeEnergy(maxIterations=args.min_iterations)
+    minimize(sim.context, 10.0, args.min_iterations)
     e_min = sim.context.getState(getEnergy=True).getPotentialEnergy()
     times["minimise_s"] = time.perf_counter() - t0
     print(

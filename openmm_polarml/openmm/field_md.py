@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from openmm_polarml.analysis.integrity import water_intact
+from openmm_polarml.openmm.minimize import minimize
 from openmm_polarml.openmm.standard_systems import electrolyte
 
 __all__ = ["ProgressReporter", "simulation_for", "probe_electrolyte", "run_field_md"]
@@ -77,7 +78,7 @@ def probe_electrolyte(potential, args):
     print(f"NaCl(aq): {topology.getNumAtoms()} atoms, box {args.box} nm")
     system = potential.createSystem(topology, hydrogenMass=args.hydrogen_mass or None)
     sim = simulation_for(topology, system, positions, args)
-    sim.minimizeEnergy(maxIterations=20)
+    minimize(sim.context, 10.0, 20)
     sim.context.setVelocitiesToTemperature(args.temperature, args.seed)
     sim.step(args.probe_steps)
     state = sim.context.getState(getPositions=True, getEnergy=True)
@@ -119,7 +120,7 @@ def run_field_md(potential, topology, positions, out: Path, args, field_v_per_nm
     )
     sim = simulation_for(topology, system, positions, args)
     if tag == "nofield":
-        sim.minimizeEnergy(maxIterations=args.min_iterations)
+        minimize(sim.context, 10.0, args.min_iterations)
         with open(out / "topology.pdb", "w") as fh:
             state = sim.context.getState(getPositions=True)
             app.PDBFile.writeFile(topology, state.getPositions(), fh)

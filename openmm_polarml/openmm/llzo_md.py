@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openmm_polarml.data.llzo import llzo_cell
+from openmm_polarml.openmm.minimize import minimize
 
 __all__ = ["simulation", "run_temperature"]
 
@@ -46,7 +47,7 @@ def run_temperature(temperature_k: int, folder: Path, args) -> dict:
     with open(folder / "topology.pdb", "w") as fh:  # the DCD's topology for mdtraj
         app.PDBFile.writeFile(sim.topology, atoms.positions, fh)  # Å
     if load_progress(folder)["frames"] == 0:
-        sim.minimizeEnergy(maxIterations=200)
+        minimize(sim.context, 10.0, 200)
         sim.context.setVelocitiesToTemperature(temperature_k, args.seed)
     steps = int(round((args.equil_ps + args.ps) * 1000 / args.timestep_fs))
     interval = int(round(args.frame_fs / args.timestep_fs))

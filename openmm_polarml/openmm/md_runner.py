@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import units
+from .minimize import minimize
 
 __all__ = ["MDSettings", "read_structure", "run_md"]
 
@@ -117,9 +118,8 @@ def read_structure(path: str | Path):
 
 
 def _minimize(context, iterations: int) -> None:
-    """Relax the start structure (``LocalEnergyMinimizer``, forces to 10 kJ/mol/nm) and print the
-    potential energy before and after (kJ/mol)."""
-    import openmm
+    """Relax the start structure (:func:`~openmm_polarml.openmm.minimize.minimize`, forces to
+    10 kJ/mol/nm) and print the potential energy before and after (kJ/mol)."""
     import openmm.unit as u
 
     def energy() -> float:
@@ -127,9 +127,9 @@ def _minimize(context, iterations: int) -> None:
         return state.getPotentialEnergy().value_in_unit(u.kilojoule_per_mole)
 
     before = energy()
-    openmm.LocalEnergyMinimizer.minimize(context, 10.0, iterations)
+    method = minimize(context, 10.0, iterations)
     print(
-        f"minimised ({iterations} iterations at most): potential energy {before:.1f} -> "
+        f"minimised ({method}, {iterations} iterations at most): potential energy {before:.1f} -> "
         f"{energy():.1f} kJ/mol",
         flush=True,
     )

@@ -28,6 +28,7 @@ from openmm.app.dcdfile import DCDFile
 from openmm_polarml.analysis.integrity import IntegrityChecker
 from openmm_polarml.analysis.stability import LEGACY_SETTINGS, analyse, summarise
 from openmm_polarml.openmm.artifacts import model_fingerprint
+from openmm_polarml.openmm.minimize import minimize
 from openmm_polarml.openmm.potential import PolarMLPotential
 from openmm_polarml.openmm.standard_systems import (
     alanine_dipeptide_aq,
@@ -201,7 +202,7 @@ def run_system(name: str, settings: StabilitySettings) -> dict:
             sim.context.getState(getEnergy=True)
             sim.loadCheckpoint(str(folder / "checkpoint.chk"))
         else:
-            sim.minimizeEnergy(maxIterations=args.min_iterations)
+            minimize(sim.context, 10.0, args.min_iterations)
             sim.context.setVelocitiesToTemperature(300 * u.kelvin, args.seed)
         interval = args.report_every or max(1, int(round(args.report_fs / dt_fs)))
         checker = IntegrityChecker(topology, initial, _box(topology))
