@@ -46,9 +46,9 @@ SUBSETS = {
 STABILITY_TARGET_PS = 20.0
 
 
-def _fmt(value: float, digits: int = 3) -> str:
-    """``value`` to ``digits`` significant digits; NaN as an en dash."""
-    return "–" if value != value else f"{value:.{digits}g}"
+def _fmt(value: float | None, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits; NaN or None (a run not started) as an en dash."""
+    return "–" if value is None or value != value else f"{value:.{digits}g}"
 
 
 def metrics_section(metrics: dict) -> list[str]:
@@ -236,6 +236,8 @@ def stability_section(stability) -> list[str]:
             status = f"failed ({s['failure']})"
         elif s["ps_done"] >= STABILITY_TARGET_PS:
             status = "passed"
+        elif not s.get("ps_done"):
+            status = "not started"
         else:
             status = "intact so far (short run)"
         mass = s.get("hydrogen_mass_amu")
@@ -259,7 +261,10 @@ def stability_section(stability) -> list[str]:
         "A system passes once it has run 20 ps intact; re-running "
         "`python examples/stability_runs.py --ps 20` continues every system from its checkpoint. "
         "RDF peaks of runs much shorter than the target are noise, not a structural result. "
-        "These runs kept molecules (and ions) at their own charges in MD (`fragments='molecules'`); since 2026-12-07 `createSystem` solves the model's own charge model by default, for this model one total-charge constraint as in its training, and the runs are owed again under it. PQEq "
+        "The runs solve the model's own charge model (the default of `createSystem`, recorded in "
+        "the model). The minimisation before each run falls back to step-limited FIRE where "
+        "OpenMM's L-BFGS trial step lands atoms on each other (`openmm_polarml.openmm.minimize`). "
+        "PQEq "
         "`ewald` (explicit k-vectors) and `pme` are the same lattice sum to the error tolerance "
         "1e-6; PME is the faster default since the liquid electrolyte runs. The "
         "experimental peaks are the liquid's; the table below compares the model with its "
