@@ -165,13 +165,16 @@ def _metadata(
     return meta
 
 
-def _fragments_of_atoms(atoms, mode: str) -> tuple[list, list]:
+def _fragments_of_atoms(atoms, mode: str) -> tuple[list | None, list | None]:
     """Fragments (atom-index lists) and their charges (e) of ``atoms`` under the charge model
-    ``mode``, as training and the ASE calculators assign them."""
+    ``mode``, as training and the ASE calculators assign them; ``(None, None)`` for one group
+    under the total charge."""
     from openmm_polarml.data_io import atoms_to_frame
     from openmm_polarml.data_io import keys as K
 
     frame = atoms_to_frame(atoms, mode)  # one frame: a list of [n_k] index tensors, [K] charges
+    if K.FRAGMENTS not in frame:  # one group under the total charge (charge model "none")
+        return None, None
     groups = [[int(i) for i in g.tolist()] for g in frame[K.FRAGMENTS][0]]
     return groups, [float(q) for q in frame[K.FRAGMENT_CHARGES][0].tolist()]
 
@@ -251,7 +254,8 @@ def export_model(
         meta["charge_state_e"] = [float(q) for q in charge_state]
     if model.pqeq is not None:  # the charge model's fragments of ``atoms``, for the PQEqForce
         groups, charges = _fragments_of_atoms(atoms, model.config.get("fragments", "none"))
-        meta["fragments"], meta["fragment_charges"] = groups, charges
+        if groups is not None:
+            meta["fragments"], meta["fragment_charges"] = groups, charges
     torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})
     if check:
         loaded, _ = load_exported(path)
