@@ -15,9 +15,10 @@ from pathlib import Path
 import torch
 
 from openmm_polarml import units
+from openmm_polarml.data_io import atoms_to_frame
 from openmm_polarml.export.parity import check_parity
 from openmm_polarml.model.builder import fresh_copy
-from openmm_polarml.model.charge_state import charge_state_of_atoms
+from openmm_polarml.model.charge_state import charge_state_of_frame
 from openmm_polarml.model.full import PolarMLModel
 from openmm_polarml.model.shortrange import ShortRange
 from openmm_polarml.pqeq.metadata import pqeq_metadata
@@ -165,18 +166,16 @@ def _metadata(
     return meta
 
 
-def _fragments_of_atoms(atoms, mode: str) -> tuple[list | None, list | None]:
-    """Fragments (atom-index lists) and their charges (e) of ``atoms`` under the charge model
-    ``mode``, as training and the ASE calculators assign them; ``(None, None)`` for one group
-    under the total charge."""
-    from openmm_polarml.data_io import atoms_to_frame
+def _fragments_of_frame(frame: dict) -> tuple[list | None, list | None]:
+    """Fragments (atom-index lists) and their charges (e) of one uncollated frame
+    (:func:`~openmm_polarml.data_io.atoms_to_frame`); ``(None, None)`` for one group under the
+    total charge."""
     from openmm_polarml.data_io import keys as K
 
-    frame = atoms_to_frame(atoms, mode)  # one frame: a list of [n_k] index tensors, [K] charges
     if K.FRAGMENTS not in frame:  # one group under the total charge (charge model "none")
         return None, None
-    groups = [[int(i) for i in g.tolist()] for g in frame[K.FRAGMENTS][0]]
-    return groups, [float(q) for q in frame[K.FRAGMENT_CHARGES][0].tolist()]
+    groups = [[int(i) for i in g.tolist()] for g in frame[K.FRAGMENTS][0]]  # [n_k] index tensors
+    return groups, [float(q) for q in frame[K.FRAGMENT_CHARGES][0].tolist()]  # [K] charges
 
 
 def export_model(
@@ -242,9 +241,11 @@ def export_model(
     shortrange = fresh_copy(model).shortrange
     if not include_d3:
         shortrange = ShortRange(shortrange.network, None)
+    # the charge model's fragments of ``atoms``: the network's charge input, the PQEqForce's groups
+    frame = atoms_to_frame(atoms, model.config.get("fragments", "none"))
     charge_state = None
-    if shortrange.network.charge_input:  # the charge model's reference charges of ``atoms``
-        charge_state = charge_state_of_atoms(atoms, model.config.get("fragments", "none"))
+    if shortrange.network.charge_input:
+        charge_state = charge_state_of_frame(frame)
     module = cls(shortrange, numbers, periodic, outputs_forces, index, charge_state)
     dtype = model.shortrange.network.shift.dtype
     scripted = script_module(module.to(dtype))
@@ -252,8 +253,8 @@ def export_model(
     meta["d3_in_artifact"] = bool(include_d3 and model.shortrange.has_d3)
     if charge_state is not None:  # what the artifact holds: the network's charge input (e)
         meta["charge_state_e"] = [float(q) for q in charge_state]
-    if model.pqeq is not None:  # the charge model's fragments of ``atoms``, for the PQEqForce
-        groups, charges = _fragments_of_atoms(atoms, model.config.get("fragments", "none"))
+    if model.pqeq is not None:
+        groups, charges = _fragments_of_frame(frame)
         if groups is not None:
             meta["fragments"], meta["fragment_charges"] = groups, charges
     torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(meta)})

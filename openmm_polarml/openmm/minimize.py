@@ -18,6 +18,9 @@ __all__ = ["minimize", "fire"]
 
 #: substring of the PQEqForce / PyTorch-engine message for overlapping atoms
 OVERLAP_MESSAGE = "closer than"
+#: FIRE's fictitious mass per coordinate (kJ/mol/nm² · step²): a force of 1,000 kJ/mol/nm moves an
+#: atom by dt² nm on the first step, well below ``max_step`` at the start value dt = 0.1
+FIRE_MASS = 1000.0
 
 
 def _state(context, energy: bool = True):
@@ -67,7 +70,7 @@ def fire(context, tolerance: float = 10.0, max_iterations: int = 200, max_step: 
         else:
             v[:] = 0.0
             dt, alpha, n_positive = 0.5 * dt, 0.1, 0
-        v += 1e-3 * dt * f  # a unit "mass" of 1000 kJ/mol/nm² per nm of displacement
+        v += dt * f / FIRE_MASS
         dx = dt * v
         dx[~movable] = 0.0
         norms = np.linalg.norm(dx, axis=1)

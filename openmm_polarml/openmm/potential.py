@@ -99,10 +99,11 @@ def _check_split_box(force, box_nm) -> None:
         return
     width, cutoff = _min_width(np.asarray(box_nm, dtype=float)), force.getSplitCutoff()  # nm
     if width < 2.0 * cutoff:
+        cutoff_a, width_a = cutoff * units.NM_TO_ANGSTROM, width * units.NM_TO_ANGSTROM
         raise ValueError(
-            f"this model moves charge along bonds up to {10 * cutoff:g} Å long (split charges), so "
-            f"OpenMM needs a periodic box at least {20 * cutoff:g} Å wide in every direction; this "
-            f"one is {10 * width:.2f} Å. Replicate the cell (e.g. ase Atoms.repeat, or a larger "
+            f"this model moves charge along bonds up to {cutoff_a:g} Å long (split charges), so "
+            f"OpenMM needs a periodic box at least {2 * cutoff_a:g} Å wide in every direction; "
+            f"this one is {width_a:.2f} Å. Replicate the cell (e.g. ase Atoms.repeat, or a larger "
             "Modeller box); the ASE calculator PolarMLCalculator evaluates small cells as they are"
         )
 

@@ -150,6 +150,11 @@ def install(trained: TrainedModel, target: Path, root: Path, per_subset: int = 4
     return tables
 
 
+def _training_atoms(cfg: dict) -> list:
+    """The training split's ``ase.Atoms`` of every subset in one list."""
+    return [a for group in split_atoms_by_subset(cfg, "train").values() for a in group]
+
+
 def install_checkpoint(
     cfg: dict, checkpoint: Path, default_head: str, target: Path, root: Path, per_subset: int = 40
 ) -> dict:
@@ -159,7 +164,7 @@ def install_checkpoint(
     blob = read_blob(checkpoint)
     model = load_model(checkpoint, dtype="float64").set_head(default_head)
     heads = model.config["heads"]
-    model.config["head_elements"] = head_elements(split_atoms_by_subset_flat(cfg), heads)
+    model.config["head_elements"] = head_elements(_training_atoms(cfg), heads)
     trained = TrainedModel(
         model=model,
         cfg=cfg,
@@ -169,11 +174,6 @@ def install_checkpoint(
     )
     print(f"[install] {checkpoint} (epoch {trained.epochs}) -> {target}", flush=True)
     return install(trained, target, root, per_subset)
-
-
-def split_atoms_by_subset_flat(cfg: dict) -> list:
-    """The training split's ``ase.Atoms`` of every subset in one list."""
-    return [a for group in split_atoms_by_subset(cfg, "train").values() for a in group]
 
 
 def evaluate_installed(target: Path, root: Path, per_subset: int = 40) -> dict:
